@@ -1,0 +1,262 @@
+"""The `reporter` command: parses options, calls one core function, prints.
+
+User errors (bad usage, config or input) are one line on stderr and exit code 2;
+a failed piece of work is exit code 1; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reporter.errors import ReporterError, UserError
+
+DEFAULT_CONFIG = Path("config/reporter.yaml")
+
+
+@dataclass
+class AppContext:
+    """What every sub-command needs: the database URL and the config path."""
+
+    db_url: str
+    config_path: Path | None
+    debug: bool
+    _engine: Any = None
+
+    def engine(self, migrate: bool = True) -> Any:
+        """The database engine; the schema is checked (and the embedded default migrated)."""
+        if self._engine is None:
+            from reporter.db import ensure_schema, make_engine
+
+            self._engine = make_engine(self.db_url)
+            if migrate:
+                ensure_schema(self._engine)
+        return self._engine
+
+
+def _database_url(option: str | None, config_path: Path | None) -> str:
+    from reporter.db import DEFAULT_URL
+
+    if option:
+        return option
+    if config_path is not None:
+        from reporter.settings import database_url_from
+
+        url = database_url_from(config_path)
+        if url:
+            return url
+    return DEFAULT_URL
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="REPORTER_CONFIG",
+    help="Config file [env REPORTER_CONFIG; default config/reporter.yaml when it exists].",
+)
+@click.option(
+    "--db",
+    "db",
+    envvar="REPORTER_DATABASE_URL",
+    help="SQLAlchemy database URL [env REPORTER_DATABASE_URL; default sqlite:///reporter.db].",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(package_name="reporter")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, db: str | None, debug: bool) -> None:
+    """Scheduled PDF and HTML reports of push-notification campaigns."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if config is None and DEFAULT_CONFIG.exists():
+        config = DEFAULT_CONFIG
+    elif config is not None and not config.exists():
+        raise UserError(f"--config: {config}: no such file")
+    ctx.obj = AppContext(_database_url(db, config), config, debug)
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+# -- db -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(app: AppContext) -> None:
+    """Create or migrate the schema (Alembic) to this version."""
+    from reporter.db import upgrade
+
+    before, after = upgrade(app.engine(migrate=False))
+    if before == after:
+        click.echo(f"database already at revision {after}")
+    else:
+        click.echo(f"database migrated from {before or 'empty'} to revision {after}")
+
+
+# -- load ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def load() -> None:
+    """Load campaigns or events from CSV, JSON Lines (optionally .gz) or YAML/JSON."""
+
+
+def _print_summary(kind: str, summary: Any) -> None:
+    parts = [f"loaded {summary.loaded:,} {kind}"]
+    if kind == "events":
+        parts.append(f"skipped {summary.duplicates:,} duplicates")
+    parts.append(f"rejected {summary.rejected:,}")
+    line = ", ".join(parts)
+    if summary.rejects_path is not None:
+        line += f" (see {summary.rejects_path})"
+    click.echo(line)
+    for reason, count in sorted(summary.reasons.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {count:>10,}  {reason}")
+
+
+@load.command("campaigns")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+def load_campaigns_cmd(app: AppContext, file: Path) -> None:
+    """Load (insert or update) campaigns from FILE."""
+    from reporter.ingest import load_campaigns
+
+    _print_summary("campaigns", load_campaigns(app.engine(), file))
+
+
+@load.command("events")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--batch-size", default=10_000, show_default=True, type=click.IntRange(min=1))
+@click.pass_obj
+def load_events_cmd(app: AppContext, file: Path, batch_size: int) -> None:
+    """Load events from FILE, streamed in batches (one transaction each)."""
+    from reporter.db import analyze
+    from reporter.ingest import load_events
+
+    engine = app.engine()
+    console = _console(stderr=True)
+    if console.is_terminal:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"loading {file.name}", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            summary = load_events(engine, file, batch_size=batch_size, progress=progress)
+    else:
+        summary = load_events(engine, file, batch_size=batch_size)
+    if summary.loaded:
+        analyze(engine)
+    _print_summary("events", summary)
+
+
+# -- campaigns and demo ----------------------------------------------------------------------
+
+
+@cli.command("campaigns")
+@click.pass_obj
+def campaigns_cmd(app: AppContext) -> None:
+    """List the loaded campaigns: id, name, type, start, number of sent."""
+    from rich.table import Table
+
+    from reporter.catalog import list_campaigns
+
+    rows = list_campaigns(app.engine())
+    table = Table("id", "name", "type", "start", "sent", box=None)
+    for row in rows:
+        table.add_row(row.campaign_id, row.name, row.type, row.start_at.date().isoformat(), f"{row.sent:,}")
+    console = _console()
+    if rows:
+        console.print(table)
+    else:
+        console.print("no campaigns loaded (try `reporter demo` or `reporter load campaigns FILE`)")
+
+
+@cli.command("demo")
+@click.option("--users", default=5_000, show_default=True, type=click.IntRange(min=1), help="Users per campaign.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed (same seed, same data).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
+@click.pass_obj
+def demo_cmd(app: AppContext, users: int, seed: int, out: Path) -> None:
+    """Create the database, load a synthetic data set and show its campaigns."""
+    from reporter.catalog import list_campaigns
+    from reporter.db import analyze
+    from reporter.demo import PLANS, load_demo
+
+    engine = app.engine()
+    console = _console()
+    with console.status("generating and loading the demo data..."):
+        loaded, existing = load_demo(engine, users, seed)
+        analyze(engine)
+    console.print(f"demo data: {loaded:,} events loaded, {existing:,} already present ({app.db_url})")
+    demo_ids = {p.campaign_id for p in PLANS}
+    _print_headlines(console, engine, [c for c in list_campaigns(engine) if c.campaign_id in demo_ids])
+
+
+def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table("campaign", "type", "sent", "impressions", "clicks", box=None)
+    for c in campaigns:
+        table.add_row(
+            f"{c.name}\n[dim]{c.campaign_id}[/dim]", c.type, f"{c.sent:,}", f"{c.impressions:,}", f"{c.clicks:,}"
+        )
+    console.print(table)
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the CLI and maps errors to exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("REPORTER_DEBUG") == "1"
+    try:
+        cli.main(args=args, prog_name="reporter", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except ReporterError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns the unexpected into a line
+        if debug:
+            raise
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(0)

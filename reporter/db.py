@@ -1,0 +1,117 @@
+"""Engine creation, SQLite tuning and schema migration (Alembic)."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from reporter.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "sqlite:///reporter.db"
+# The Alembic revision this code needs; bump it with every new migration.
+HEAD_REVISION = "0001"
+
+
+def _tune_sqlite(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
+def make_engine(url: str = DEFAULT_URL) -> Engine:
+    """Create an engine for any SQLAlchemy URL; SQLite gets WAL and a larger cache."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"--db: not a database URL: {url!r}") from exc
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                parent = Path(database).parent
+                if not parent.exists():
+                    raise DatabaseError(f"--db: folder {str(parent)!r} does not exist")
+            engine = create_engine(url)
+            event.listen(engine, "connect", _tune_sqlite)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise DatabaseError(
+            f"--db: no driver for {parsed.drivername!r} (for PostgreSQL: pip install 'reporter[postgres]')"
+        ) from exc
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _alembic_config(engine: Engine) -> "object":
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("reporter.migrations")))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database, or None for an empty database."""
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot open the database: {exc.orig}") from exc
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Create or migrate the schema to the newest revision; returns (before, after)."""
+    from alembic import command
+
+    before = current_revision(engine)
+    if before != HEAD_REVISION:
+        command.upgrade(_alembic_config(engine), "head")  # type: ignore[arg-type]
+    return before, HEAD_REVISION
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Migrate the embedded SQLite database on first use; require `db upgrade` elsewhere."""
+    revision = current_revision(engine)
+    if revision == HEAD_REVISION:
+        return
+    if is_sqlite(engine):
+        upgrade(engine)
+        return
+    state = "empty" if revision is None else f"at revision {revision}"
+    raise DatabaseError(
+        f"the database is {state}, this version needs {HEAD_REVISION}: run `reporter db upgrade`"
+    )
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the planner statistics after a bulk load."""
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn.exec_driver_sql("PRAGMA optimize")
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+        else:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql":
+                # VACUUM sets the visibility map so the covering indexes give index-only scans.
+                conn.exec_driver_sql("VACUUM (ANALYZE) events")
+            else:
+                conn.exec_driver_sql("ANALYZE events")

@@ -1,0 +1,46 @@
+"""The exceptions the core raises; only the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+
+class ReporterError(Exception):
+    """Base class of every error the reporter reports to a user."""
+
+    exit_code = 1
+
+
+class UserError(ReporterError):
+    """Bad usage, bad config or bad input: one clear line, exit code 2."""
+
+    exit_code = 2
+
+
+class InputFileError(UserError):
+    """A data file that cannot be read at all (missing, wrong format, wrong header)."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class UnknownCampaignError(UserError):
+    """A campaign id that is not in the database."""
+
+    def __init__(self, campaign_id: str) -> None:
+        super().__init__(
+            f"unknown campaign '{campaign_id}' (see `reporter campaigns` for the loaded ones)"
+        )
+        self.campaign_id = campaign_id
+
+
+class OptionError(UserError):
+    """A command-line option with a bad value; the message names the option."""
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(f"{option}: {problem}")
+        self.option = option
+
+
+class DatabaseError(UserError):
+    """The database cannot be reached or is not at the schema this version needs."""

@@ -1,0 +1,196 @@
+"""The schema: campaigns, variants, events, and the reporter's own run log.
+
+Events are stored compactly for the aggregate queries of the metrics engine:
+the campaign is an integer key, the event type a small integer code, the
+timestamp an integer count of microseconds since the Unix epoch (UTC). Integer
+time makes window arithmetic and timezone bucketing identical on every
+database (no dialect date functions).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class EventType(enum.IntEnum):
+    """Stored code of each event type (the `event` column)."""
+
+    QUALIFIED = 1
+    CONTROL = 2
+    SENT = 3
+    IMPRESSION = 4
+    CLICK = 5
+    CONVERSION = 6
+    ERROR = 7
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> "EventType":
+        return cls[label.upper()]
+
+
+EVENT_LABELS = tuple(e.label for e in EventType)
+PLATFORMS = ("ios", "android", "web", "other")
+DEVICE_TYPES = ("phone", "tablet", "desktop", "wearable", "tv", "other")
+CHANNELS = ("push", "push_amplification", "app_inbox")
+CAMPAIGN_TYPES = ("single", "ab")
+# Events that belong to one message delivery, and so to a variant and a channel.
+DELIVERY_EVENTS = frozenset(
+    {EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR}
+)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(10))
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    conversion_event: Mapped[str | None] = mapped_column(String(200))
+    conversion_window_hours: Mapped[float] = mapped_column(Float, default=24.0)
+    control_group_pct: Mapped[float] = mapped_column(Float, default=0.0)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+
+    variants: Mapped[list["Variant"]] = relationship(
+        back_populates="campaign",
+        order_by="Variant.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class Variant(Base):
+    __tablename__ = "variants"
+    __table_args__ = (UniqueConstraint("campaign_pk", "variant"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_pk: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    variant: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    split_pct: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="variants")
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        # The one access path of the metrics engine: a campaign's events of one
+        # type, per user, in time order. It covers the distinct-user counts and
+        # the attribution look-ups (conversion -> earlier send of the same user).
+        Index(
+            "ix_events_campaign_event_user_ts",
+            "campaign_pk",
+            "event",
+            "user_id",
+            "ts",
+        ),
+        # Time-range scans of one campaign (trend buckets, period filters).
+        Index("ix_events_campaign_event_ts", "campaign_pk", "event", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    campaign_pk: Mapped[int] = mapped_column(Integer)
+    variant: Mapped[str | None] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(200))
+    device_id: Mapped[str | None] = mapped_column(String(200))
+    event: Mapped[int] = mapped_column(SmallInteger)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    platform: Mapped[str] = mapped_column(String(10), default="unknown")
+    device_type: Mapped[str] = mapped_column(String(10), default="unknown")
+    channel: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    revenue: Mapped[float | None] = mapped_column(Float)
+
+
+class RunStatus(str, enum.Enum):
+    """States of a unit of work in the run log."""
+
+    CLAIMED = "claimed"
+    RENDERING = "rendering"
+    STORED = "stored"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Run(Base):
+    """One unit of work: (job, campaign, period), claimed before it starts."""
+
+    __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("job", "campaign_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str] = mapped_column(String(40))
+    period_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    artifacts: Mapped[str | None] = mapped_column(Text)  # JSON list of archive paths
+
+    deliveries: Mapped[list["Delivery"]] = relationship(
+        back_populates="run", cascade="all, delete-orphan"
+    )
+
+
+class Delivery(Base):
+    """One recipient of one run, with its SMTP outcome."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("run_id", "recipient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))  # sent | failed
+    smtp_code: Mapped[int | None] = mapped_column(Integer)
+    smtp_message: Mapped[str | None] = mapped_column(Text)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    run: Mapped[Run] = relationship(back_populates="deliveries")

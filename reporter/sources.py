@@ -1,0 +1,271 @@
+"""Reading data files record by record: CSV, JSON Lines, YAML/JSON lists, gzip.
+
+Every record comes with its line number and its raw text, so that a rejected
+record can be written out unchanged. Bytes that are not UTF-8 are kept as they
+are (surrogate escapes) and rejected per record rather than failing the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from reporter.errors import InputFileError
+
+ENCODING = "utf-8"
+ERRORS = "surrogateescape"
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record of a file: where it starts, its text, and its fields or why they failed."""
+
+    line: int
+    text: str
+    fields: dict[str, Any] | None
+    problem: str | None = None
+
+
+def data_format(path: Path) -> str:
+    """The format of a file from its name: csv, jsonl or list (YAML/JSON)."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for suffix, fmt in (
+        (".csv", "csv"),
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "list"),
+        (".yaml", "list"),
+        (".yml", "list"),
+    ):
+        if name.endswith(suffix):
+            return fmt
+    raise InputFileError(path, "unknown file type (expected .csv, .jsonl, .json or .yaml, optionally .gz)")
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary reader that counts the bytes taken from the file on disk (for progress)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        self.bytes_read += n or 0
+        return n or 0
+
+
+class DataFile:
+    """An open data file: text lines (gzip undone), with a byte counter for progress bars."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.size = path.stat().st_size
+            raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        except FileNotFoundError as exc:
+            raise InputFileError(path, "no such file") from exc
+        except IsADirectoryError as exc:
+            raise InputFileError(path, "is a folder, not a file") from exc
+        except OSError as exc:
+            raise InputFileError(path, exc.strerror or str(exc)) from exc
+        self._raw = raw
+        self._counter = _CountingReader(raw)
+        binary: IO[bytes] = io.BufferedReader(self._counter, 1 << 20)
+        if path.name.lower().endswith(".gz"):
+            binary = gzip.GzipFile(fileobj=binary, mode="rb")  # type: ignore[assignment]
+        self.text = io.TextIOWrapper(binary, encoding=ENCODING, errors=ERRORS, newline="")
+
+    @property
+    def bytes_read(self) -> int:
+        return self._counter.bytes_read
+
+    def close(self) -> None:
+        self.text.close()
+        self._raw.close()
+
+    def __enter__(self) -> "DataFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def lines(self) -> Iterator[str]:
+        """The file's lines; a file that is not gzip or not text fails with one clear line."""
+        try:
+            yield from self.text
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputFileError(self.path, f"cannot be read: {exc}") from exc
+
+
+class _LineTap:
+    """Feeds lines to the csv module and remembers them, to recover each record's raw text."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.taken: list[str] = []
+        self.lineno = 0
+
+    def __iter__(self) -> "_LineTap":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.lineno += 1
+        self.taken.append(line)
+        return line
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode(ENCODING)
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def read_csv(
+    data: DataFile, check_header: Callable[[list[str]], None]
+) -> Iterator[RawRecord]:
+    """Records of a CSV file with a header line; a bad header stops before any record."""
+    tap = _LineTap(data.lines())
+    reader = csv.reader(tap, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputFileError(data.path, "is empty (expected a CSV header line)") from None
+    except csv.Error as exc:
+        raise InputFileError(data.path, f"not a CSV file: {exc}") from exc
+    header = [h.strip() for h in header]
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    if _has_surrogates("".join(header)):
+        raise InputFileError(data.path, "not a UTF-8 text file")
+    check_header(header)
+    tap.taken.clear()
+    while True:
+        start = tap.lineno + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            text = "".join(tap.taken)
+            tap.taken.clear()
+            # Resynchronise at the next line: the csv module keeps no state across rows.
+            yield RawRecord(start, text, None, f"malformed CSV line: {exc}")
+            continue
+        text = "".join(tap.taken)
+        tap.taken.clear()
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line
+        if _has_surrogates(text):
+            yield RawRecord(start, text, None, "not valid UTF-8")
+        elif len(row) != len(header):
+            yield RawRecord(
+                start, text, None, f"malformed CSV line: expected {len(header)} fields, got {len(row)}"
+            )
+        else:
+            fields = {k: v for k, v in zip(header, row) if v != ""}
+            yield RawRecord(start, text, fields)
+
+
+def read_jsonl(data: DataFile) -> Iterator[RawRecord]:
+    """Records of a JSON Lines file, one object per line."""
+    first = True
+    for lineno, line in enumerate(data.lines(), start=1):
+        if not line.strip():
+            continue
+        if _has_surrogates(line):
+            if first:
+                raise InputFileError(data.path, "not a UTF-8 text file")
+            yield RawRecord(lineno, line, None, "not valid UTF-8")
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if first:
+                raise InputFileError(data.path, f"not a JSON Lines file: line 1: {exc.msg}") from exc
+            yield RawRecord(lineno, line, None, f"malformed JSON: {exc.msg}")
+            continue
+        first = False
+        if not isinstance(obj, dict):
+            yield RawRecord(lineno, line, None, "not a JSON object")
+            continue
+        yield RawRecord(lineno, line, obj)
+
+
+def read_list(data: DataFile) -> Iterator[RawRecord]:
+    """Records of a YAML or JSON file holding a list of objects (small files: read whole)."""
+    import yaml
+
+    text = "".join(data.lines())
+    if _has_surrogates(text):
+        raise InputFileError(data.path, "not a UTF-8 text file")
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        nodes = yaml.compose(text, Loader=loader)
+        items = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise InputFileError(data.path, f"not valid YAML/JSON: {exc}".splitlines()[0]) from exc
+    if items is None:
+        return
+    if not isinstance(items, list):
+        raise InputFileError(data.path, "expected a list of records")
+    for node, item in zip(nodes.value, items):
+        line = node.start_mark.line + 1
+        raw = json.dumps(item, default=str, ensure_ascii=False) + "\n"
+        if not isinstance(item, dict):
+            yield RawRecord(line, raw, None, "not an object")
+        else:
+            yield RawRecord(line, raw, item)
+
+
+class RejectsWriter:
+    """Writes rejected records, unchanged, beside the input; replaced atomically at the end."""
+
+    def __init__(self, source: Path, fmt: str) -> None:
+        suffix = ".rejects.csv" if fmt == "csv" else ".rejects.jsonl"
+        self.path = source.with_name(source.name + suffix)
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._fmt = fmt
+        self._file: IO[str] | None = None
+        self._csv: Any = None
+        self.count = 0
+
+    def write(self, record: RawRecord, reason: str) -> None:
+        if self._file is None:
+            self._file = open(self._tmp, "w", encoding=ENCODING, errors=ERRORS, newline="")
+            if self._fmt == "csv":
+                self._csv = csv.writer(self._file)
+                self._csv.writerow(["line", "reason", "record"])
+        self.count += 1
+        text = record.text.rstrip("\r\n")
+        if self._csv is not None:
+            self._csv.writerow([record.line, reason, text])
+        else:
+            self._file.write(
+                json.dumps({"line": record.line, "reason": reason, "record": text}, ensure_ascii=False)
+                + "\n"
+            )
+
+    def close(self) -> Path | None:
+        """Publish the rejects file (or remove a stale one when nothing was rejected)."""
+        if self._file is None:
+            self.path.unlink(missing_ok=True)
+            return None
+        self._file.flush()
+        self._file.close()
+        self._tmp.replace(self.path)
+        return self.path
