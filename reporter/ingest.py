@@ -276,9 +276,11 @@ def _header_checker(
     return check
 
 
-def _records(data: DataFile, fmt: str, check_header: Callable[[list[str]], None]) -> Iterator[RawRecord]:
+def _records(
+    data: DataFile, fmt: str, check_header: Callable[[list[str]], None], multiline: bool = False
+) -> Iterator[RawRecord]:
     if fmt == "csv":
-        return read_csv(data, check_header)
+        return read_csv(data, check_header, multiline)
     if fmt == "jsonl":
         return read_jsonl(data)
     return read_list(data)
@@ -292,7 +294,7 @@ def load_campaigns(engine: Engine, path: Path) -> LoadSummary:
     rejects = RejectsWriter(path, "csv" if fmt == "csv" else "jsonl")
     parsed: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     with DataFile(path) as data:
-        for record in _records(data, fmt, _check_campaign_header(path)):
+        for record in _records(data, fmt, _check_campaign_header(path), multiline=True):
             try:
                 if record.fields is None:
                     raise Reject(record.problem or "unreadable record")

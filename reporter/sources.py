@@ -135,12 +135,7 @@ def _has_surrogates(text: str) -> bool:
     return False
 
 
-def read_csv(
-    data: DataFile, check_header: Callable[[list[str]], None]
-) -> Iterator[RawRecord]:
-    """Records of a CSV file with a header line; a bad header stops before any record."""
-    tap = _LineTap(data.lines())
-    reader = csv.reader(tap, strict=True)
+def _csv_header(data: DataFile, reader: Iterator[list[str]], check_header: Callable[[list[str]], None]) -> list[str]:
     try:
         header = next(reader)
     except StopIteration:
@@ -153,6 +148,44 @@ def read_csv(
     if _has_surrogates("".join(header)):
         raise InputFileError(data.path, "not a UTF-8 text file")
     check_header(header)
+    return header
+
+
+def _csv_record(header: list[str], start: int, text: str, row: list[str]) -> RawRecord | None:
+    if not row or (len(row) == 1 and not row[0].strip()):
+        return None  # blank line
+    if _has_surrogates(text):
+        return RawRecord(start, text, None, "not valid UTF-8")
+    if len(row) != len(header):
+        return RawRecord(start, text, None, f"malformed CSV line: expected {len(header)} fields, got {len(row)}")
+    return RawRecord(start, text, {k: v for k, v in zip(header, row) if v != ""})
+
+
+def read_csv(
+    data: DataFile, check_header: Callable[[list[str]], None], multiline: bool = False
+) -> Iterator[RawRecord]:
+    """Records of a CSV file with a header line; a bad header stops before any record.
+
+    With `multiline` a quoted field may span lines (campaign texts); otherwise each
+    line is one record, so that one stray quote costs one record, not the rest of
+    the file (event files).
+    """
+    if not multiline:
+        lines = data.lines()
+        header = _csv_header(data, csv.reader(lines, strict=True), check_header)
+        for lineno, line in enumerate(lines, start=2):
+            try:
+                row = next(csv.reader((line,), strict=True), [])
+            except csv.Error as exc:
+                yield RawRecord(lineno, line, None, f"malformed CSV line: {exc}")
+                continue
+            record = _csv_record(header, lineno, line, row)
+            if record is not None:
+                yield record
+        return
+    tap = _LineTap(data.lines())
+    reader = csv.reader(tap, strict=True)
+    header = _csv_header(data, reader, check_header)
     tap.taken.clear()
     while True:
         start = tap.lineno + 1
@@ -163,22 +196,13 @@ def read_csv(
         except csv.Error as exc:
             text = "".join(tap.taken)
             tap.taken.clear()
-            # Resynchronise at the next line: the csv module keeps no state across rows.
             yield RawRecord(start, text, None, f"malformed CSV line: {exc}")
             continue
         text = "".join(tap.taken)
         tap.taken.clear()
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line
-        if _has_surrogates(text):
-            yield RawRecord(start, text, None, "not valid UTF-8")
-        elif len(row) != len(header):
-            yield RawRecord(
-                start, text, None, f"malformed CSV line: expected {len(header)} fields, got {len(row)}"
-            )
-        else:
-            fields = {k: v for k, v in zip(header, row) if v != ""}
-            yield RawRecord(start, text, fields)
+        record = _csv_record(header, start, text, row)
+        if record is not None:
+            yield record
 
 
 def read_jsonl(data: DataFile) -> Iterator[RawRecord]:

@@ -1,0 +1,83 @@
+"""The `reporter` command: exit codes, one-line errors, the demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "reporter", *args], cwd=cwd, capture_output=True, text=True, env=environ, timeout=300
+    )
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run(["load", "events", "missing.csv"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "error: missing.csv: no such file\n"
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_header_names_file_and_column(tmp_path: Path) -> None:
+    (tmp_path / "events.csv").write_text("campaign_id,user,event,ts\n")
+    result = run(["load", "events", "events.csv"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "error: events.csv: wrong header: unknown column 'user'\n"
+
+
+def test_unknown_campaign_in_events_is_a_counted_reject(tmp_path: Path) -> None:
+    assert run(["load", "campaigns", str(DATA / "campaigns.csv")], tmp_path).returncode == 0
+    (tmp_path / "events.csv").write_text(
+        "campaign_id,user_id,event,ts\nc-single,u1,sent,2026-11-02T10:00:00Z\nnope,u1,sent,2026-11-02T10:00:00Z\n"
+    )
+    result = run(["load", "events", "events.csv"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "loaded 1 events, skipped 0 duplicates, rejected 1 (see events.csv.rejects.csv)" in result.stdout
+    assert "1  unknown campaign 'nope'" in result.stdout
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = run(["--debug", "load", "events", "missing.csv"], tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+
+
+def test_bad_option_is_usage_error_exit_2(tmp_path: Path) -> None:
+    result = run(["demo", "--users", "zero"], tmp_path)
+    assert result.returncode == 2
+    assert "Invalid value for '--users'" in result.stderr
+
+
+def test_unreachable_database_is_exit_2(tmp_path: Path) -> None:
+    result = run(["--db", f"sqlite:///{tmp_path}/no/such/dir/x.db", "campaigns"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --db: folder")
+
+
+def test_postgres_without_migration_asks_for_db_upgrade(postgres_url: str, tmp_path: Path) -> None:
+    result = run(["--db", postgres_url, "campaigns"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "error: the database is empty, this version needs 0001: run `reporter db upgrade`\n"
+    assert run(["--db", postgres_url, "db", "upgrade"], tmp_path).returncode == 0
+    assert run(["--db", postgres_url, "campaigns"], tmp_path).returncode == 0
+
+
+def test_demo_creates_the_database_and_lists_campaigns(tmp_path: Path) -> None:
+    result = run(["demo", "--users", "300"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "reporter.db").exists()
+    assert "welcome-series" in result.stdout and "black-friday-ab" in result.stdout
+    again = run(["demo", "--users", "300"], tmp_path)
+    assert "0 events loaded" in again.stdout  # reuses the database, adds nothing
+    listing = run(["campaigns"], tmp_path)
+    assert listing.returncode == 0
+    assert "Black Friday teaser (A/B)" in listing.stdout
