@@ -231,6 +231,59 @@ def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
     console.print(table)
 
 
+# -- stats -----------------------------------------------------------------------------------
+
+
+def _parse_bound(value: str | None, option: str, tz_name: str) -> Any:
+    """A --from/--to value: a date (midnight in the timezone) or a full ISO 8601 timestamp."""
+    from datetime import date, datetime
+
+    from reporter.errors import OptionError
+    from reporter.metrics.timezones import local_midnight, zone
+
+    if value is None:
+        return None
+    tz = zone(tz_name)
+    try:
+        if len(value) == 10:
+            return local_midnight(date.fromisoformat(value), tz)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise OptionError(option, f"not a date or ISO 8601 timestamp: {value!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+def period_options(func: Any) -> Any:
+    """--from, --to and --tz, shared by the commands that cover a period."""
+    func = click.option("--tz", "tz", default="UTC", show_default=True, help="IANA timezone of buckets and dates.")(func)
+    func = click.option("--to", "end", help="End (exclusive): a date (midnight in --tz) or ISO 8601 timestamp.")(func)
+    func = click.option("--from", "start", help="Start: a date (midnight in --tz) or ISO 8601 timestamp.")(func)
+    return func
+
+
+@cli.command("stats")
+@click.argument("campaign")
+@period_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout (the documented shape).")
+@click.pass_obj
+def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, as_json: bool) -> None:
+    """The figures of one campaign over a period (default: its whole life, UTC)."""
+    import json
+
+    from reporter.metrics import compute_stats
+
+    from_dt = _parse_bound(start, "--from", tz)
+    to_dt = _parse_bound(end, "--to", tz)
+    with app.engine().connect() as conn:
+        stats = compute_stats(conn, campaign, from_dt, to_dt, tz)
+    if as_json:
+        click.echo(json.dumps(stats.to_json(), ensure_ascii=False, indent=2))
+    else:
+        from reporter.stats_table import print_stats
+
+        print_stats(_console(), stats)
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 

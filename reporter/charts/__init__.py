@@ -1,0 +1,1 @@
+"""Charts (arrives with its issue)."""

@@ -1,0 +1,1 @@
+"""Delivery (arrives with its issue)."""

@@ -1,0 +1,1 @@
+"""Jobs (arrives with its issue)."""

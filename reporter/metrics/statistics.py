@@ -1,0 +1,89 @@
+"""The statistics of the control group and of A/B tests (SciPy, no hand-written distributions)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats as sps
+
+Z95 = float(sps.norm.ppf(0.975))
+
+
+def rate(numerator: float, denominator: float) -> float | None:
+    """A percentage; undefined (None) when the denominator is zero."""
+    return 100.0 * numerator / denominator if denominator else None
+
+
+def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float | None:
+    """Two-sided pooled two-proportion z-test; None when a group is empty."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    pooled = (x1 + x2) / (n1 + n2)
+    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if variance <= 0:
+        return 1.0  # both proportions are 0 or both are 1: no difference at all
+    z = (x1 / n1 - x2 / n2) / math.sqrt(variance)
+    return float(2 * sps.norm.sf(abs(z)))
+
+
+def wald_interval(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, float] | None:
+    """Difference p1 - p2 in percentage points with its unpooled 95% Wald interval."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    p1, p2 = x1 / n1, x2 / n2
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    diff = p1 - p2
+    return 100 * diff, 100 * (diff - Z95 * se), 100 * (diff + Z95 * se)
+
+
+def holm(p_values: list[float | None], alpha: float = 0.05) -> list[bool]:
+    """Holm-Bonferroni: which hypotheses are rejected at family-wise level alpha."""
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(indexed)
+    rejected = [False] * len(p_values)
+    for rank, (p, i) in enumerate(indexed):
+        if p * (m - rank) >= alpha:
+            break  # this one and every larger p-value are kept
+        rejected[i] = True
+    return rejected
+
+
+def probability_best(successes: list[int], trials: list[int], points: int = 20_001) -> list[float]:
+    """P(each rate is the highest) under independent Beta(1+x, 1+n-x) posteriors.
+
+    Numerical integration of f_i(p) * prod_j F_j(p) on a grid spanning all the
+    posteriors' mass: deterministic, accurate to far better than +-0.005.
+    """
+    k = len(successes)
+    if k == 0:
+        return []
+    if k == 1:
+        return [1.0]
+    alphas = np.array([1 + x for x in successes], dtype=float)
+    betas = np.array([1 + n - x for x, n in zip(successes, trials)], dtype=float)
+    lo = float(np.min(sps.beta.ppf(1e-10, alphas, betas)))
+    hi = float(np.max(sps.beta.isf(1e-10, alphas, betas)))
+    grid = np.linspace(max(lo, 0.0), min(hi, 1.0), points)
+    pdf = sps.beta.pdf(grid[:, None], alphas, betas)
+    log_cdf = sps.beta.logcdf(grid[:, None], alphas, betas)
+    total_log_cdf = log_cdf.sum(axis=1, keepdims=True)
+    others = np.exp(total_log_cdf - log_cdf)  # prod over j != i of F_j
+    mass = np.trapezoid(pdf * others, grid, axis=0)
+    mass = np.clip(mass, 0.0, None)
+    if mass.sum() <= 0:
+        return [1.0 / k] * k
+    return [float(v) for v in mass / mass.sum()]
+
+
+def sample_ratio_p_value(observed: list[int], shares: list[float]) -> float | None:
+    """Chi-square goodness of fit of observed counts against expected shares; None without data."""
+    total = sum(observed)
+    share_sum = sum(shares)
+    if total == 0 or share_sum <= 0 or len(observed) < 2:
+        return None
+    expected = [total * s / share_sum for s in shares]
+    if any(e == 0 for e in expected):
+        # A variant meant to get nothing that got users is a broken split.
+        return 0.0 if any(o > 0 for o, e in zip(observed, expected) if e == 0) else None
+    return float(sps.chisquare(observed, expected).pvalue)

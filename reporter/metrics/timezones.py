@@ -1,0 +1,86 @@
+"""Timezone arithmetic for bucketing in the database without dialect date functions.
+
+A timezone's UTC offset is constant between transitions, so over a period it is
+a short list of segments. The metrics engine turns that list into one CASE
+expression (`ts < t1 -> o1, ts < t2 -> o2, ...`) and buckets by integer
+division of the local time: identical on every database, DST changes included.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reporter.errors import OptionError
+
+US = 1_000_000
+DAY_US = 86_400 * US
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH_DATE = date(1970, 1, 1)
+
+
+def zone(name: str, option: str = "--tz") -> ZoneInfo:
+    """The IANA timezone of that name; an unknown one is a user error naming the option."""
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        raise OptionError(option, f"unknown timezone {name!r} (expected an IANA name such as Europe/Berlin)") from None
+
+
+def to_us(dt: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime."""
+    delta = dt - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def _offset_s(tz: ZoneInfo, seconds: int) -> int:
+    return int(datetime.fromtimestamp(seconds, tz).utcoffset().total_seconds())  # type: ignore[union-attr]
+
+
+def offset_segments(tz: ZoneInfo, start_us: int, end_us: int) -> list[tuple[int, int]]:
+    """The UTC offsets over [start, end): [(until_us, offset_us), ...], the last until end_us."""
+    start_s = start_us // US
+    end_s = -(-end_us // US)
+    segments: list[tuple[int, int]] = []
+    current = _offset_s(tz, start_s)
+    t = start_s
+    while t < end_s:
+        step = min(86_400, end_s - t)
+        nxt = _offset_s(tz, t + step)
+        if nxt != current:
+            lo, hi = t, t + step  # offset(lo) == current, offset(hi) != current
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if _offset_s(tz, mid) == current:
+                    lo = mid
+                else:
+                    hi = mid
+            segments.append((hi * US, current * US))
+            current = _offset_s(tz, hi)
+            t = hi
+        else:
+            t += step
+    segments.append((end_us, current * US))
+    return segments
+
+
+def day_of(day_number: int) -> date:
+    """The local calendar date of a day number (days since 1970-01-01, local time)."""
+    return EPOCH_DATE + timedelta(days=day_number)
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The aware instant at which `day` starts in `tz` (the first instant of it across a gap)."""
+    naive = datetime(day.year, day.month, day.day)
+    aware = naive.replace(tzinfo=tz)
+    # A midnight skipped by a DST gap (rare, e.g. America/Santiago) starts at the gap's end.
+    back = aware.astimezone(timezone.utc).astimezone(tz)
+    if back.replace(tzinfo=None) != naive:
+        aware = back
+    return aware
