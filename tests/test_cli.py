@@ -81,3 +81,43 @@ def test_demo_creates_the_database_and_lists_campaigns(tmp_path: Path) -> None:
     listing = run(["campaigns"], tmp_path)
     assert listing.returncode == 0
     assert "Black Friday teaser (A/B)" in listing.stdout
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Path:
+    assert run(["demo", "--users", "300"], tmp_path).returncode == 0
+    return tmp_path
+
+
+def test_stats_json_is_one_document_on_stdout(demo_dir: Path) -> None:
+    import json
+
+    result = run(["stats", "black-friday-ab", "--json", "--from", "2026-10-05", "--to", "2026-10-12", "--tz", "Europe/Berlin"], demo_dir)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["period"] == {"from": "2026-10-05T00:00:00+02:00", "to": "2026-10-12T00:00:00+02:00", "timezone": "Europe/Berlin"}
+    assert [v["variant"] for v in doc["variants"]] == ["A", "B", "C"]
+    assert [b["bucket"] for b in doc["trend"]["daily"]][0] == "2026-10-05"
+
+
+def test_stats_human_table(demo_dir: Path) -> None:
+    result = run(["stats", "welcome-series"], demo_dir)
+    assert result.returncode == 0, result.stderr
+    assert "Sent conversions" in result.stdout and "Welcome series" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["stats", "nope"], "error: unknown campaign 'nope' (see `reporter campaigns` for the loaded ones)\n"),
+        (["stats", "welcome-series", "--tz", "Mars/Olympus"],
+         "error: --tz: unknown timezone 'Mars/Olympus' (expected an IANA name such as Europe/Berlin)\n"),
+        (["stats", "welcome-series", "--from", "2026-10-05", "--to", "2026-10-05"],
+         "error: --from/--to: the period is empty: from 2026-10-05T00:00:00+00:00 is not before to 2026-10-05T00:00:00+00:00\n"),
+        (["stats", "welcome-series", "--from", "last tuesday"], "error: --from: not a date or ISO 8601 timestamp: 'last tuesday'\n"),
+    ],
+)
+def test_stats_bad_input_is_one_line_exit_2(demo_dir: Path, args: list[str], message: str) -> None:
+    result = run(args, demo_dir)
+    assert result.returncode == 2
+    assert result.stderr == message

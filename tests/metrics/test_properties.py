@@ -1,0 +1,88 @@
+"""Invariants that hold for any event set (Hypothesis).
+
+The generated events follow how push delivery works: an impression and a click
+happen at their send's time (so every viewer was sent to, every clicker
+viewed), and each user is in one variant. Under that model the funnels never
+increase, rates stay in 0..100, variants add up to the totals and the trend
+buckets add up to the totals.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from tests.metrics.helpers import T0, campaign, ev, load, stats
+
+counter = itertools.count()
+
+delivery = st.tuples(
+    st.integers(0, 24 * 20),  # send hour
+    st.sampled_from(["none", "impression", "click"]),
+    st.sampled_from(["push", "push", "app_inbox", "push_amplification"]),
+    st.booleans(),  # error instead of a send
+)
+user = st.tuples(
+    st.sampled_from(["A", "B", "control"]),
+    st.lists(delivery, max_size=3),
+    st.lists(st.tuples(st.integers(-24, 24 * 22), st.sampled_from([None, "1.25", "10"])), max_size=2),
+)
+
+
+def build(cid: str, users: list) -> list[dict]:
+    events = []
+    for i, (variant, deliveries, conversions) in enumerate(users):
+        u = f"u{i}"
+        events.append(ev(cid, u, "qualified", 0))
+        if variant == "control":
+            events.append(ev(cid, u, "control", 0))
+        else:
+            for hour, seen, channel, failed in deliveries:
+                extra = {"variant": variant, "channel": channel, "platform": "ios"}
+                if failed:
+                    events.append(ev(cid, u, "error", hour, error_code="UNAVAILABLE", **extra))
+                    continue
+                events.append(ev(cid, u, "sent", hour, **extra))
+                if seen != "none":
+                    events.append(ev(cid, u, "impression", hour, **extra))
+                if seen == "click":
+                    events.append(ev(cid, u, "click", hour, **extra))
+        for hour, revenue in conversions:
+            events.append(ev(cid, u, "conversion", hour, **({"revenue": revenue} if revenue else {})))
+    return events
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(users=st.lists(user, max_size=12), tz=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata"]),
+       from_day=st.integers(0, 5), days=st.integers(1, 25))
+def test_invariants(engine: Engine, users: list, tz: str, from_day: int, days: int) -> None:
+    cid = f"p{next(counter)}"
+    variants = [{"variant": "A", "name": "a", "split_pct": 45}, {"variant": "B", "name": "b", "split_pct": 45}]
+    load(engine, [campaign(cid, "ab", control=10, variants=variants)], build(cid, users))
+    start = T0 + timedelta(days=from_day)
+    s = stats(engine, cid, start, start + timedelta(days=days), tz)
+    t = s.totals
+    for value in (t.impression_rate, t.click_rate, t.ctr, t.conversion_rate, t.view_through_conversion_rate,
+                  t.click_through_conversion_rate, s.control.conversion_rate,
+                  *(v.ctr for v in s.variants), *(v.conversion_rate for v in s.variants)):
+        assert value is None or 0 <= value <= 100
+    fu, fi = s.funnel.users, s.funnel.influenced
+    assert fu.sent >= fu.viewed >= fu.clicked
+    assert fi.after_sent >= fi.after_viewed >= fi.after_clicked
+    assert fu.converted == fi.after_sent == t.converted_users <= t.sent_users
+    for key in ("sent", "sent_users", "impressions", "clicks", "errors", "converted_users"):
+        assert sum(getattr(v, key) for v in s.variants) == getattr(t, key), key
+    assert abs(sum(v.revenue for v in s.variants) - t.revenue) < 1e-6
+    for buckets in (s.trend.daily, s.trend.weekly, s.trend.monthly):
+        for key in ("sent", "impressions", "clicks", "errors", "conversions"):
+            assert sum(getattr(b, key) for b in buckets) == getattr(t, key), key
+        assert abs(sum(b.revenue for b in buckets) - t.revenue) < 1e-6
+    assert len(s.trend.daily) <= days + 1
+    probabilities = [v.probability_best for v in s.variants]
+    assert abs(sum(probabilities) - 1) < 1e-9 and all(0 <= p <= 1 for p in probabilities)
+    assert sum(e.count for e in s.errors_by_code) == t.errors
+    assert sum(s.split.os.values()) == t.impressions == sum(s.split.device.values())
