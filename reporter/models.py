@@ -113,18 +113,17 @@ class Variant(Base):
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
-        # The one access path of the metrics engine: a campaign's events of one
-        # type, per user, in time order. It covers the distinct-user counts and
-        # the attribution look-ups (conversion -> earlier send of the same user).
+        # Distinct users per event type (a streaming GROUP BY user_id) and the
+        # attribution probes (a conversion -> the same user's send, impression,
+        # click or control assignment inside the window); variant rides along so
+        # neither touches the table.
+        Index("ix_events_campaign_event_user", "campaign_pk", "event", "user_id", "ts", "variant"),
+        # Range counts per (event, variant, channel, local day), the
+        # platform/device split of impressions and the error codes, from the index alone.
         Index(
-            "ix_events_campaign_event_user_ts",
-            "campaign_pk",
-            "event",
-            "user_id",
-            "ts",
+            "ix_events_campaign_event_variant",
+            "campaign_pk", "event", "variant", "channel", "ts", "platform", "device_type", "error_code",
         ),
-        # Time-range scans of one campaign (trend buckets, period filters).
-        Index("ix_events_campaign_event_ts", "campaign_pk", "event", "ts"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -32,7 +32,7 @@ from reporter.metrics.model import (
     VariantStats,
 )
 from reporter.metrics.taxonomy import classify
-from reporter.metrics.timezones import day_of, from_us, local_midnight, offset_segments, to_us, zone
+from reporter.metrics.timezones import EPOCH_DATE, day_of, from_us, local_midnight, offset_segments, to_us, zone
 from reporter.models import CHANNELS, Campaign, EventType, Variant
 
 SENT, IMPRESSION, CLICK, ERROR = EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR
@@ -118,24 +118,40 @@ def compute_stats(
         start_us=start_us,
         end_us=end_us,
         window_us=round(campaign.info.conversion_window_hours * 3600 * 1_000_000),
+        variants=[v.variant for v in campaign.variants] if campaign.info.type == "ab" else [],
+        days=local_days(period),
         offsets=offset_segments(zone(tz), start_us, end_us),
     )
     counts = queries.event_counts(conn, scope)
     users = queries.distinct_users(conn, scope)
-    conversions = queries.attributed_conversions(conn, scope)
-    conv_users = queries.conversion_users(conn, scope)
+    conv = queries.conversions(conn, scope)
     split_rows = queries.impressions_split(conn, scope)
     error_rows = queries.error_codes(conn, scope)
-    return _assemble(campaign, period, counts, users, conversions, conv_users, split_rows, error_rows)
+    return _assemble(campaign, period, counts, users, conv, split_rows, error_rows)
+
+
+def local_days(period: Period) -> list[tuple[int, int, int]]:
+    """(day number, first us, end us) of every local day touching the period, clipped to it."""
+    tz = zone(period.timezone)
+    start_us, end_us = to_us(period.start), to_us(period.end)
+    first = period.start.astimezone(tz).date()
+    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
+    out = []
+    day = first
+    while day <= last:
+        lo = max(start_us, to_us(local_midnight(day, tz)))
+        hi = min(end_us, to_us(local_midnight(day + timedelta(days=1), tz)))
+        out.append(((day - EPOCH_DATE).days, lo, hi))
+        day += timedelta(days=1)
+    return out
 
 
 def _assemble(
     campaign: _Campaign,
     period: Period,
     counts: list[tuple[int, str | None, str | None, int, int]],
-    users: list[tuple[int, str | None, int]],
-    conversions: list[tuple[int, str, int, float]],
-    conv_users: queries.ConversionUsers,
+    users: queries.UserCounts,
+    conv: queries.Conversions,
     split_rows: list[tuple[str, str, int]],
     error_rows: list[tuple[str, int]],
 ) -> CampaignStats:
@@ -158,7 +174,7 @@ def _assemble(
     conversions_total = 0
     revenue_total = 0.0
     revenue_by_variant: dict[str, float] = defaultdict(float)
-    for day, attr, n, revenue in conversions:
+    for day, attr, n, revenue in conv.by_day:
         conversions_total += n
         revenue_total += revenue
         revenue_by_variant[attr] += revenue
@@ -167,12 +183,10 @@ def _assemble(
         variant_daily[attr or None][day]["conversions"] += n
         variant_daily[attr or None][day]["revenue"] += revenue
 
-    distinct: dict[int, int] = {}
-    distinct_variant: dict[str | None, dict[int, int]] = defaultdict(dict)
-    for event, variant, n in users:
-        if variant == "*":
-            distinct[event] = n
-        else:
+    distinct = users.overall
+    distinct_variant: dict[str, dict[int, int]] = defaultdict(dict)
+    for event, per_variant_users in users.by_variant.items():
+        for variant, n in per_variant_users.items():
             distinct_variant[variant][event] = n
 
     sent = total[SENT]
@@ -190,31 +204,31 @@ def _assemble(
         errors=total[ERROR],
         control_group=distinct.get(EventType.CONTROL, 0),
         conversions=conversions_total,
-        converted_users=conv_users.converted,
-        conversion_rate=st.rate(conv_users.converted, sent_users),
+        converted_users=conv.converted,
+        conversion_rate=st.rate(conv.converted, sent_users),
         revenue=_money(revenue_total),
-        view_through_conversions=conv_users.view_through,
-        view_through_conversion_rate=st.rate(conv_users.view_through, sent_users),
-        click_through_conversions=conv_users.click_through,
-        click_through_conversion_rate=st.rate(conv_users.click_through, sent_users),
+        view_through_conversions=conv.view_through,
+        view_through_conversion_rate=st.rate(conv.view_through, sent_users),
+        click_through_conversions=conv.click_through,
+        click_through_conversion_rate=st.rate(conv.click_through, sent_users),
         uplift=Uplift(by_channel.get("push_amplification", 0), by_channel.get("app_inbox", 0)),
     )
     control_users = totals.control_group
-    control_rate = st.rate(conv_users.control_converted, control_users)
+    control_rate = st.rate(conv.control_converted, control_users)
     control = ControlGroup(
         users=control_users,
-        converted_users=conv_users.control_converted,
+        converted_users=conv.control_converted,
         conversion_rate=control_rate,
         lift=(
             100 * (totals.conversion_rate - control_rate) / control_rate
             if totals.conversion_rate is not None and control_rate
             else None
         ),
-        p_value=st.two_proportion_p_value(conv_users.converted, sent_users, conv_users.control_converted, control_users),
+        p_value=st.two_proportion_p_value(conv.converted, sent_users, conv.control_converted, control_users),
     )
     funnel = Funnel(
-        UsersFunnel(sent_users, distinct.get(IMPRESSION, 0), distinct.get(CLICK, 0), conv_users.converted),
-        InfluencedFunnel(conv_users.converted, conv_users.view_through, conv_users.click_through),
+        UsersFunnel(sent_users, distinct.get(IMPRESSION, 0), distinct.get(CLICK, 0), conv.converted),
+        InfluencedFunnel(conv.converted, conv.view_through, conv.click_through),
     )
     os_split: dict[str, int] = defaultdict(int)
     device_split: dict[str, int] = defaultdict(int)
@@ -234,7 +248,7 @@ def _assemble(
     sample_ratio = None
     if campaign.info.type == "ab":
         variants, winner, sample_ratio = _variants(
-            campaign, per_variant, per_variant_channel, distinct_variant, conv_users, revenue_by_variant, variant_daily
+            campaign, per_variant, per_variant_channel, distinct_variant, conv, revenue_by_variant, variant_daily
         )
     return CampaignStats(
         campaign=campaign.info,
@@ -261,7 +275,7 @@ def _variants(
     per_variant: dict[str | None, dict[int, int]],
     per_variant_channel: dict[tuple[str | None, str], dict[int, int]],
     distinct_variant: dict[str | None, dict[int, int]],
-    conv_users: queries.ConversionUsers,
+    conv: queries.Conversions,
     revenue_by_variant: dict[str, float],
     variant_daily: dict[str | None, dict[int, dict[str, float]]],
 ) -> tuple[tuple[VariantStats, ...], str | None, SampleRatio]:
@@ -270,7 +284,7 @@ def _variants(
         counts = per_variant.get(v.variant, {})
         users = distinct_variant.get(v.variant, {})
         sent_users = users.get(SENT, 0)
-        converted = conv_users.by_variant.get(v.variant, 0)
+        converted = conv.by_variant.get(v.variant, 0)
         channels = {}
         for channel in CHANNELS:
             c = per_variant_channel.get((v.variant, channel))
@@ -288,7 +302,6 @@ def _variants(
                 "errors": counts.get(ERROR, 0),
                 "converted": converted,
                 "channels": channels,
-                "funnel": UsersFunnel(sent_users, users.get(IMPRESSION, 0), users.get(CLICK, 0), converted),
             }
         )
     baseline = next((r for r in rows if r["v"].baseline), rows[0])
@@ -326,7 +339,6 @@ def _variants(
                 channels=r["channels"],
                 vs_baseline=comparisons.get(v.variant),
                 trend=_trend(variant_daily.get(v.variant, {})).daily,
-                funnel=r["funnel"],
                 title=v.title,
                 body=v.body,
                 split_pct=v.split_pct,

@@ -166,10 +166,9 @@ class VariantStats:
     probability_best: float | None = None
     channels: dict[str, ChannelStats] = field(default_factory=dict)
     vs_baseline: Comparison | None = None
-    # Not part of the `stats --json` shape: the variant's own daily trend and funnel,
-    # for the side-by-side view of the A/B report.
+    # Not part of the `stats --json` shape: the variant's own daily trend and its
+    # message, for the side-by-side view of the A/B report.
     trend: tuple[TrendBucket, ...] = ()
-    funnel: UsersFunnel = field(default_factory=UsersFunnel)
     title: str | None = None
     body: str | None = None
     split_pct: float = 0.0

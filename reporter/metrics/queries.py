@@ -1,10 +1,19 @@
 """The SQL of the metrics engine (SQLAlchemy Core): aggregates only, never raw events.
 
-Each function runs one aggregate query over one campaign's events in a period
-and returns a few rows. Conversion attribution (a conversion within the window
-after a send, an impression, a click or a control assignment of the same user)
-is a correlated sub-query on the (campaign, event, user, ts) index, so it costs
-one index probe per conversion, not a join of the campaign's events.
+Four statements per report, each shaped so that the database answers from an
+index alone, without sorting the campaign's events (see docs/performance.md):
+
+* counts: for every (event, variant, channel, local day) a range count on the
+  index (campaign, event, variant, channel, ts, ...). Day boundaries come from
+  Python's timezone database, so DST is exact on every database and the
+  database never evaluates a date function per row.
+* distinct users: per event type a streaming GROUP BY user_id on the index
+  (campaign, event, user_id, ts, variant), with conditional sums per variant.
+* conversions: each conversion probes the same index for the latest send (its
+  variant), an impression, a click and a control assignment of the same user
+  inside the window; the probes run once (a materialized CTE) and feed the
+  per-day sums and the distinct converted users.
+* impressions by platform and device, and errors by code: small GROUP BYs.
 """
 
 from __future__ import annotations
@@ -13,31 +22,42 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    Connection,
+    BigInteger,
     ColumnElement,
+    Connection,
+    Float,
+    Integer,
+    String,
     and_,
     case,
+    cast,
     distinct,
     exists,
     func,
     literal,
+    null,
     select,
+    true,
+    union_all,
 )
 
-from reporter.models import Event, EventType
+from reporter.models import CHANNELS, Event, EventType
 
-E = Event.__table__.alias("e")
+EVENTS = Event.__table__
+COUNTED = (EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR)
 DAY_US = 86_400 * 1_000_000
 
 
 @dataclass(frozen=True)
 class Scope:
-    """One campaign's events in [start_us, end_us), bucketed with the given UTC offsets."""
+    """One campaign's events in [start_us, end_us), with the local days that cover it."""
 
     campaign_pk: int
     start_us: int
     end_us: int
     window_us: int
+    variants: Sequence[str]  # the campaign's variant ids; empty for a single-message campaign
+    days: Sequence[tuple[int, int, int]]  # (local day number, first us, end us), clipped to the period
     offsets: Sequence[tuple[int, int]]  # [(until_us, offset_us)], see timezones.offset_segments
 
     def where(self, table: object, *events: EventType) -> ColumnElement[bool]:
@@ -52,63 +72,93 @@ class Scope:
     def local_day(self, ts: ColumnElement[int]) -> ColumnElement[int]:
         """The local day number of a timestamp column (days since 1970-01-01 in the timezone)."""
         if len(self.offsets) == 1:
-            shifted = ts + literal(self.offsets[0][1])
+            shifted = ts + literal(self.offsets[0][1], BigInteger)
         else:
             *earlier, last = self.offsets
-            shifted = ts + case(*((ts < until, literal(off)) for until, off in earlier), else_=literal(last[1]))
-        return shifted // literal(DAY_US)
+            shifted = ts + case(
+                *((ts < literal(until, BigInteger), literal(off, BigInteger)) for until, off in earlier),
+                else_=literal(last[1], BigInteger),
+            )
+        return shifted // literal(DAY_US, BigInteger)
 
 
-def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, str | None, int, int]]:
+def _literal_table(name: str, types: dict[str, object], rows: Sequence[tuple]) -> object:
+    selects = [
+        select(*(cast(literal(v, t), t).label(k) if v is not None else cast(null(), t).label(k)
+                 for (k, t), v in zip(types.items(), row)))
+        for row in rows
+    ]
+    return union_all(*selects).cte(name) if len(selects) > 1 else selects[0].cte(name)
+
+
+def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, str, int, int]]:
     """(event, variant, channel, local day, count) of sent, impression, click and error events."""
-    day = scope.local_day(E.c.ts).label("day")
-    q = (
-        select(E.c.event, E.c.variant, E.c.channel, day, func.count())
-        .where(scope.where(E, EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR))
-        .group_by(E.c.event, E.c.variant, E.c.channel, day)
+    if not scope.days:
+        return []
+    days = _literal_table("days", {"day": Integer(), "lo": BigInteger(), "hi": BigInteger()}, scope.days)
+    variants: Sequence[str | None] = scope.variants or [None]
+    combos = _literal_table(
+        "combos",
+        {"event": Integer(), "variant": String(), "channel": String()},
+        [(int(e), v, ch) for e in COUNTED for v in variants for ch in CHANNELS],
     )
-    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
-
-
-def distinct_users(conn: Connection, scope: Scope) -> list[tuple[int, str | None, int]]:
-    """(event, variant, distinct users) per event type and variant, and per event type (variant '*')."""
-    kinds = (EventType.QUALIFIED, EventType.CONTROL, EventType.SENT, EventType.IMPRESSION, EventType.CLICK)
-    per_variant = (
-        select(E.c.event, E.c.variant, func.count(distinct(E.c.user_id)))
-        .where(scope.where(E, EventType.SENT, EventType.IMPRESSION, EventType.CLICK))
-        .group_by(E.c.event, E.c.variant)
+    e = EVENTS.alias("e")
+    variant_match = e.c.variant.is_(None) if not scope.variants else e.c.variant == combos.c.variant
+    n = (
+        select(func.count())
+        .where(
+            e.c.campaign_pk == scope.campaign_pk,
+            e.c.event == combos.c.event,
+            variant_match,
+            e.c.channel == combos.c.channel,
+            e.c.ts >= days.c.lo,
+            e.c.ts < days.c.hi,
+        )
+        .scalar_subquery()
     )
-    overall = (
-        select(E.c.event, literal("*"), func.count(distinct(E.c.user_id)))
-        .where(scope.where(E, *kinds))
-        .group_by(E.c.event)
+    grid = (
+        select(combos.c.event, combos.c.variant, combos.c.channel, days.c.day, n.label("n"))
+        .select_from(days.join(combos, true()))
+        .subquery("grid")
     )
-    return [tuple(r) for r in conn.execute(per_variant.union_all(overall))]  # type: ignore[misc]
+    q = select(grid).where(grid.c.n > 0)
+    return [(ev, var or None, ch, int(d), int(k)) for ev, var, ch, d, k in conn.execute(q)]
 
 
-def impressions_split(conn: Connection, scope: Scope) -> list[tuple[str, str, int]]:
-    """(platform, device type, impressions)."""
-    q = (
-        select(E.c.platform, E.c.device_type, func.count())
-        .where(scope.where(E, EventType.IMPRESSION))
-        .group_by(E.c.platform, E.c.device_type)
-    )
-    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+@dataclass(frozen=True)
+class UserCounts:
+    """Distinct users per event type, overall and per variant."""
+
+    overall: dict[int, int]
+    by_variant: dict[int, dict[str, int]]
 
 
-def error_codes(conn: Connection, scope: Scope) -> list[tuple[str, int]]:
-    """(error code, count)."""
-    q = (
-        select(E.c.error_code, func.count())
-        .where(scope.where(E, EventType.ERROR))
-        .group_by(E.c.error_code)
-    )
-    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
+    """Distinct users with a qualified, control, sent, impression and click event (sent also per variant)."""
+    parts = []
+    for kind in (EventType.QUALIFIED, EventType.CONTROL, EventType.SENT, EventType.IMPRESSION, EventType.CLICK):
+        e = EVENTS.alias(f"u_{kind.label}")
+        # Per variant only for sends: metrics.md needs each variant's sent users, and
+        # the conditional sums are the costliest part of the statement.
+        per_variant = kind == EventType.SENT
+        flags = [
+            func.max(case((e.c.variant == v, 1), else_=0)).label(f"v{i}")
+            for i, v in enumerate(scope.variants if per_variant else ())
+        ]
+        per_user = select(e.c.user_id, *flags).where(scope.where(e, kind)).group_by(e.c.user_id).subquery()
+        sums = [func.coalesce(func.sum(per_user.c[f"v{i}"]), 0) for i in range(len(flags))]
+        sums += [literal(0)] * (len(scope.variants) - len(flags))
+        parts.append(select(literal(int(kind)), func.count(), *sums).select_from(per_user))
+    out = UserCounts({}, {})
+    for kind, users, *per_variant in conn.execute(union_all(*parts)):
+        out.overall[int(kind)] = int(users)
+        out.by_variant[int(kind)] = {v: int(n) for v, n in zip(scope.variants, per_variant)}
+    return out
 
 
 def _touch(scope: Scope, kind: EventType, conv: object) -> ColumnElement[bool]:
     """EXISTS an event of `kind` of the conversion's user with t.ts <= c.ts <= t.ts + window."""
-    t = Event.__table__.alias(f"t_{kind.label}")
+    t = EVENTS.alias(f"t_{kind.label}")
     c = conv.c  # type: ignore[attr-defined]
     return exists().where(
         scope.where(t, kind),
@@ -120,7 +170,7 @@ def _touch(scope: Scope, kind: EventType, conv: object) -> ColumnElement[bool]:
 
 def _attributed_send(scope: Scope, conv: object) -> ColumnElement[str | None]:
     """The variant ('' for none) of the latest send the conversion is attributed to; NULL if none."""
-    s = Event.__table__.alias("s")
+    s = EVENTS.alias("s")
     c = conv.c  # type: ignore[attr-defined]
     return (
         select(func.coalesce(s.c.variant, ""))
@@ -131,68 +181,90 @@ def _attributed_send(scope: Scope, conv: object) -> ColumnElement[str | None]:
     )
 
 
-def _conversions(scope: Scope, *, touches: bool) -> object:
-    c = Event.__table__.alias("c")
-    cols = [
-        c.c.user_id,
-        c.c.revenue,
-        scope.local_day(c.c.ts).label("day"),
-        _attributed_send(scope, c).label("attr"),
-    ]
-    if touches:
-        cols += [
-            case((_touch(scope, EventType.IMPRESSION, c), 1), else_=0).label("vt"),
-            case((_touch(scope, EventType.CLICK, c), 1), else_=0).label("ct"),
-            case((_touch(scope, EventType.CONTROL, c), 1), else_=0).label("cg"),
-        ]
-    return select(*cols).where(scope.where(c, EventType.CONVERSION)).subquery("conv")
-
-
-def attributed_conversions(conn: Connection, scope: Scope) -> list[tuple[int, str, int, float]]:
-    """(local day, attributed variant or '', conversions, revenue) of attributed conversions."""
-    conv = _conversions(scope, touches=False)
-    q = (
-        select(conv.c.day, conv.c.attr, func.count(), func.coalesce(func.sum(conv.c.revenue), 0.0))  # type: ignore[attr-defined]
-        .where(conv.c.attr.is_not(None))  # type: ignore[attr-defined]
-        .group_by(conv.c.day, conv.c.attr)  # type: ignore[attr-defined]
-    )
-    return [(int(d), a, int(n), float(r)) for d, a, n, r in conn.execute(q)]
-
-
 @dataclass(frozen=True)
-class ConversionUsers:
+class Conversions:
+    """Attributed conversions per (day, variant) and the distinct converted users."""
+
+    by_day: list[tuple[int, str, int, float]]  # (local day, variant or '', conversions, revenue)
     converted: int
+    by_variant: dict[str, int]
     view_through: int
     click_through: int
     control_converted: int
-    by_variant: dict[str, int]
 
 
-def conversion_users(conn: Connection, scope: Scope) -> ConversionUsers:
-    """Distinct converted users: attributed, view-through, click-through, control, per variant."""
-    conv = _conversions(scope, touches=True)
-    cc = conv.c  # type: ignore[attr-defined]
-    totals = select(
-        func.count(distinct(case((cc.attr.is_not(None), cc.user_id)))),
-        func.count(distinct(case((cc.vt == 1, cc.user_id)))),
-        func.count(distinct(case((cc.ct == 1, cc.user_id)))),
-        func.count(distinct(case((cc.cg == 1, cc.user_id)))),
+def conversions(conn: Connection, scope: Scope) -> Conversions:
+    """Attribute every conversion once (index probes) and aggregate it three ways in one statement."""
+    c = EVENTS.alias("c")
+    conv = (
+        select(
+            c.c.user_id,
+            c.c.revenue,
+            scope.local_day(c.c.ts).label("day"),
+            _attributed_send(scope, c).label("attr"),
+            case((_touch(scope, EventType.IMPRESSION, c), 1), else_=0).label("vt"),
+            case((_touch(scope, EventType.CLICK, c), 1), else_=0).label("ct"),
+            case((_touch(scope, EventType.CONTROL, c), 1), else_=0).label("cg"),
+        )
+        .where(scope.where(c, EventType.CONVERSION))
+        .cte("conv")
+        .prefix_with("MATERIALIZED")
     )
-    converted, vt, ct, cg = conn.execute(totals).one()
-    conv2 = _conversions(scope, touches=False)
+    zero, no_revenue = literal(0), cast(literal(0.0), Float)
+    attributed = conv.c.attr.is_not(None)
+    per_day = (
+        select(literal(0).label("kind"), conv.c.day, conv.c.attr, func.count(),
+               cast(func.coalesce(func.sum(conv.c.revenue), 0.0), Float), zero, zero, zero)
+        .where(attributed)
+        .group_by(conv.c.day, conv.c.attr)
+    )
     per_variant = (
-        select(conv2.c.attr, func.count(distinct(conv2.c.user_id)))  # type: ignore[attr-defined]
-        .where(conv2.c.attr.is_not(None))  # type: ignore[attr-defined]
-        .group_by(conv2.c.attr)  # type: ignore[attr-defined]
+        select(literal(1), zero, conv.c.attr, func.count(distinct(conv.c.user_id)), no_revenue, zero, zero, zero)
+        .where(attributed)
+        .group_by(conv.c.attr)
     )
-    by_variant = {a: int(n) for a, n in conn.execute(per_variant)}
-    return ConversionUsers(int(converted), int(vt), int(ct), int(cg), by_variant)
+
+    def users_where(flag: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.count(distinct(case((flag, conv.c.user_id))))
+
+    users = select(
+        literal(2), zero, cast(literal(""), String), users_where(attributed), no_revenue,
+        users_where(conv.c.vt == 1), users_where(conv.c.ct == 1), users_where(conv.c.cg == 1),
+    )
+    by_day: list[tuple[int, str, int, float]] = []
+    by_variant: dict[str, int] = {}
+    converted = vt = ct = cg = 0
+    for kind, day, attr, n, revenue, a, b, g in conn.execute(union_all(per_day, per_variant, users)):
+        if kind == 0:
+            by_day.append((int(day), attr, int(n), float(revenue)))
+        elif kind == 1:
+            by_variant[attr] = int(n)
+        else:
+            converted, vt, ct, cg = int(n), int(a), int(b), int(g)
+    return Conversions(by_day, converted, by_variant, vt, ct, cg)
+
+
+def impressions_split(conn: Connection, scope: Scope) -> list[tuple[str, str, int]]:
+    """(platform, device type, impressions)."""
+    e = EVENTS.alias("e")
+    q = (
+        select(e.c.platform, e.c.device_type, func.count())
+        .where(scope.where(e, EventType.IMPRESSION))
+        .group_by(e.c.platform, e.c.device_type)
+    )
+    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+
+
+def error_codes(conn: Connection, scope: Scope) -> list[tuple[str, int]]:
+    """(error code, count)."""
+    e = EVENTS.alias("e")
+    q = select(e.c.error_code, func.count()).where(scope.where(e, EventType.ERROR)).group_by(e.c.error_code)
+    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
 
 
 def event_range(conn: Connection, campaign_pk: int) -> tuple[int | None, int | None]:
     """The first and last event time of a campaign (microseconds), or (None, None)."""
+    e = EVENTS.alias("e")
     return tuple(  # type: ignore[return-value]
-        conn.execute(
-            select(func.min(E.c.ts), func.max(E.c.ts)).where(E.c.campaign_pk == campaign_pk)
-        ).one()
+        conn.execute(select(func.min(e.c.ts), func.max(e.c.ts)).where(e.c.campaign_pk == campaign_pk)).one()
     )
