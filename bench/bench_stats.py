@@ -84,17 +84,29 @@ def time_warm(url: str, cid: str, repeat: int) -> tuple[float, dict]:
     return statistics.median(times), {"sent_users": stats.totals.sent_users, "events": None}
 
 
+PEAK_RSS = (
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('PEAK_KB ' + line.split()[1] + '\\n')\n"
+    "atexit.register(peak)\n"
+    "from reporter.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
 def run_command(url: str, cid: str) -> tuple[float, float]:
-    """Wall time and peak RSS (MB) of `reporter stats CID --json` in a fresh process."""
+    """Wall time and peak RSS (MB, the process's own VmHWM) of `reporter stats CID --json`."""
     env = {**os.environ, "REPORTER_DATABASE_URL": url}
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "reporter", "stats", cid, "--json"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", PEAK_RSS, "stats", cid, "--json"], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     wall = time.perf_counter() - t
-    if status != 0:
-        raise SystemExit(f"reporter stats {cid} failed: {proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise SystemExit(f"reporter stats {cid} failed: {proc.stderr}")
+    peak_kb = next(int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_KB"))
+    return wall, peak_kb / 1024
 
 
 def count_events(url: str) -> dict[str, int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Engine, insert, text
 
-from reporter.ingest import parse_campaign, store_campaigns
+from reporter.ingest import parse_campaign, store_campaigns, widen_event_range
 from reporter.models import Campaign, EventType
 
 START_US = 1_790_812_800_000_000  # 2026-10-01T00:00:00Z
@@ -97,6 +97,11 @@ def build(engine: Engine, plans: list[Plan], seed: int = 1) -> int:
         count = sum(len(v) for v in by_type.values())
         for code in sorted(by_type):
             _write(engine, by_type[code])
+        with engine.begin() as conn:
+            lo, hi = conn.execute(
+                text("SELECT MIN(ts), MAX(ts) FROM events WHERE campaign_pk = :pk"), {"pk": pks[plan.campaign_id]}
+            ).one()
+            widen_event_range(conn, pks[plan.campaign_id], lo, hi)
         total += count
         print(f"  {plan.campaign_id}: {count:,} events in {time.perf_counter() - t:.1f} s", flush=True)
     return total

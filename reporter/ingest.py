@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, insert, or_, select, update
 
 from reporter.errors import InputFileError
 from reporter.models import (
@@ -427,7 +427,27 @@ def _store_batch(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
             fresh.append(row)
         if fresh:
             conn.execute(insert(Event), fresh)
+            ranges: dict[int, tuple[int, int]] = {}
+            for row in fresh:
+                pk, ts = row["campaign_pk"], row["ts"]
+                lo, hi = ranges.get(pk, (ts, ts))
+                ranges[pk] = (min(lo, ts), max(hi, ts))
+            for pk, (lo, hi) in ranges.items():
+                widen_event_range(conn, pk, lo, hi)
     return len(fresh), len(rows) - len(fresh)
+
+
+def widen_event_range(conn: Connection, campaign_pk: int, first_us: int, last_us: int) -> None:
+    """Extend a campaign's stored first/last event time to cover [first_us, last_us]."""
+    first, last = Campaign.first_event_us, Campaign.last_event_us
+    conn.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_pk)
+        .values(
+            first_event_us=case((or_(first.is_(None), first > first_us), first_us), else_=first),
+            last_event_us=case((or_(last.is_(None), last < last_us), last_us), else_=last),
+        )
+    )
 
 
 def store_events(

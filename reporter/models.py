@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime
@@ -85,6 +86,10 @@ class Campaign(Base):
     conversion_window_hours: Mapped[float] = mapped_column(Float, default=24.0)
     control_group_pct: Mapped[float] = mapped_column(Float, default=0.0)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # First and last event time (microseconds since the epoch), kept by the loader
+    # so that the default report period needs no scan of the campaign's events.
+    first_event_us: Mapped[int | None] = mapped_column(BigInteger)
+    last_event_us: Mapped[int | None] = mapped_column(BigInteger)
 
     variants: Mapped[list["Variant"]] = relationship(
         back_populates="campaign",
@@ -123,6 +128,14 @@ class Event(Base):
         Index(
             "ix_events_campaign_event_variant",
             "campaign_pk", "event", "variant", "channel", "ts", "platform", "device_type", "error_code",
+        ),
+        # The OS and device split of impressions as a streaming GROUP BY (a partial
+        # index: impressions only; queries must say `event = 4` literally to use it).
+        Index(
+            "ix_events_impressions",
+            "campaign_pk", "platform", "device_type", "ts",
+            sqlite_where=text("event = 4"),
+            postgresql_where=text("event = 4"),
         ),
     )
 

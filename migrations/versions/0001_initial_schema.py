@@ -26,6 +26,8 @@ def upgrade() -> None:
     sa.Column('conversion_window_hours', sa.Float(), nullable=False),
     sa.Column('control_group_pct', sa.Float(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('first_event_us', sa.BigInteger(), nullable=True),
+    sa.Column('last_event_us', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns')),
     sa.UniqueConstraint('campaign_id', name=op.f('uq_campaigns_campaign_id'))
     )
@@ -49,6 +51,8 @@ def upgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_campaign_event_user', ['campaign_pk', 'event', 'user_id', 'ts', 'variant'], unique=False)
         batch_op.create_index('ix_events_campaign_event_variant', ['campaign_pk', 'event', 'variant', 'channel', 'ts', 'platform', 'device_type', 'error_code'], unique=False)
+        batch_op.create_index('ix_events_impressions', ['campaign_pk', 'platform', 'device_type', 'ts'], unique=False,
+                              sqlite_where=sa.text('event = 4'), postgresql_where=sa.text('event = 4'))
 
     op.create_table('runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -102,6 +106,7 @@ def downgrade() -> None:
     op.drop_table('deliveries')
     op.drop_table('runs')
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_impressions')
         batch_op.drop_index('ix_events_campaign_event_variant')
         batch_op.drop_index('ix_events_campaign_event_user')
 

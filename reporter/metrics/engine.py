@@ -46,6 +46,8 @@ class _Campaign:
     start_at: datetime
     end_at: datetime | None
     variants: tuple[Any, ...]
+    first_event_us: int | None
+    last_event_us: int | None
 
 
 def _load_campaign(conn: Connection, campaign_id: str) -> _Campaign:
@@ -70,7 +72,10 @@ def _load_campaign(conn: Connection, campaign_id: str) -> _Campaign:
         message_title=message.title if message else None,
         message_body=message.body if message else None,
     )
-    return _Campaign(row.id, info, _aware(row.start_at), _aware(row.end_at) if row.end_at else None, variants)
+    return _Campaign(
+        row.id, info, _aware(row.start_at), _aware(row.end_at) if row.end_at else None, variants,
+        row.first_event_us, row.last_event_us,
+    )
 
 
 def _aware(dt: datetime) -> datetime:
@@ -86,7 +91,7 @@ def resolve_period(
     tz = zone(tz_name)
     campaign = _load_campaign(conn, campaign_id)
     if start is None or end is None:
-        first, last = queries.event_range(conn, campaign.pk)
+        first, last = campaign.first_event_us, campaign.last_event_us
         life_start = campaign.start_at
         life_end = campaign.end_at or campaign.start_at
         if first is not None:

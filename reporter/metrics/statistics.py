@@ -1,13 +1,18 @@
-"""The statistics of the control group and of A/B tests (SciPy, no hand-written distributions)."""
+"""The statistics of the control group and of A/B tests.
+
+The distribution functions come from `scipy.special` (the same routines
+`scipy.stats` calls, without its 0.4 s import, which every `reporter stats`
+would pay).
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
-Z95 = float(sps.norm.ppf(0.975))
+Z95 = float(special.ndtri(0.975))  # 1.959963984540054
 
 
 def rate(numerator: float, denominator: float) -> float | None:
@@ -24,7 +29,7 @@ def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float | None:
     if variance <= 0:
         return 1.0  # both proportions are 0 or both are 1: no difference at all
     z = (x1 / n1 - x2 / n2) / math.sqrt(variance)
-    return float(2 * sps.norm.sf(abs(z)))
+    return float(2 * special.ndtr(-abs(z)))
 
 
 def wald_interval(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, float] | None:
@@ -52,25 +57,28 @@ def holm(p_values: list[float | None], alpha: float = 0.05) -> list[bool]:
 def probability_best(successes: list[int], trials: list[int], points: int = 20_001) -> list[float]:
     """P(each rate is the highest) under independent Beta(1+x, 1+n-x) posteriors.
 
-    Numerical integration of f_i(p) * prod_j F_j(p) on a grid spanning all the
-    posteriors' mass: deterministic, accurate to far better than +-0.005.
+    Numerical integration of f_i(p) * prod_{j != i} F_j(p) on a grid spanning
+    all the posteriors' mass: deterministic, far more accurate than +-0.005.
     """
     k = len(successes)
     if k == 0:
         return []
     if k == 1:
         return [1.0]
-    alphas = np.array([1 + x for x in successes], dtype=float)
-    betas = np.array([1 + n - x for x, n in zip(successes, trials)], dtype=float)
-    lo = float(np.min(sps.beta.ppf(1e-10, alphas, betas)))
-    hi = float(np.max(sps.beta.isf(1e-10, alphas, betas)))
-    grid = np.linspace(max(lo, 0.0), min(hi, 1.0), points)
-    pdf = sps.beta.pdf(grid[:, None], alphas, betas)
-    log_cdf = sps.beta.logcdf(grid[:, None], alphas, betas)
-    total_log_cdf = log_cdf.sum(axis=1, keepdims=True)
-    others = np.exp(total_log_cdf - log_cdf)  # prod over j != i of F_j
-    mass = np.trapezoid(pdf * others, grid, axis=0)
-    mass = np.clip(mass, 0.0, None)
+    a = np.array([1 + x for x in successes], dtype=float)
+    b = np.array([1 + n - x for x, n in zip(successes, trials)], dtype=float)
+    lo = float(np.min(special.betaincinv(a, b, 1e-10)))
+    hi = float(np.max(special.betaincinv(a, b, 1 - 1e-10)))
+    grid = np.linspace(max(lo, 0.0), min(hi, 1.0), points)[:, None]
+    with np.errstate(divide="ignore"):
+        log_pdf = (a - 1) * np.log(grid) + (b - 1) * np.log1p(-grid) - special.betaln(a, b)
+    pdf = np.exp(log_pdf)
+    cdf = special.betainc(a, b, grid)
+    mass = np.empty(k)
+    for i in range(k):
+        others = np.prod(np.delete(cdf, i, axis=1), axis=1)
+        mass[i] = np.trapezoid(pdf[:, i] * others, grid[:, 0])
+    mass = np.clip(np.nan_to_num(mass), 0.0, None)
     if mass.sum() <= 0:
         return [1.0 / k] * k
     return [float(v) for v in mass / mass.sum()]
@@ -86,4 +94,5 @@ def sample_ratio_p_value(observed: list[int], shares: list[float]) -> float | No
     if any(e == 0 for e in expected):
         # A variant meant to get nothing that got users is a broken split.
         return 0.0 if any(o > 0 for o, e in zip(observed, expected) if e == 0) else None
-    return float(sps.chisquare(observed, expected).pvalue)
+    chi2 = sum((o - e) ** 2 / e for o, e in zip(observed, expected))
+    return float(special.chdtrc(len(observed) - 1, chi2))
