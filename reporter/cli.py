@@ -223,12 +223,21 @@ def demo_cmd(app: AppContext, users: int, seed: int, out: Path) -> None:
 def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
     from rich.table import Table
 
-    table = Table("campaign", "type", "sent", "impressions", "clicks", box=None)
-    for c in campaigns:
-        table.add_row(
-            f"{c.name}\n[dim]{c.campaign_id}[/dim]", c.type, f"{c.sent:,}", f"{c.impressions:,}", f"{c.clicks:,}"
-        )
+    from reporter.metrics import compute_stats
+    from reporter.stats_table import format_count, format_rate
+
+    table = Table("campaign", "type", "sent", "CTR", "converted", "conv. rate", "revenue", box=None)
+    for column in table.columns[2:]:
+        column.justify = "right"
+    with engine.connect() as conn:
+        for c in campaigns:
+            t = compute_stats(conn, c.campaign_id).totals
+            table.add_row(
+                c.campaign_id, c.type, format_count(t.sent), format_rate(t.ctr), format_count(t.converted_users),
+                format_rate(t.conversion_rate), f"{t.revenue:,.2f} {c.currency}",
+            )
     console.print(table)
+    console.print("Details: reporter stats CAMPAIGN (add --json for the machine-readable figures)")
 
 
 # -- stats -----------------------------------------------------------------------------------
@@ -270,12 +279,11 @@ def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None
     """The figures of one campaign over a period (default: its whole life, UTC)."""
     import json
 
-    from reporter.metrics import compute_stats
+    from reporter.metrics import compute_stats_concurrently
 
     from_dt = _parse_bound(start, "--from", tz)
     to_dt = _parse_bound(end, "--to", tz)
-    with app.engine().connect() as conn:
-        stats = compute_stats(conn, campaign, from_dt, to_dt, tz)
+    stats = compute_stats_concurrently(app.engine(), campaign, from_dt, to_dt, tz)
     if as_json:
         click.echo(json.dumps(stats.to_json(), ensure_ascii=False, indent=2))
     else:

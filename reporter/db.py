@@ -44,6 +44,10 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
                     raise DatabaseError(f"--db: folder {str(parent)!r} does not exist")
             engine = create_engine(url)
             event.listen(engine, "connect", _tune_sqlite)
+        elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+            # JIT compiles the attribution query for ~0.3 s to save nothing: the
+            # metrics queries are index probes and range counts, not long scans.
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:

@@ -133,7 +133,7 @@ class Event(Base):
         # index: impressions only; queries must say `event = 4` literally to use it).
         Index(
             "ix_events_impressions",
-            "campaign_pk", "platform", "device_type", "ts",
+            "campaign_pk", "platform", "device_type", "ts", "event",
             sqlite_where=text("event = 4"),
             postgresql_where=text("event = 4"),
         ),

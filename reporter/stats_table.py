@@ -11,12 +11,17 @@ from reporter.metrics.model import CampaignStats
 DASH = "—"
 
 
-def _n(value: int) -> str:
+def format_count(value: int) -> str:
+    """A count with thousands separators."""
     return f"{value:,}"
 
 
-def _pct(value: float | None) -> str:
+def format_rate(value: float | None) -> str:
+    """A percentage with two decimals, or an em dash when undefined."""
     return DASH if value is None else f"{value:.2f}%"
+
+
+_n, _pct = format_count, format_rate
 
 
 def _p(value: float | None) -> str:

@@ -51,7 +51,7 @@ def upgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_campaign_event_user', ['campaign_pk', 'event', 'user_id', 'ts', 'variant'], unique=False)
         batch_op.create_index('ix_events_campaign_event_variant', ['campaign_pk', 'event', 'variant', 'channel', 'ts', 'platform', 'device_type', 'error_code'], unique=False)
-        batch_op.create_index('ix_events_impressions', ['campaign_pk', 'platform', 'device_type', 'ts'], unique=False,
+        batch_op.create_index('ix_events_impressions', ['campaign_pk', 'platform', 'device_type', 'ts', 'event'], unique=False,
                               sqlite_where=sa.text('event = 4'), postgresql_where=sa.text('event = 4'))
 
     op.create_table('runs',

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select, text
 
 from reporter.errors import OptionError, UnknownCampaignError
 from reporter.metrics import queries, statistics as st
@@ -88,15 +92,18 @@ def resolve_period(
     conn: Connection, campaign_id: str, start: datetime | None, end: datetime | None, tz_name: str
 ) -> Period:
     """The report period: given bounds, or the campaign's whole life in whole local days."""
+    return _period(_load_campaign(conn, campaign_id), start, end, tz_name)
+
+
+def _period(campaign: _Campaign, start: datetime | None, end: datetime | None, tz_name: str) -> Period:
     tz = zone(tz_name)
-    campaign = _load_campaign(conn, campaign_id)
     if start is None or end is None:
         first, last = campaign.first_event_us, campaign.last_event_us
         life_start = campaign.start_at
         life_end = campaign.end_at or campaign.start_at
-        if first is not None:
+        if first is not None and last is not None:
             life_start = min(life_start, from_us(first))
-            life_end = max(life_end, from_us(last + 1))  # type: ignore[operator]
+            life_end = max(life_end, from_us(last + 1))
         if start is None:
             start = local_midnight(life_start.astimezone(tz).date(), tz)
         if end is None:
@@ -115,24 +122,72 @@ def compute_stats(
     tz: str = "UTC",
 ) -> CampaignStats:
     """Every figure of spec/metrics.md for one campaign over [start, end) in timezone `tz`."""
-    period = resolve_period(conn, campaign_id, start, end, tz)
     campaign = _load_campaign(conn, campaign_id)
+    period = _period(campaign, start, end, tz)
+    scope = _scope(campaign, period)
+    return _assemble(campaign, period, **{name: query(conn, scope) for name, query in QUERIES})
+
+
+def compute_stats_concurrently(
+    engine: Engine,
+    campaign_id: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tz: str = "UTC",
+    workers: int = 2,
+) -> CampaignStats:
+    """compute_stats with the independent queries spread over `workers` connections.
+
+    PostgreSQL only, where every connection imports the snapshot of the first,
+    so the figures are exactly those of one transaction. Elsewhere (SQLite has no
+    shared snapshots) it is compute_stats on one connection.
+    """
+    if engine.dialect.name != "postgresql" or workers < 2:
+        with engine.connect() as conn:
+            return compute_stats(conn, campaign_id, start, end, tz)
+    with engine.connect() as main:
+        main = main.execution_options(isolation_level="REPEATABLE READ")
+        snapshot = main.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+        if not SNAPSHOT_ID.fullmatch(snapshot):
+            raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+        campaign = _load_campaign(main, campaign_id)
+        period = _period(campaign, start, end, tz)
+        scope = _scope(campaign, period)
+        local = threading.local()
+        helpers: list[Connection] = []
+        lock = threading.Lock()
+
+        def run(query: Callable[[Connection, queries.Scope], Any]) -> Any:
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+                conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+                local.conn = conn
+                with lock:
+                    helpers.append(conn)
+            return query(conn, scope)
+
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats") as pool:
+                futures = {name: pool.submit(run, query) for name, query in QUERIES}
+                results = {name: future.result() for name, future in futures.items()}
+        finally:
+            for conn in helpers:
+                conn.close()
+        return _assemble(campaign, period, **results)
+
+
+def _scope(campaign: _Campaign, period: Period) -> queries.Scope:
     start_us, end_us = to_us(period.start), to_us(period.end)
-    scope = queries.Scope(
+    return queries.Scope(
         campaign_pk=campaign.pk,
         start_us=start_us,
         end_us=end_us,
         window_us=round(campaign.info.conversion_window_hours * 3600 * 1_000_000),
         variants=[v.variant for v in campaign.variants] if campaign.info.type == "ab" else [],
         days=local_days(period),
-        offsets=offset_segments(zone(tz), start_us, end_us),
+        offsets=offset_segments(zone(period.timezone), start_us, end_us),
     )
-    counts = queries.event_counts(conn, scope)
-    users = queries.distinct_users(conn, scope)
-    conv = queries.conversions(conn, scope)
-    split_rows = queries.impressions_split(conn, scope)
-    error_rows = queries.error_codes(conn, scope)
-    return _assemble(campaign, period, counts, users, conv, split_rows, error_rows)
 
 
 def local_days(period: Period) -> list[tuple[int, int, int]]:
@@ -151,10 +206,22 @@ def local_days(period: Period) -> list[tuple[int, int, int]]:
     return out
 
 
+# The aggregate queries of one report, costliest first (the concurrent path
+# schedules them in this order).
+QUERIES: tuple[tuple[str, Callable[[Connection, queries.Scope], Any]], ...] = (
+    ("conv", queries.conversions),
+    ("users", queries.distinct_users),
+    ("counts", queries.event_counts),
+    ("split_rows", queries.impressions_split),
+    ("error_rows", queries.error_codes),
+)
+SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+
+
 def _assemble(
     campaign: _Campaign,
     period: Period,
-    counts: list[tuple[int, str | None, str | None, int, int]],
+    counts: list[tuple[int, str | None, str, int, int]],
     users: queries.UserCounts,
     conv: queries.Conversions,
     split_rows: list[tuple[str, str, int]],

@@ -117,10 +117,13 @@ def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, 
         )
         .scalar_subquery()
     )
+    # Materialized, so that PostgreSQL runs each range count once, not once for the
+    # filter and again for the output.
     grid = (
         select(combos.c.event, combos.c.variant, combos.c.channel, days.c.day, n.label("n"))
         .select_from(days.join(combos, true()))
-        .subquery("grid")
+        .cte("grid")
+        .prefix_with("MATERIALIZED")
     )
     q = select(grid).where(grid.c.n > 0)
     return [(ev, var or None, ch, int(d), int(k)) for ev, var, ch, d, k in conn.execute(q)]
@@ -137,9 +140,10 @@ class UserCounts:
 def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
     """Distinct users with a qualified, control, sent, impression and click event (sent also per variant).
 
-    Each count is a streaming GROUP BY user_id on the (campaign, event, user_id)
-    index; the per-variant ones filter on the covered variant column, which is
-    several times cheaper than conditional aggregates over one pass.
+    Each count is a SELECT DISTINCT user_id streamed from the (campaign, event,
+    user_id) index (no sort, no hash table on SQLite or PostgreSQL); the
+    per-variant ones filter on the covered variant column, several times cheaper
+    than conditional aggregates over one pass.
     """
     parts = []
     kinds = (EventType.QUALIFIED, EventType.CONTROL, EventType.SENT, EventType.IMPRESSION, EventType.CLICK)
@@ -149,7 +153,7 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
             cond = [scope.where(e, kind)]
             if variant is not None:
                 cond.append(e.c.variant == variant)
-            per_user = select(e.c.user_id).where(*cond).group_by(e.c.user_id).subquery()
+            per_user = select(e.c.user_id).distinct().where(*cond).subquery()
             label = cast(literal(variant if variant is not None else "*"), String)
             parts.append(select(literal(int(kind)), label, func.count()).select_from(per_user))
     out = UserCounts({}, {})
@@ -258,8 +262,11 @@ def impressions_split(conn: Connection, scope: Scope) -> list[tuple[str, str, in
             e.c.campaign_pk == scope.campaign_pk,
             # Literal, not a parameter, so the planner can use the partial index.
             e.c.event == literal_column(str(int(EventType.IMPRESSION))),
-            e.c.ts >= scope.start_us,
-            e.c.ts < scope.end_us,
+            # `ts + 0`: a filter, not an index range. Given a range on ts SQLite
+            # prefers a skip-scan over every campaign of the index to the
+            # campaign_pk equality (seen on a 10M-event table: 0.28 s vs 3 ms).
+            e.c.ts + 0 >= scope.start_us,
+            e.c.ts + 0 < scope.end_us,
         )
         .group_by(e.c.platform, e.c.device_type)
     )

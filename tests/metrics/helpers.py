@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from reporter.ingest import campaign_refs, parse_campaign, parse_event, store_campaigns, store_events
-from reporter.metrics import CampaignStats, compute_stats
+from reporter.metrics import CampaignStats, compute_stats, compute_stats_concurrently
 
 T0 = datetime(2026, 11, 2, tzinfo=timezone.utc)  # a Monday
 
@@ -39,5 +39,8 @@ def ev(cid: str, user: str, kind: str, hours: float, **extra: Any) -> dict[str, 
 
 
 def stats(engine: Engine, cid: str, start: datetime | None = None, end: datetime | None = None, tz: str = "UTC") -> CampaignStats:
+    """The stats on one connection, checked equal to the concurrent path (PostgreSQL: two connections)."""
     with engine.connect() as conn:
-        return compute_stats(conn, cid, start, end, tz)
+        result = compute_stats(conn, cid, start, end, tz)
+    assert compute_stats_concurrently(engine, cid, start, end, tz) == result
+    return result
