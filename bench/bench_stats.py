@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.datagen import Plan, build  # noqa: E402
 from reporter.db import analyze, make_engine, upgrade  # noqa: E402
-from reporter.metrics import compute_stats  # noqa: E402
+from reporter.metrics import compute_stats, compute_stats_concurrently  # noqa: E402
 
 TARGETS = [Plan("c100k", 40_000), Plan("c1m", 400_000), Plan("c2m5", 1_000_000)]
 FILLERS = [Plan(f"filler{i}", 1_000_000, ab=i % 2 == 0) for i in range(3)]
@@ -71,17 +71,22 @@ def build_all(url: str) -> None:
         engine.dispose()
 
 
-def time_warm(url: str, cid: str, repeat: int) -> tuple[float, dict]:
+def time_warm(url: str, cid: str, repeat: int) -> tuple[float, float, int]:
+    """Median seconds of compute_stats on one connection and of the concurrent path (what the CLI runs)."""
     engine = make_engine(url)
-    times = []
+    one, concurrent = [], []
     with engine.connect() as conn:
         stats = compute_stats(conn, cid)  # warm the cache
         for _ in range(repeat):
             t = time.perf_counter()
             stats = compute_stats(conn, cid)
-            times.append(time.perf_counter() - t)
+            one.append(time.perf_counter() - t)
+    for _ in range(repeat):
+        t = time.perf_counter()
+        compute_stats_concurrently(engine, cid)
+        concurrent.append(time.perf_counter() - t)
     engine.dispose()
-    return statistics.median(times), {"sent_users": stats.totals.sent_users, "events": None}
+    return statistics.median(one), statistics.median(concurrent), stats.totals.sent_users
 
 
 PEAK_RSS = (
@@ -134,11 +139,11 @@ def main() -> None:
         for plan in TARGETS:
             if plan.campaign_id not in counts:
                 continue
-            warm, info = time_warm(url, plan.campaign_id, args.repeat)
+            one, concurrent, sent_users = time_warm(url, plan.campaign_id, args.repeat)
             wall, rss = run_command(url, plan.campaign_id)
             row = {"table_events": table, "campaign": plan.campaign_id, "campaign_events": counts[plan.campaign_id],
-                   "sent_users": info["sent_users"], "warm_median_s": round(warm, 3), "command_s": round(wall, 3),
-                   "peak_rss_mb": round(rss)}
+                   "sent_users": sent_users, "one_connection_s": round(one, 3), "concurrent_s": round(concurrent, 3),
+                   "command_s": round(wall, 3), "peak_rss_mb": round(rss)}
             results.append(row)
             print(json.dumps(row), flush=True)
 
