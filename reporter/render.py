@@ -1,0 +1,220 @@
+"""Assembling a report: stats -> charts -> HTML (Jinja2) -> PDF (WeasyPrint).
+
+Pure functions of their inputs: the stats, the previous period's stats, the
+generation time and the branding go in; HTML text and PDF bytes come out. The
+same data and options give the same HTML, byte for byte.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from markupsafe import Markup
+
+from reporter import __version__
+from reporter import formatting as fmt
+from reporter.charts import GRANULARITIES, Chart, report_charts
+from reporter.charts.trend import granularity_for
+from reporter.metrics.model import CampaignStats
+
+log = logging.getLogger(__name__)
+CHART_SCHEME = "chart:"
+
+
+@dataclass(frozen=True)
+class Branding:
+    """Who the report is from: shown in the header, the footer and the PDF metadata."""
+
+    company: str = ""
+    accent: str = "#3b5bdb"
+    logo_data_uri: str | None = None  # an embedded image, never a URL to fetch
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A report's HTML (inline SVG charts) and the HTML the PDF is laid out from."""
+
+    html: str
+    pdf_html: str
+    charts: dict[str, bytes] = field(repr=False)
+    title: str
+    author: str
+    generated_at: datetime
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("reporter", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        count=fmt.count,
+        rate=fmt.rate,
+        money=fmt.money,
+        points=fmt.points,
+        p_value=fmt.p_value,
+        probability=fmt.probability,
+        label=fmt.label,
+        signed_rate=lambda v: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.rate(v, 1),
+    )
+    return env
+
+
+@lru_cache(maxsize=1)
+def _css() -> Markup:
+    return Markup(resources.files("reporter.templates").joinpath("report.css").read_text(encoding="utf-8"))
+
+
+def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Callable[..., dict[str, str] | None]:
+    rates = {"ctr", "impression_rate", "click_rate", "conversion_rate"}
+
+    def delta(key: str, lower_is_better: bool = False) -> dict[str, str] | None:
+        if previous is None:
+            return None
+        now, before = getattr(stats.totals, key), getattr(previous.totals, key)
+        if key in rates:
+            if now is None or before is None:
+                return None
+            diff = now - before
+            text = fmt.points(diff)
+        else:
+            text = fmt.change(now, before)
+            if text is None:
+                return None
+            diff = now - before
+        good = diff < 0 if lower_is_better else diff > 0
+        direction = "flat" if diff == 0 else ("up" if good else "down")
+        return {"text": text, "direction": direction}
+
+    return delta
+
+
+def _control_verdict(stats: CampaignStats) -> str:
+    ctl = stats.control
+    if not ctl.users:
+        return "This campaign has no control group in the period, so its lift cannot be measured."
+    if ctl.p_value is None or stats.totals.conversion_rate is None:
+        return "Not enough data to compare with the control group."
+    direction = "more" if (ctl.lift or 0) > 0 else "less"
+    if ctl.p_value < 0.05:
+        lift = fmt.DASH if ctl.lift is None else fmt.rate(abs(ctl.lift), 1)
+        return f"Users sent to converted {lift} {direction} often than the control group; the difference is significant (p {fmt.p_value(ctl.p_value)})."
+    return f"The difference from the control group is not significant (p {fmt.p_value(ctl.p_value)}): it may be chance."
+
+
+def _ab_verdict(stats: CampaignStats) -> str:
+    if stats.winner:
+        v = next(v for v in stats.variants if v.variant == stats.winner)
+        cmp = v.vs_baseline
+        return (
+            f"Winner: {v.variant} · {v.name}, converting {fmt.rate(v.conversion_rate)} "
+            f"({fmt.points(cmp.difference if cmp else None)} against the baseline, p {fmt.p_value(cmp.p_value if cmp else None)})."
+        )
+    return "No significant winner yet: no variant beats the baseline after the Holm correction."
+
+
+def _svg_inline(chart: Chart) -> Markup:
+    svg = chart.svg.replace("<svg", f'<svg role="img" aria-label="{html.escape(chart.alt)}"', 1)
+    return Markup(svg)
+
+
+def _svg_reference(chart: Chart) -> Markup:
+    return Markup(f'<img src="{CHART_SCHEME}{chart.key}" alt="{html.escape(chart.alt)}">')
+
+
+def render_html(
+    stats: CampaignStats,
+    previous: CampaignStats | None,
+    generated_at: datetime,
+    branding: Branding = Branding(),
+) -> Rendered:
+    """The report's HTML, and the variant of it the PDF is laid out from (charts by reference)."""
+    period_days = max(1, round((stats.period.end - stats.period.start) / timedelta(days=1)))
+    granularity = granularity_for(period_days)
+    charts = report_charts(stats, granularity)
+    c = stats.campaign
+    tz = stats.period.timezone
+    period_text = fmt.period(stats.period.start, stats.period.end, tz)
+    has_previous = previous is not None and (previous.totals.sent or previous.totals.conversions)
+    window = c.conversion_window_hours
+    context = {
+        "stats": stats,
+        "c": c,
+        "t": stats.totals,
+        "previous": previous if has_previous else None,
+        "previous_text": fmt.period(previous.period.start, previous.period.end, tz) if previous else "",
+        "delta": _delta_factory(stats, previous if has_previous else None),
+        "charts": charts,
+        "granularity": granularity,
+        "granularities": GRANULARITIES,
+        "granularity_noun": {"daily": "day", "weekly": "week", "monthly": "month"}[granularity],
+        "period_text": period_text,
+        "window_text": f"{window:g} hours" if window != 1 else "1 hour",
+        "generated_text": fmt.timestamp(generated_at, tz),
+        "generated_iso": generated_at.isoformat(),
+        "doc_title": f"{c.name} — {period_text}",
+        "author": branding.company or "reporter",
+        "company": branding.company,
+        "logo": branding.logo_data_uri,
+        "accent": branding.accent,
+        "css": _css(),
+        "version": __version__,
+        "control_verdict": _control_verdict(stats),
+        "ab_verdict": _ab_verdict(stats) if stats.variants else "",
+    }
+    template = _environment().get_template("ab.html.j2" if c.type == "ab" else "single.html.j2")
+    page = template.render(context, embed=_svg_inline, pdf=False)
+    pdf_page = template.render(context, embed=_svg_reference, pdf=True)
+    return Rendered(
+        html=page,
+        pdf_html=pdf_page,
+        charts={key: chart.svg.encode("utf-8") for key, chart in charts.items()},
+        title=context["doc_title"],
+        author=context["author"],
+        generated_at=generated_at,
+    )
+
+
+class FetchRefused(ValueError):
+    """The PDF renderer asked for something that is not one of the report's own charts."""
+
+
+def _fetcher(charts: dict[str, bytes], refused: list[str]) -> Any:
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class ChartsOnly(URLFetcher):
+        """Serves the report's charts; refuses every other URL (http, file, data, ...)."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith(CHART_SCHEME) and url[len(CHART_SCHEME):] in charts:
+                return URLFetcherResponse(url, charts[url[len(CHART_SCHEME):]], {"Content-Type": "image/svg+xml"})
+            refused.append(url)
+            raise FetchRefused(f"refused to fetch {url!r}: reports embed everything they show")
+
+    return ChartsOnly()
+
+
+def render_pdf(rendered: Rendered, refused: list[str] | None = None) -> bytes:
+    """Lay the report out as an A4 PDF; nothing is fetched but the report's own charts."""
+    from weasyprint import HTML
+
+    refused = [] if refused is None else refused
+    document = HTML(string=rendered.pdf_html, base_url="chart:/", url_fetcher=_fetcher(rendered.charts, refused))
+    pdf = document.write_pdf(uncompressed_pdf=False)
+    if refused:
+        log.warning("refused %d fetches while rendering %s", len(refused), rendered.title)
+    return pdf
