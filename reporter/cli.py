@@ -205,7 +205,7 @@ def campaigns_cmd(app: AppContext) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
 @click.pass_obj
 def demo_cmd(app: AppContext, users: int, seed: int, out: Path) -> None:
-    """Create the database, load a synthetic data set and show its campaigns."""
+    """Create the database, load a synthetic data set, show its campaigns and render their reports."""
     from reporter.catalog import list_campaigns
     from reporter.db import analyze
     from reporter.demo import PLANS, load_demo
@@ -217,7 +217,18 @@ def demo_cmd(app: AppContext, users: int, seed: int, out: Path) -> None:
         analyze(engine)
     console.print(f"demo data: {loaded:,} events loaded, {existing:,} already present ({app.db_url})")
     demo_ids = {p.campaign_id for p in PLANS}
-    _print_headlines(console, engine, [c for c in list_campaigns(engine) if c.campaign_id in demo_ids])
+    campaigns = [c for c in list_campaigns(engine) if c.campaign_id in demo_ids]
+    _print_headlines(console, engine, campaigns)
+    from reporter.render import Branding
+    from reporter.reports import render_campaign
+
+    with console.status("rendering the reports..."):
+        files = [render_campaign(engine, c.campaign_id, out / "demo" / c.campaign_id, branding=Branding(company="Acme Inc. (demo)"))
+                 for c in campaigns]
+    console.print("Reports:")
+    for report in files:
+        for path in report.paths:
+            console.print(f"  {path}", highlight=False, soft_wrap=True)
 
 
 def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
@@ -290,6 +301,29 @@ def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None
         from reporter.stats_table import print_stats
 
         print_stats(_console(), stats)
+
+
+@cli.command("render")
+@click.argument("campaign")
+@period_options
+@click.option("--format", "formats", default="pdf,html", show_default=True, help="pdf, html or both (comma-separated).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
+@click.pass_obj
+def render_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, formats: str, out: Path) -> None:
+    """Render the campaign's report (single-message or A/B) and print the file paths."""
+    from reporter.reports import parse_formats, render_campaign
+
+    chosen = parse_formats(formats)
+    files = render_campaign(app.engine(), campaign, out, chosen, _parse_bound(start, "--from", tz),
+                            _parse_bound(end, "--to", tz), tz, branding=_branding(app))
+    for path in files.paths:
+        click.echo(str(path))
+
+
+def _branding(app: AppContext) -> Any:
+    from reporter.render import Branding
+
+    return Branding()
 
 
 # -- entry point ------------------------------------------------------------------------------

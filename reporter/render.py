@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,13 @@ class Branding:
     company: str = ""
     accent: str = "#3b5bdb"
     logo_data_uri: str | None = None  # an embedded image, never a URL to fetch
+
+    def __post_init__(self) -> None:
+        # The accent goes into the stylesheet: only a hex colour may, never arbitrary CSS.
+        if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})", self.accent):
+            raise ValueError(f"branding accent must be a hex colour like #3b5bdb, got {self.accent!r}")
+        if self.logo_data_uri is not None and not re.fullmatch(r"data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+", self.logo_data_uri):
+            raise ValueError("branding logo must be an embedded PNG or SVG (a base64 data URI)")
 
 
 @dataclass(frozen=True)

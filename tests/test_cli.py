@@ -71,11 +71,16 @@ def test_postgres_without_migration_asks_for_db_upgrade(postgres_url: str, tmp_p
     assert run(["--db", postgres_url, "campaigns"], tmp_path).returncode == 0
 
 
-def test_demo_creates_the_database_and_lists_campaigns(tmp_path: Path) -> None:
+def test_demo_creates_the_database_lists_campaigns_and_renders_reports(tmp_path: Path) -> None:
     result = run(["demo", "--users", "300"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "reporter.db").exists()
     assert "welcome-series" in result.stdout and "black-friday-ab" in result.stdout
+    paths = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("reports/")]
+    assert len(paths) == 6  # three campaigns, PDF and HTML each
+    for path in paths:
+        assert (tmp_path / path).stat().st_size > 10_000
+    assert any(p.endswith(".pdf") and "black-friday-ab" in p for p in paths)
     again = run(["demo", "--users", "300"], tmp_path)
     assert "0 events loaded" in again.stdout  # reuses the database, adds nothing
     listing = run(["campaigns"], tmp_path)
@@ -83,10 +88,11 @@ def test_demo_creates_the_database_and_lists_campaigns(tmp_path: Path) -> None:
     assert "Black Friday teaser (A/B)" in listing.stdout
 
 
-@pytest.fixture
-def demo_dir(tmp_path: Path) -> Path:
-    assert run(["demo", "--users", "300"], tmp_path).returncode == 0
-    return tmp_path
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("demo")
+    assert run(["demo", "--users", "300"], path).returncode == 0
+    return path
 
 
 def test_stats_json_is_one_document_on_stdout(demo_dir: Path) -> None:
@@ -121,3 +127,17 @@ def test_stats_bad_input_is_one_line_exit_2(demo_dir: Path, args: list[str], mes
     result = run(args, demo_dir)
     assert result.returncode == 2
     assert result.stderr == message
+
+
+def test_render_writes_the_requested_formats(demo_dir: Path) -> None:
+    result = run(["render", "welcome-series", "--from", "2026-10-05", "--to", "2026-10-12", "--format", "pdf", "--out", "out"], demo_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "out/welcome-series_2026-W41.pdf\n"
+    assert (demo_dir / "out" / "welcome-series_2026-W41.pdf").read_bytes().startswith(b"%PDF")
+    assert not list((demo_dir / "out").glob("*.html"))
+
+
+def test_render_rejects_unknown_format(demo_dir: Path) -> None:
+    result = run(["render", "welcome-series", "--format", "docx"], demo_dir)
+    assert result.returncode == 2
+    assert result.stderr == "error: --format: unknown format 'docx' (expected pdf, html or both)\n"

@@ -92,6 +92,9 @@ def to_svg(fig: Figure) -> str:
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]
+    # No RDF metadata (and its namespace URLs): a chart is its drawing.
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.DOTALL)
+    svg = re.sub(r' xmlns:(?:dc|cc|rdf)="[^"]*"', "", svg)
     # Text is text (svg.fonttype none): name metric-compatible fallbacks for viewers without DejaVu.
     svg = svg.replace("font-family: 'DejaVu Sans'", "font-family: 'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif")
     # Keep the viewBox, let CSS size the chart.
