@@ -85,7 +85,7 @@ PLANS = (
         variants=(
             VariantPlan("A", "Discount first", "Black Friday starts now", "Up to 50% off everything.", 30.0, 0.06, 0.18),
             VariantPlan("B", "Urgency", "Only 24 hours left ⏰", "Your Black Friday deals end tonight.", 30.0, 0.065, 0.19),
-            VariantPlan("C", "Personal", "{name}, your wishlist is on sale", "Items you saved are up to 50% off.", 30.0, 0.09, 0.26),
+            VariantPlan("C", "Personal", "{name}, your wishlist is on sale", "Items you saved are up to 50% off.", 30.0, 0.11, 0.32),
         ),
         amplification=0.03,
         inbox=0.02,

@@ -47,11 +47,10 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
             spans = []
             for yi, v, colour in zip(y, variants, colours):
                 cmp = v.vs_baseline
-                if v.baseline:
-                    right.text(0, yi, "  baseline", va="center", fontsize=7.5, color=MUTED)
-                    continue
-                if cmp is None or cmp.difference is None:
-                    right.text(0, yi, "  no data", va="center", fontsize=7.5, color=MUTED)
+                if v.baseline or cmp is None or cmp.difference is None:
+                    note = "baseline" if v.baseline else "no data"
+                    right.annotate(note, (0, yi), xytext=(5, 0), textcoords="offset points", va="center", fontsize=7.5,
+                                   color=MUTED)
                     continue
                 low, high = cmp.ci_low or 0.0, cmp.ci_high or 0.0
                 spans += [low, high]
