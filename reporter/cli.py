@@ -28,6 +28,15 @@ class AppContext:
     config_path: Path | None
     debug: bool
     _engine: Any = None
+    _settings: Any = None
+
+    def settings(self) -> Any:
+        """The validated config (defaults without a file)."""
+        if self._settings is None:
+            from reporter.settings import load_settings
+
+            self._settings = load_settings(self.config_path)
+        return self._settings
 
     def engine(self, migrate: bool = True) -> Any:
         """The database engine; the schema is checked (and the embedded default migrated)."""
@@ -38,20 +47,6 @@ class AppContext:
             if migrate:
                 ensure_schema(self._engine)
         return self._engine
-
-
-def _database_url(option: str | None, config_path: Path | None) -> str:
-    from reporter.db import DEFAULT_URL
-
-    if option:
-        return option
-    if config_path is not None:
-        from reporter.settings import database_url_from
-
-        url = database_url_from(config_path)
-        if url:
-            return url
-    return DEFAULT_URL
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,11 +72,16 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, debug: bool) ->
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from reporter.db import DEFAULT_URL
+    from reporter.settings import load_settings
+
     if config is None and DEFAULT_CONFIG.exists():
         config = DEFAULT_CONFIG
     elif config is not None and not config.exists():
         raise UserError(f"--config: {config}: no such file")
-    ctx.obj = AppContext(_database_url(db, config), config, debug)
+    settings = load_settings(config)  # a bad config stops every command (exit 2, one line per problem)
+    url = db or (settings.database.url if "database" in settings.model_fields_set else DEFAULT_URL)
+    ctx.obj = AppContext(url, config, debug, _settings=settings)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -321,9 +321,78 @@ def render_cmd(app: AppContext, campaign: str, start: str | None, end: str | Non
 
 
 def _branding(app: AppContext) -> Any:
+    """The report branding of the config (the logo embedded, never fetched)."""
+    import base64
+
     from reporter.render import Branding
 
-    return Branding()
+    b = app.settings().branding
+    logo = None
+    if b.logo is not None:
+        kind = {".svg": "svg+xml", ".png": "png"}.get(b.logo.suffix.lower())
+        if kind is None or not b.logo.is_file():
+            raise UserError(f"branding.logo: {b.logo} is not a readable .svg or .png file")
+        logo = f"data:image/{kind};base64," + base64.b64encode(b.logo.read_bytes()).decode()
+    return Branding(company=b.company, accent=b.accent, logo_data_uri=logo)
+
+
+def _smtp(app: AppContext, check: bool) -> Any:
+    """The SMTP settings with the password from the environment, checked by connecting when asked."""
+    from reporter.delivery.email import SmtpConfig, check_connection
+
+    s = app.settings().smtp
+    config = SmtpConfig(s.host, s.port, s.security, s.username, s.password(), s.timeout_s, s.retries)
+    if check:
+        check_connection(config)
+    return config
+
+
+@cli.command("deliver")
+@click.argument("campaign")
+@period_options
+@click.option("--job", default="adhoc", show_default=True, help="Job name the run is logged and archived under.")
+@click.option("--mail-to", "mail_to", multiple=True, help="Recipient (repeatable).")
+@click.option("--mail-cc", "mail_cc", multiple=True, help="Cc recipient (repeatable).")
+@click.option("--mail-bcc", "mail_bcc", multiple=True, help="Bcc recipient (repeatable).")
+@click.option("--subject", default=None, help="Subject template: {campaign}, {period}, {campaign_id}.")
+@click.option("--attach-html", is_flag=True, help="Attach the HTML report too.")
+@click.option("--no-archive", is_flag=True, help="Do not store the report in the archive.")
+@click.option("--format", "formats", default="pdf,html", show_default=True)
+@click.pass_obj
+def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, job: str,
+                mail_to: tuple[str, ...], mail_cc: tuple[str, ...], mail_bcc: tuple[str, ...], subject: str | None,
+                attach_html: bool, no_archive: bool, formats: str) -> None:
+    """Produce one campaign's report now: archive it and e-mail it, once (logged in the run log)."""
+    from datetime import datetime, timezone
+
+    from reporter.jobs.unit import DEFAULT_SUBJECT, Delivery, Unit, run_unit
+    from reporter.metrics import resolve_period
+    from reporter.reports import parse_formats
+    from reporter.settings import check_address
+
+    for option, addresses in (("--mail-to", mail_to), ("--mail-cc", mail_cc), ("--mail-bcc", mail_bcc)):
+        for address in addresses:
+            try:
+                check_address(address)
+            except ValueError as exc:
+                raise UserError(f"{option}: {exc}") from None
+    if not (mail_to or mail_cc or mail_bcc) and no_archive:
+        raise UserError("--no-archive: with no recipient either, there is nothing to deliver")
+    settings = app.settings()
+    smtp = _smtp(app, check=True) if (mail_to or mail_cc or mail_bcc) else None
+    engine = app.engine()
+    with engine.connect() as conn:
+        period = resolve_period(conn, campaign, _parse_bound(start, "--from", tz), _parse_bound(end, "--to", tz), tz)
+    unit = Unit(job, campaign, period.start, period.end, tz, parse_formats(formats), not no_archive, mail_to, mail_cc,
+                mail_bcc, subject or DEFAULT_SUBJECT, attach_html)
+    target = Delivery(str(settings.archive.root), smtp, settings.smtp.sender,
+                      int(settings.smtp.max_attachment_mb * 2**20), _branding(app))
+    result = run_unit(engine, unit, target, lambda: datetime.now(timezone.utc))
+    for path in result.paths:
+        click.echo(path)
+    click.echo(result.message, err=result.status == "failed")
+    if result.status == "failed":
+        sys.exit(1)
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -344,7 +413,13 @@ def main(argv: list[str] | None = None) -> None:
     except ReporterError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
+        from reporter.settings import ConfigError
+
+        if isinstance(exc, ConfigError):
+            for line in exc.problems:
+                click.echo(line, err=True)
+        else:
+            click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

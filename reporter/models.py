@@ -154,7 +154,7 @@ class Event(Base):
     revenue: Mapped[float | None] = mapped_column(Float)
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     """States of a unit of work in the run log."""
 
     CLAIMED = "claimed"

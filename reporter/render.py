@@ -226,3 +226,38 @@ def render_pdf(rendered: Rendered, refused: list[str] | None = None) -> bytes:
     if refused:
         log.warning("refused %d fetches while rendering %s", len(refused), rendered.title)
     return pdf
+
+
+@dataclass(frozen=True)
+class EmailBody:
+    subject: str
+    html: str
+    text: str
+
+
+def render_email(stats: CampaignStats, subject_template: str, note: str, branding: Branding = Branding()) -> EmailBody:
+    """The e-mail's subject, short HTML summary (inline CSS, no scripts) and plain-text alternative."""
+    c, t = stats.campaign, stats.totals
+    period_text = fmt.period(stats.period.start, stats.period.end, stats.period.timezone)
+    subject = subject_template.format_map({"campaign": c.name, "period": period_text, "campaign_id": c.id})
+    figures = [
+        ("Sent", fmt.count(t.sent), f"{fmt.count(t.sent_users)} users"),
+        ("Impressions", fmt.count(t.impressions), fmt.rate(t.impression_rate)),
+        ("Clicks", fmt.count(t.clicks), f"CTR {fmt.rate(t.ctr)}"),
+        ("Converted users", fmt.count(t.converted_users), fmt.rate(t.conversion_rate)),
+        ("Revenue", fmt.money(t.revenue, c.currency), f"{fmt.count(t.conversions)} conversions"),
+        ("Errors", fmt.count(t.errors), ""),
+    ]
+    verdict = _ab_verdict(stats) if stats.variants else _control_verdict(stats) if stats.control.users else ""
+    if stats.sample_ratio is not None and stats.sample_ratio.mismatch:
+        verdict = "Warning: sample-ratio mismatch, the A/B split is broken. " + verdict
+    html_body = _environment().get_template("email.html.j2").render(
+        subject=subject, stats=stats, c=c, period_text=period_text, figures=figures, verdict=verdict, note=note,
+        company=branding.company, accent=branding.accent,
+    )
+    lines = [f"{c.name}", f"{period_text} ({stats.period.timezone})", ""]
+    lines += [f"{name}: {value}" + (f" ({sub})" if sub else "") for name, value, sub in figures]
+    if verdict:
+        lines += ["", verdict]
+    lines += ["", note, ""]
+    return EmailBody(subject=subject, html=html_body, text="\n".join(lines))

@@ -1,21 +1,189 @@
-"""Reading the config file (the full validated model arrives with the jobs issue)."""
+"""The configuration file (config/reporter.yaml): one typed, frozen model, validated with pydantic.
+
+`${NAME}` in a string is replaced by the environment variable NAME. Secrets are
+never in the file: `*_env` keys name the variable that holds them. A bad file
+is a ConfigError whose lines read `path:line field: problem`.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from email.utils import parseaddr
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from reporter.errors import UserError
 
+ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\".]+")
 
-def database_url_from(path: Path) -> str | None:
-    """The `database.url` of a config file, or None when it sets none."""
+
+class ConfigError(UserError):
+    """A config file that does not validate: one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def check_address(value: str) -> str:
+    _name, addr = parseaddr(value)
+    if not addr or not ADDRESS.fullmatch(addr):
+        raise ValueError(f"invalid e-mail address {value!r}")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(check_address)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Model):
+    url: str = Field("sqlite:///reporter.db", description="Any SQLAlchemy URL; --db and REPORTER_DATABASE_URL override it.")
+
+
+class ArchiveSettings(Model):
+    root: Path = Field(Path("reports"), description="Where report artifacts are stored.")
+    retention_days: int = Field(365, ge=0, description="Delete runs older than this many days (0 = keep forever).")
+    retention_runs: int = Field(0, ge=0, description="Keep at most this many runs per job and campaign (0 = no limit).")
+
+
+class BrandingSettings(Model):
+    company: str = Field("", description="Shown in the report header, footer and e-mail.")
+    logo: Path | None = Field(None, description="A local SVG or PNG, embedded in the report (never fetched).")
+    accent: str = Field("#3b5bdb", pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", description="Accent colour (hex).")
+
+
+class SmtpSettings(Model):
+    host: str = Field("localhost", min_length=1, description="SMTP server host.")
+    port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    security: Literal["starttls", "ssl", "none"] = Field("starttls", description="starttls, ssl (implicit TLS) or none.")
+    username: str | None = Field(None, description="Login name; no login when absent.")
+    password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                     description="Name of the environment variable holding the password.")
+    sender: EmailAddress = Field("reports@localhost.localdomain", alias="from", description="The From address.")
+    timeout_s: float = Field(30, gt=0, description="Seconds before a connection or reply times out.")
+    max_attachment_mb: float = Field(10, gt=0, description="Above this size the mail links to the archive instead.")
+    retries: int = Field(4, ge=0, le=20, description="Retries of a transient failure (exponential backoff).")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def password(self) -> str | None:
+        """The password from the environment; a named variable that is unset is a config error."""
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise UserError(f"smtp.password_env: the environment variable {self.password_env} is not set")
+        return value
+
+
+class Settings(Model):
+    database: DatabaseSettings = DatabaseSettings()
+    timezone: str = Field("UTC", description="Default timezone of reports and schedules (IANA name).")
+    archive: ArchiveSettings = ArchiveSettings()
+    branding: BrandingSettings = BrandingSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    jobs: list[dict[str, Any]] = Field(default_factory=list, description="Report jobs (validated by the jobs module).")
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _interpolate(node: Any, path: str, missing: list[tuple[str, str]]) -> Any:
+    if isinstance(node, str):
+        def sub(match: re.Match[str]) -> str:
+            value = os.environ.get(match[1])
+            if value is None:
+                missing.append((path, match[1]))
+                return ""
+            return value
+
+        return _ENV.sub(sub, node)
+    if isinstance(node, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{path}[{i}]", missing) for i, v in enumerate(node)]
+    return node
+
+
+def _lines(text: str) -> dict[str, int]:
+    """The line of every key path in a YAML document: {'smtp.port': 14, 'jobs[1].schedule': 30}."""
     import yaml
 
+    lines: dict[str, int] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = f"{path}.{key.value}" if path else str(key.value)
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                sub = f"{path}[{i}]"
+                lines[sub] = item.start_mark.line + 1
+                walk(item, sub)
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out.replace(".from", ".from")
+
+
+def _line_of(lines: dict[str, int], path: str) -> int:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", path)
+    return 1
+
+
+def load_settings(path: Path | None) -> Settings:
+    """The settings of a config file (defaults when None); ConfigError lists every problem."""
+    import yaml
+
+    if path is None:
+        return Settings()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"{path}: cannot read the config: {str(exc).splitlines()[0]}") from exc
-    database = data.get("database") if isinstance(data, dict) else None
-    if isinstance(database, dict) and isinstance(database.get("url"), str):
-        return database["url"]
-    return None
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the config: {exc.strerror or exc}"]) from exc
+    try:
+        data = yaml.safe_load(text)
+        lines = _lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: expected a mapping of settings at the top level"])
+    missing: list[tuple[str, str]] = []
+    data = _interpolate(data, "", missing)
+    problems = [f"{path}:{_line_of(lines, where)} {where}: environment variable {name} is not set" for where, name in missing]
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = _loc(error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown setting"
+            problems.append(f"{path}:{_line_of(lines, where)} {where}: {message}")
+        raise ConfigError(problems) from exc
+    if problems:
+        raise ConfigError(problems)
+    return settings

@@ -1,0 +1,233 @@
+"""E-mail delivery: a standards-compliant MIME message and its sending over SMTP.
+
+The message: a short HTML summary with inline CSS, a plain-text alternative,
+the PDF attached (the HTML too on request, no attachment above the size
+limit), UTF-8 throughout. Sending: STARTTLS, implicit TLS or plain, with
+login; transient failures (connection refused, timeouts, 4xx replies) are
+retried with exponential backoff, permanent ones (5xx) are not; each
+recipient's outcome is reported separately.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from reporter.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. application/pdf
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the server said about one recipient."""
+
+    recipient: str
+    sent: bool
+    code: int | None
+    message: str
+    transient: bool = False
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str  # starttls | ssl | none
+    username: str | None
+    password: str | None
+    timeout_s: float
+    retries: int
+    backoff_s: float = 1.0
+    ssl_context: ssl.SSLContext | None = None
+
+
+def one_line(text: str) -> str:
+    """Header-safe text: no CR/LF (no header injection from data), collapsed spaces."""
+    return " ".join(text.split())
+
+
+def build_message(
+    sender: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    subject: str,
+    html: str,
+    text: str,
+    attachments: Sequence[Attachment],
+    now: datetime,
+) -> EmailMessage:
+    """The MIME message: multipart/mixed of (text | html) alternatives and the attachments.
+
+    Bcc recipients are never in the headers; they are passed to `send` as envelope recipients.
+    """
+    msg = EmailMessage()
+    msg["Subject"] = one_line(subject)
+    msg["From"] = sender
+    if to:
+        msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Date"] = format_datetime(now)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["MIME-Version"] = "1.0"
+    # Quoted-printable: SMTP limits lines to 998 octets, and 8bit is not universally accepted.
+    msg.set_content(text, charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for attachment in attachments:
+        maintype, subtype = attachment.content_type.split("/", 1)
+        msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    return msg
+
+
+class TransientFailure(Exception):
+    """A failure worth retrying: the connection, a timeout, or a 4xx reply for the whole message."""
+
+
+def _connect(config: SmtpConfig) -> smtplib.SMTP:
+    context = config.ssl_context or ssl.create_default_context()
+    if config.security == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_s, context=context)
+    else:
+        client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
+    client.ehlo()
+    if config.security == "starttls":
+        client.starttls(context=context)
+        client.ehlo()
+    if config.username:
+        _login(client, config.username, config.password or "")
+    return client
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """Log in; smtplib encodes credentials as ASCII, so non-ASCII ones go as UTF-8 AUTH PLAIN (RFC 4616)."""
+    if (username + password).isascii():
+        client.login(username, password)
+        return
+    import base64
+
+    token = base64.b64encode(f"\0{username}\0{password}".encode("utf-8")).decode("ascii")
+    code, reply = client.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def check_connection(config: SmtpConfig) -> None:
+    """Connect, greet, log in and leave: a user error naming the setting when it fails."""
+    try:
+        client = _connect(config)
+        client.quit()
+    except smtplib.SMTPAuthenticationError as exc:
+        raise UserError(f"smtp.username: the server refused the login ({exc.smtp_code})") from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise UserError(f"smtp.host: cannot reach {config.host}:{config.port} ({type(exc).__name__}: {exc})") from exc
+
+
+def send(
+    config: SmtpConfig,
+    message: EmailMessage,
+    sender: str,
+    recipients: Sequence[str],
+    sleep: Callable[[float], None] | None = None,
+) -> list[Outcome]:
+    """Send to the recipients; transient failures are retried for the recipients they concern.
+
+    Returns one outcome per recipient. Never raises for a delivery failure: a
+    recipient the server refused or a server that stayed unreachable is an
+    outcome with sent=False.
+    """
+    envelope_from = parseaddr(sender)[1]
+    pending = [parseaddr(r)[1] or r for r in recipients]
+    outcomes: dict[str, Outcome] = {}
+    data = message.as_bytes(policy=email.policy.SMTP)  # CRLF line ends, as SMTP requires
+
+    def attempt() -> None:
+        nonlocal pending
+        try:
+            client = _connect(config)
+        except smtplib.SMTPAuthenticationError as exc:
+            for r in pending:
+                outcomes[r] = Outcome(r, False, exc.smtp_code, _text(exc.smtp_error))
+            pending = []
+            return
+        except (OSError, smtplib.SMTPException) as exc:
+            code = getattr(exc, "smtp_code", None)
+            if code is not None and code >= 500:
+                for r in pending:
+                    outcomes[r] = Outcome(r, False, code, _text(getattr(exc, "smtp_error", exc)))
+                pending = []
+                return
+            for r in pending:
+                outcomes[r] = Outcome(r, False, code, f"{type(exc).__name__}: {exc}", transient=True)
+            raise TransientFailure(str(exc)) from exc
+        try:
+            refused = client.sendmail(envelope_from, pending, data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError, smtplib.SMTPResponseException) as exc:
+            transient = 400 <= exc.smtp_code < 500
+            for r in pending:
+                outcomes[r] = Outcome(r, False, exc.smtp_code, _text(exc.smtp_error), transient=transient)
+            if transient:
+                raise TransientFailure(str(exc)) from exc
+            pending = []
+            return
+        except (OSError, smtplib.SMTPServerDisconnected, socket.timeout) as exc:
+            for r in pending:
+                outcomes[r] = Outcome(r, False, None, f"{type(exc).__name__}: {exc}", transient=True)
+            raise TransientFailure(str(exc)) from exc
+        finally:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+        retry = []
+        for r in pending:
+            if r in refused:
+                code, reply = refused[r]
+                transient = 400 <= code < 500
+                outcomes[r] = Outcome(r, False, code, _text(reply), transient=transient)
+                if transient:
+                    retry.append(r)
+            else:
+                outcomes[r] = Outcome(r, True, 250, "accepted")
+        pending = retry
+        if pending:
+            raise TransientFailure(f"{len(pending)} recipients deferred")
+
+    retrying = Retrying(
+        stop=stop_after_attempt(config.retries + 1),
+        wait=wait_exponential(multiplier=config.backoff_s, max=60 * config.backoff_s),
+        retry=retry_if_exception_type(TransientFailure),
+        sleep=sleep or __import__("time").sleep,
+        reraise=False,
+    )
+    try:
+        retrying(attempt)
+    except RetryError:
+        log.warning("gave up on %d recipients after %d attempts", len(pending), config.retries + 1)
+    return [outcomes[parseaddr(r)[1] or r] for r in recipients]
+
+
+def _text(reply: object) -> str:
+    if isinstance(reply, bytes):
+        return reply.decode("utf-8", "replace")
+    return str(reply)

@@ -1,0 +1,166 @@
+"""Running one unit of work: claim, render, store in the archive, e-mail, record.
+
+The one code path of scheduled runs and on-demand runs. The run log says what
+happened at every step, so a unit is never delivered twice and a failed one
+can be retried: a retry sends only to the recipients that did not get it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parseaddr
+
+from sqlalchemy import Engine
+
+from reporter.delivery.archive import Archive
+from reporter.delivery.email import Attachment, Outcome, SmtpConfig, build_message, send
+from reporter.errors import ReporterError
+from reporter.files import period_name, safe_name
+from reporter.jobs.runlog import Claim, ClaimResult, claim, delivered_recipients, record_delivery, set_status
+from reporter.metrics.model import Period
+from reporter.models import RunStatus
+from reporter.render import Branding, render_email, render_pdf
+from reporter.reports import build_report
+
+log = logging.getLogger(__name__)
+DEFAULT_SUBJECT = "Push report: {campaign} — {period}"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What to produce and where to send it: one (job, campaign, period)."""
+
+    job: str
+    campaign_id: str
+    start: datetime
+    end: datetime
+    timezone: str
+    formats: tuple[str, ...] = ("pdf", "html")
+    archive: bool = True
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    subject: str = DEFAULT_SUBJECT
+    attach_html: bool = False
+
+    @property
+    def period(self) -> str:
+        return period_name(Period(self.start, self.end, self.timezone))
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.to + self.cc + self.bcc
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where delivery goes: the archive root, the SMTP server, the sender, the size limit."""
+
+    archive_root: str
+    smtp: SmtpConfig | None
+    sender: str
+    max_attachment_bytes: int
+    branding: Branding = Branding()
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    unit: Unit
+    claim: Claim
+    status: str
+    paths: tuple[str, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        u = self.unit
+        where = f"{u.job} / {u.campaign_id} / {u.period}"
+        if self.claim.result == ClaimResult.DONE:
+            return f"{where}: already {self.claim.status} (attempt {self.claim.attempts}); nothing to do"
+        if self.claim.result == ClaimResult.BUSY:
+            return f"{where}: being produced by another process ({self.claim.status}); nothing to do"
+        failed = [o for o in self.outcomes if not o.sent]
+        if failed:
+            return f"{where}: {self.status}; not delivered to " + ", ".join(f"{o.recipient} ({o.code} {o.message})" for o in failed)
+        return f"{where}: {self.status}"
+
+
+class UnitFailed(ReporterError):
+    """A unit of work that failed to render, store or deliver (exit code 1)."""
+
+
+def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[], datetime],
+             sleep: Callable[[float], None] | None = None) -> UnitResult:
+    """Claim the unit and produce it; a unit already done or in hand elsewhere is left alone."""
+    terminal = (RunStatus.DELIVERED,) if unit.recipients else (RunStatus.DELIVERED, RunStatus.STORED)
+    got = claim(engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, unit.timezone, clock(), terminal)
+    if got.result in (ClaimResult.DONE, ClaimResult.BUSY):
+        return UnitResult(unit, got, got.status)
+    timings: dict[str, float] = {}
+    try:
+        set_status(engine, got.run_id, RunStatus.RENDERING, clock())
+        t = time.perf_counter()
+        stats, rendered = build_report(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, clock(), delivery.branding)
+        files: dict[str, bytes] = {}
+        base = safe_name(unit.campaign_id)
+        if "pdf" in unit.formats or unit.recipients:
+            files[f"{base}.pdf"] = render_pdf(rendered)
+        if "html" in unit.formats:
+            files[f"{base}.html"] = rendered.html.encode("utf-8")
+        timings["render_s"] = time.perf_counter() - t
+        paths: list[str] = []
+        if unit.archive:
+            archive = Archive(delivery.archive_root)
+            stored = archive.store(unit.job, unit.campaign_id, stats.campaign.name, unit.period, unit.timezone,
+                                   rendered.generated_at, files)
+            paths = [str(stored.path(archive.root, a.name)) for a in stored.artifacts]
+        set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths)
+        if not unit.recipients:
+            return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)
+        t = time.perf_counter()
+        outcomes = _deliver(engine, got.run_id, unit, delivery, stats, files, paths, clock, sleep)
+        timings["deliver_s"] = time.perf_counter() - t
+    except Exception as exc:
+        set_status(engine, got.run_id, RunStatus.FAILED, clock(), error=f"{type(exc).__name__}: {exc}")
+        raise UnitFailed(f"{unit.job} / {unit.campaign_id} / {unit.period}: failed: {exc}") from exc
+    failed = [o for o in outcomes if not o.sent]
+    if failed:
+        error = "not delivered to " + ", ".join(f"{o.recipient} ({o.code} {o.message})" for o in failed)
+        set_status(engine, got.run_id, RunStatus.FAILED, clock(), error=error)
+        return UnitResult(unit, got, RunStatus.FAILED, tuple(paths), tuple(outcomes), timings)
+    set_status(engine, got.run_id, RunStatus.DELIVERED, clock())
+    return UnitResult(unit, got, RunStatus.DELIVERED, tuple(paths), tuple(outcomes), timings)
+
+
+def _deliver(engine: Engine, run_id: int, unit: Unit, delivery: Delivery, stats: object, files: dict[str, bytes],
+             paths: list[str], clock: Callable[[], datetime], sleep: Callable[[float], None] | None) -> list[Outcome]:
+    if delivery.smtp is None:
+        raise ReporterError("no SMTP server configured")
+    done = delivered_recipients(engine, run_id)
+    pending = [r for r in unit.recipients if (parseaddr(r)[1] or r) not in done]
+    pdf_name = next(name for name in files if name.endswith(".pdf"))
+    attachments = []
+    note = "The full report is attached as a PDF."
+    if len(files[pdf_name]) <= delivery.max_attachment_bytes:
+        attachments.append(Attachment(pdf_name, "application/pdf", files[pdf_name]))
+    else:
+        where = next((p for p in paths if p.endswith(".pdf")), None)
+        size = len(files[pdf_name]) / 2**20
+        note = (f"The PDF ({size:.1f} MB) is larger than the {delivery.max_attachment_bytes / 2**20:.0f} MB limit for attachments; "
+                + (f"it is in the report archive: {where}" if where else "it was not archived (archive is off for this job)."))
+    html_name = next((name for name in files if name.endswith(".html")), None)
+    if unit.attach_html and html_name and len(files[html_name]) <= delivery.max_attachment_bytes:
+        attachments.append(Attachment(html_name, "text/html", files[html_name]))
+    body = render_email(stats, unit.subject, note, delivery.branding)  # type: ignore[arg-type]
+    to = [r for r in unit.to if r in pending]
+    cc = [r for r in unit.cc if r in pending]
+    message = build_message(delivery.sender, to, cc, body.subject, body.html, body.text, attachments, clock())
+    outcomes = send(delivery.smtp, message, delivery.sender, pending, sleep=sleep)
+    for outcome in outcomes:
+        record_delivery(engine, run_id, outcome.recipient, outcome.sent, outcome.code, outcome.message, clock())
+    return outcomes

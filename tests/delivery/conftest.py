@@ -1,0 +1,128 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1, optionally with STARTTLS and AUTH, and demo data."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from reporter.db import make_engine, upgrade
+from reporter.demo import load_demo
+
+USER, PASSWORD = "reports", "s3cret-pässword"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class Handler:
+    """Collects messages; can refuse recipients (550) and defer the first N messages (451)."""
+
+    refuse: set[str] = field(default_factory=set)
+    defer_data: int = 0
+    received: list[Received] = field(default_factory=list)
+    data_attempts: int = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.data_attempts += 1
+        if self.defer_data > 0:
+            self.defer_data -= 1
+            return "451 4.3.0 Try again later"
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    handler: Handler
+    tls: ssl.SSLContext | None = None  # the client context that trusts the server's certificate
+
+
+def _authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN201
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
+    return AuthResult(success=ok, handled=False)  # handled=False: the server sends the 235 or 535
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    handler = Handler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpServer("127.0.0.1", port, handler)
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_smtp_server(certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    handler = Handler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=server_context, require_starttls=True,
+                            authenticator=_authenticator, auth_required=True, auth_require_tls=True,
+                            auth_exclude_mechanism=["LOGIN"])
+    controller.start()
+    client_context = ssl.create_default_context(cafile=str(cert))
+    yield SmtpServer("127.0.0.1", port, handler, client_context)
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('delivery') / 'demo.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    load_demo(engine, 200, 1)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def demo_engine(demo_url: str):  # noqa: ANN201
+    engine = make_engine(demo_url)
+    yield engine
+    engine.dispose()
