@@ -386,7 +386,8 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
     unit = Unit(job, campaign, period.start, period.end, tz, parse_formats(formats), not no_archive, mail_to, mail_cc,
                 mail_bcc, subject or DEFAULT_SUBJECT, attach_html)
     target = Delivery(str(settings.archive.root), smtp, settings.smtp.sender,
-                      int(settings.smtp.max_attachment_mb * 2**20), _branding(app))
+                      int(settings.smtp.max_attachment_mb * 2**20), _branding(app),
+                      settings.archive.retention_days, settings.archive.retention_runs)
     result = run_unit(engine, unit, target, lambda: datetime.now(timezone.utc))
     for path in result.paths:
         click.echo(path)

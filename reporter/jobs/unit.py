@@ -65,6 +65,8 @@ class Delivery:
     sender: str
     max_attachment_bytes: int
     branding: Branding = Branding()
+    retention_days: int = 0  # 0: keep forever
+    retention_runs: int = 0  # 0: no limit
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
             stored = archive.store(unit.job, unit.campaign_id, stats.campaign.name, unit.period, unit.timezone,
                                    rendered.generated_at, files)
             paths = [str(stored.path(archive.root, a.name)) for a in stored.artifacts]
+            if delivery.retention_days or delivery.retention_runs:
+                archive.apply_retention(clock(), delivery.retention_days, delivery.retention_runs)
         set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths)
         if not unit.recipients:
             return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)

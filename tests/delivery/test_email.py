@@ -247,3 +247,24 @@ def test_cli_invalid_sender_in_config_names_file_line_and_field(demo_url: str, t
     path.write_text("smtp:\n  host: 127.0.0.1\n  from: nobody\n")
     result = _cli(["--config", str(path), "--db", demo_url, "deliver", "cart-reminder", "--mail-to", "a@acme.test"], tmp_path)
     assert (result.returncode, result.stderr) == (2, f"{path}:3 smtp.from: invalid e-mail address 'nobody'\n")
+
+
+def test_html_attached_on_request(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+    result = run_unit(demo_engine, unit(attach_html=True), target(smtp_server, tmp_path), clock)
+    assert result.status == "delivered"
+    types = sorted(p.get_content_type() for p in smtp_server.handler.received[0].message.iter_attachments())
+    assert types == ["application/pdf", "text/html"]
+
+
+def test_retention_runs_after_storing(demo_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace as copy
+
+    archive_only = unit(to=(), cc=(), bcc=())
+    base = Delivery(str(tmp_path / "archive"), None, "r@acme.test", 2**20, retention_runs=1)
+    weeks = [START + timedelta(weeks=i) for i in range(3)]
+    for i, start in enumerate(weeks):
+        later = NOW + timedelta(days=i)
+        run_unit(demo_engine, copy(archive_only, start=start, end=start + timedelta(weeks=1)), base, lambda t=later: t)
+    from reporter.delivery.archive import Archive
+
+    assert [r.period for r in Archive(tmp_path / "archive").runs()] == ["2026-W43"]
