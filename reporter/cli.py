@@ -321,30 +321,15 @@ def render_cmd(app: AppContext, campaign: str, start: str | None, end: str | Non
 
 
 def _branding(app: AppContext) -> Any:
-    """The report branding of the config (the logo embedded, never fetched)."""
-    import base64
+    from reporter.cli_support import branding_of
 
-    from reporter.render import Branding
-
-    b = app.settings().branding
-    logo = None
-    if b.logo is not None:
-        kind = {".svg": "svg+xml", ".png": "png"}.get(b.logo.suffix.lower())
-        if kind is None or not b.logo.is_file():
-            raise UserError(f"branding.logo: {b.logo} is not a readable .svg or .png file")
-        logo = f"data:image/{kind};base64," + base64.b64encode(b.logo.read_bytes()).decode()
-    return Branding(company=b.company, accent=b.accent, logo_data_uri=logo)
+    return branding_of(app.settings())
 
 
 def _smtp(app: AppContext, check: bool) -> Any:
-    """The SMTP settings with the password from the environment, checked by connecting when asked."""
-    from reporter.delivery.email import SmtpConfig, check_connection
+    from reporter.cli_support import smtp_of
 
-    s = app.settings().smtp
-    config = SmtpConfig(s.host, s.port, s.security, s.username, s.password(), s.timeout_s, s.retries)
-    if check:
-        check_connection(config)
-    return config
+    return smtp_of(app.settings(), check)
 
 
 @cli.command("deliver")
@@ -394,6 +379,130 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
     click.echo(result.message, err=result.status == "failed")
     if result.status == "failed":
         sys.exit(1)
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+def _configure_logging(app: AppContext) -> None:
+    from reporter.logs import configure
+
+    logging_settings = app.settings().logging
+    configure(logging_settings.format, "debug" if app.debug else logging_settings.level)
+
+
+@cli.command("run")
+@click.argument("job")
+@click.option("--campaign", "campaigns", multiple=True, help="Only this campaign (repeatable).")
+@click.option("--period", help="A period name (yesterday, last_week, ...) or FROM..TO dates, TO excluded.")
+@click.option("--dry-run", is_flag=True, help="Render and store under the archive's _preview folder; send nothing.")
+@click.pass_obj
+def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str | None, dry_run: bool) -> None:
+    """Run one configured job now (the scheduler's code path)."""
+    import signal
+    from datetime import datetime, timezone
+
+    from reporter.jobs.runner import _on_sigterm, delivery_for, run_job
+
+    settings = app.settings()
+    job_settings = settings.job(job)
+    _configure_logging(app)
+    smtp = _smtp(app, check=True) if job_settings.email and not dry_run else None
+    engine = app.engine()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    results = run_job(engine, settings, job_settings, datetime.now(timezone.utc), delivery_for(settings, smtp, _branding(app)),
+                      campaigns, period, dry_run)
+    if not results:
+        click.echo(f"{job}: no campaign to report on")
+    for result in results:
+        for path in result.paths:
+            click.echo(path)
+        click.echo(result.message)
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
+@cli.command("schedule")
+@click.pass_obj
+def schedule_cmd(app: AppContext) -> None:
+    """Run the scheduler in the foreground; SIGINT or SIGTERM stops it cleanly."""
+    from reporter.jobs.scheduler import serve
+
+    _configure_logging(app)
+    settings = app.settings()
+    if any(job.email for job in settings.jobs):
+        _smtp(app, check=False)  # an unset password variable stops here, not at 7 in the morning
+    serve(app.engine(), settings, app.config_path.resolve() if app.config_path else None, app.db_url)
+
+
+@cli.command("jobs")
+@click.pass_obj
+def jobs_cmd(app: AppContext) -> None:
+    """List the configured jobs: schedule, next run, last run and its status."""
+    from datetime import datetime, timezone
+
+    from rich.table import Table
+
+    from reporter.history import last_runs
+    from reporter.jobs.schedule import next_fire_time
+
+    settings = app.settings()
+    last = last_runs(app.engine())
+    table = Table("job", "schedule", "timezone", "campaigns", "period", "next run", "last run", "status", box=None)
+    now = datetime.now(timezone.utc)
+    for job in settings.jobs:
+        tz = job.timezone or settings.timezone
+        nxt = next_fire_time(job.schedule, tz, now)
+        run = last.get(job.name)
+        campaigns = job.campaigns if isinstance(job.campaigns, str) else (
+            ", ".join(job.campaigns) if isinstance(job.campaigns, list) else f"name: {job.campaigns.name}")
+        table.add_row(job.name, job.schedule, tz, campaigns, job.period,
+                      nxt.isoformat(timespec="minutes") if nxt else "never",
+                      run.claimed_at.isoformat(timespec="minutes") if run else "—", run.status if run else "—")
+    _console().print(table if settings.jobs else "no jobs configured")
+
+
+@cli.command("history")
+@click.argument("job", required=False)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.pass_obj
+def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
+    """The run log: job, campaign, period, status, times, error, artifacts, deliveries."""
+    from rich.table import Table
+
+    from reporter.history import runs
+
+    table = Table("job", "campaign", "period", "status", "try", "claimed", "finished", "deliveries", "error / artifacts",
+                  box=None)
+    rows = runs(app.engine(), job, limit)
+    for r in rows:
+        deliveries = ", ".join(f"{d.recipient} {d.status}{f' ({d.smtp_code})' if d.status != 'sent' else ''}" for d in r.deliveries)
+        table.add_row(r.job, r.campaign_id, r.period, r.status, str(r.attempts), r.claimed_at.isoformat(timespec="seconds"),
+                      r.finished_at.isoformat(timespec="seconds") if r.finished_at else "—", deliveries or "—",
+                      r.error or "\n".join(r.artifacts) or "—")
+    _console().print(table if rows else "the run log is empty")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The configuration file."""
+
+
+@config_group.command("check")
+@click.pass_obj
+def config_check(app: AppContext) -> None:
+    """Validate the config (done on every command) and print the jobs with their next fire times."""
+    from datetime import datetime, timezone
+
+    from reporter.jobs.schedule import next_fire_time
+
+    settings = app.settings()
+    click.echo(f"{app.config_path or 'built-in defaults'}: valid, {len(settings.jobs)} jobs")
+    now = datetime.now(timezone.utc)
+    for job in settings.jobs:
+        tz = job.timezone or settings.timezone
+        nxt = next_fire_time(job.schedule, tz, now)
+        click.echo(f"  {job.name}: {job.schedule} ({tz}), next {nxt.isoformat() if nxt else 'never'}")
 
 
 # -- entry point ------------------------------------------------------------------------------

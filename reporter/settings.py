@@ -13,7 +13,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reporter.errors import UserError
 
@@ -36,6 +36,21 @@ def check_address(value: str) -> str:
 
 
 EmailAddress = Annotated[str, AfterValidator(check_address)]
+
+
+def check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if not value or value.startswith(("/", ".")) or ".." in value:
+            raise ValueError(value)
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        raise ValueError(f"unknown timezone {value!r}") from None
+    return value
+
+
+TimezoneName = Annotated[str, AfterValidator(check_timezone)]
 
 
 class Model(BaseModel):
@@ -82,13 +97,98 @@ class SmtpSettings(Model):
         return value
 
 
+class SchedulerSettings(Model):
+    misfire_grace_s: int = Field(3600, ge=1, description="A job missed by less than this runs once at start-up.")
+    workers: int = Field(2, ge=1, le=64, description="Processes rendering in parallel.")
+    instance: str = Field("", pattern=r"^[a-z0-9-]*$",
+                          description="This scheduler's name; each instance keeps its own job store table.")
+
+
+class LoggingSettings(Model):
+    format: Literal["text", "json"] = Field("text", description="text: human-readable lines; json: one JSON object per line.")
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="The lowest level logged.")
+
+
+class WebUser(Model):
+    name: str = Field(min_length=1)
+    password_hash: str = Field(min_length=1)
+    role: Literal["viewer", "operator"] = "viewer"
+
+
+class WebSettings(Model):
+    secret_key_env: str = Field("REPORTER_WEB_SECRET", description="Variable holding the session signing key.")
+    anonymous: bool = Field(False, description="Anyone may browse (viewer role); nobody may run jobs.")
+    users: list[WebUser] = Field(default_factory=list, description="Users of the web app.")
+
+
+class EmailSettings(Model):
+    to: list[EmailAddress] = Field(default_factory=list)
+    cc: list[EmailAddress] = Field(default_factory=list)
+    bcc: list[EmailAddress] = Field(default_factory=list)
+    subject: str = "Push report: {campaign} — {period}"
+    attach_html: bool = False
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_fields(cls, value: str) -> str:
+        import string
+
+        for _text, name, _spec, _conv in string.Formatter().parse(value):
+            if name is not None and name not in ("campaign", "period", "campaign_id"):
+                raise ValueError(f"unknown placeholder {{{name}}} (use {{campaign}}, {{period}} or {{campaign_id}})")
+        return value
+
+
+class CampaignPattern(Model):
+    name: str = Field(min_length=1, description="A glob on campaign names, e.g. 'Black Friday*'.")
+
+
+class JobSettings(Model):
+    name: str = Field(pattern=r"^[a-z0-9-]+$", max_length=100)
+    schedule: str
+    timezone: TimezoneName | None = None
+    campaigns: Literal["active"] | list[str] | CampaignPattern = "active"
+    period: Literal["yesterday", "last_7_days", "last_week", "last_month", "month_to_date", "campaign_lifetime"] = "yesterday"
+    formats: list[Literal["pdf", "html"]] = Field(default_factory=lambda: ["pdf", "html"], min_length=1)
+    archive: bool = True
+    email: EmailSettings | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from reporter.jobs.schedule import trigger
+
+        trigger(value, "UTC")  # raises ValueError with the reason
+        return value
+
+
 class Settings(Model):
     database: DatabaseSettings = DatabaseSettings()
-    timezone: str = Field("UTC", description="Default timezone of reports and schedules (IANA name).")
+    timezone: TimezoneName = Field("UTC", description="Default timezone of reports and schedules (IANA name).")
     archive: ArchiveSettings = ArchiveSettings()
     branding: BrandingSettings = BrandingSettings()
     smtp: SmtpSettings = SmtpSettings()
-    jobs: list[dict[str, Any]] = Field(default_factory=list, description="Report jobs (validated by the jobs module).")
+    scheduler: SchedulerSettings = SchedulerSettings()
+    logging: LoggingSettings = LoggingSettings()
+    web: WebSettings = WebSettings()
+    jobs: list[JobSettings] = Field(default_factory=list, description="Report jobs.")
+
+    @model_validator(mode="after")
+    def _unique_job_names(self) -> "Settings":
+        seen: set[str] = set()
+        for job in self.jobs:
+            if job.name in seen:
+                raise ValueError(f"jobs: the job name {job.name!r} is used twice")
+            seen.add(job.name)
+        return self
+
+    def job(self, name: str) -> JobSettings:
+        """The job of that name; a user error listing the configured ones otherwise."""
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        names = ", ".join(j.name for j in self.jobs) or "none configured"
+        raise UserError(f"unknown job {name!r} (jobs: {names})")
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -101,11 +101,12 @@ def set_status(
     error: str | None = None,
     artifacts: list[str] | None = None,
     expect: str | None = None,
+    final: bool = False,
 ) -> bool:
     """Move a run to a new state (the one place that does); False when `expect` no longer holds."""
     values: dict[str, object] = {"status": status, "updated_at": now}
-    if status in (RunStatus.DELIVERED, RunStatus.FAILED) or (status == RunStatus.STORED and error is None and artifacts):
-        values["finished_at"] = now if status != RunStatus.STORED else None
+    if final or status in (RunStatus.DELIVERED, RunStatus.FAILED):
+        values["finished_at"] = now
     if error is not None:
         values["error"] = error[:4000]
     if artifacts is not None:

@@ -123,14 +123,17 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
             paths = [str(stored.path(archive.root, a.name)) for a in stored.artifacts]
             if delivery.retention_days or delivery.retention_runs:
                 archive.apply_retention(clock(), delivery.retention_days, delivery.retention_runs)
-        set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths)
+        set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths, final=not unit.recipients)
         if not unit.recipients:
             return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)
         t = time.perf_counter()
         outcomes = _deliver(engine, got.run_id, unit, delivery, stats, files, paths, clock, sleep)
         timings["deliver_s"] = time.perf_counter() - t
-    except Exception as exc:
+    except BaseException as exc:
+        # Interrupted or broken: the unit is recorded as failed, so it can be retried at once.
         set_status(engine, got.run_id, RunStatus.FAILED, clock(), error=f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, Exception):
+            raise
         raise UnitFailed(f"{unit.job} / {unit.campaign_id} / {unit.period}: failed: {exc}") from exc
     failed = [o for o in outcomes if not o.sent]
     if failed:
@@ -139,6 +142,24 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
         return UnitResult(unit, got, RunStatus.FAILED, tuple(paths), tuple(outcomes), timings)
     set_status(engine, got.run_id, RunStatus.DELIVERED, clock())
     return UnitResult(unit, got, RunStatus.DELIVERED, tuple(paths), tuple(outcomes), timings)
+
+
+def preview_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[], datetime]) -> UnitResult:
+    """A dry run: render and store under the archive's preview folder, send nothing, log nothing in the run log."""
+    stats, rendered = build_report(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, clock(), delivery.branding)
+    files: dict[str, bytes] = {}
+    base = safe_name(unit.campaign_id)
+    if "pdf" in unit.formats:
+        files[f"{base}.pdf"] = render_pdf(rendered)
+    if "html" in unit.formats:
+        files[f"{base}.html"] = rendered.html.encode("utf-8")
+    archive = Archive(f"{delivery.archive_root}/_preview")
+    stored = archive.store(unit.job, unit.campaign_id, stats.campaign.name, unit.period, unit.timezone,
+                           rendered.generated_at, files)
+    if unit.recipients:
+        log.info("dry run: would send %s to %s", unit.campaign_id, ", ".join(unit.recipients))
+    preview = Claim(ClaimResult.NEW, 0, "preview", 0)
+    return UnitResult(unit, preview, "preview", tuple(str(stored.path(archive.root, a.name)) for a in stored.artifacts))
 
 
 def _deliver(engine: Engine, run_id: int, unit: Unit, delivery: Delivery, stats: object, files: dict[str, bytes],

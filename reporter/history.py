@@ -1,0 +1,68 @@
+"""Reading the run log for people: recent runs with their deliveries, the last run of each job."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, func, select
+
+from reporter.models import Delivery, Run
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    recipient: str
+    status: str
+    smtp_code: int | None
+    smtp_message: str | None
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: int
+    job: str
+    campaign_id: str
+    period: str
+    status: str
+    attempts: int
+    claimed_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    artifacts: tuple[str, ...]
+    deliveries: tuple[DeliveryView, ...]
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def runs(engine: Engine, job: str | None = None, limit: int = 50) -> list[RunView]:
+    """The most recent runs (of one job), newest first, with their deliveries."""
+    query = select(Run).order_by(Run.claimed_at.desc(), Run.id.desc()).limit(limit)
+    if job:
+        query = query.where(Run.job == job)
+    with engine.connect() as conn:
+        rows = conn.execute(query.with_only_columns(*Run.__table__.c)).all()
+        ids = [r.id for r in rows]
+        deliveries: dict[int, list[DeliveryView]] = {}
+        if ids:
+            for d in conn.execute(select(*Delivery.__table__.c).where(Delivery.run_id.in_(ids)).order_by(Delivery.id)):
+                deliveries.setdefault(d.run_id, []).append(DeliveryView(d.recipient, d.status, d.smtp_code, d.smtp_message))
+    return [
+        RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, _aware(r.claimed_at), _aware(r.finished_at),
+                r.error, tuple(json.loads(r.artifacts or "[]")), tuple(deliveries.get(r.id, ())))
+        for r in rows
+    ]
+
+
+def last_runs(engine: Engine) -> dict[str, RunView]:
+    """The latest run of every job."""
+    latest = select(Run.job, func.max(Run.claimed_at).label("at")).group_by(Run.job).subquery()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(*Run.__table__.c).join(latest, (Run.job == latest.c.job) & (Run.claimed_at == latest.c.at))
+        ).all()
+    return {r.job: RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, _aware(r.claimed_at),
+                           _aware(r.finished_at), r.error, tuple(json.loads(r.artifacts or "[]")), ()) for r in rows}

@@ -1,0 +1,161 @@
+"""Running a configured job: which campaigns, which period, one unit of work each.
+
+`run_job` is the one path of `reporter run` and of the scheduler;
+`scheduled_run` is the thin function APScheduler calls (by textual reference).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from sqlalchemy import Engine, exists, select
+
+from reporter.errors import OptionError, UserError
+from reporter.jobs.periods import PERIODS, period_bounds
+from reporter.jobs.schedule import latest_fire_time
+from reporter.jobs.unit import Delivery, Unit, UnitFailed, UnitResult, preview_unit, run_unit
+from reporter.logs import log_unit
+from reporter.metrics.timezones import from_us, local_midnight, to_us, zone
+from reporter.models import Campaign, Event, EventType
+from reporter.settings import JobSettings, Settings
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(Exception):
+    """SIGTERM arrived while a unit was in hand: it is recorded as failed and can be retried."""
+
+
+def job_timezone(settings: Settings, job: JobSettings) -> str:
+    return job.timezone or settings.timezone
+
+
+def parse_period(value: str, tz: str) -> tuple[datetime, datetime] | str:
+    """--period: a period name, or FROM..TO dates (TO excluded) in the job's timezone."""
+    if value in PERIODS:
+        return value
+    if ".." in value:
+        first, _, last = value.partition("..")
+        try:
+            start, end = date.fromisoformat(first), date.fromisoformat(last)
+        except ValueError:
+            raise OptionError("--period", f"not a period name or FROM..TO dates: {value!r}") from None
+        if start >= end:
+            raise OptionError("--period", f"the period is empty: {value!r} (TO is excluded)")
+        z = zone(tz)
+        return local_midnight(start, z), local_midnight(end, z)
+    raise OptionError("--period", f"not a period name ({', '.join(PERIODS)}) or FROM..TO dates: {value!r}")
+
+
+def select_campaigns(engine: Engine, job: JobSettings, start: datetime, end: datetime) -> list[str]:
+    """The job's campaigns: a list, a name pattern, or `active` (at least one send in the period)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(Campaign.id, Campaign.campaign_id, Campaign.name).order_by(Campaign.campaign_id)).all()
+        if job.campaigns == "active":
+            sent = exists().where(Event.campaign_pk == Campaign.id, Event.event == int(EventType.SENT),
+                                  Event.ts >= to_us(start), Event.ts < to_us(end))
+            return list(conn.execute(select(Campaign.campaign_id).where(sent).order_by(Campaign.campaign_id)).scalars())
+    if isinstance(job.campaigns, list):
+        known = {cid for _, cid, _ in rows}
+        unknown = [c for c in job.campaigns if c not in known]
+        if unknown:
+            log.warning("job %s: unknown campaigns skipped: %s", job.name, ", ".join(unknown))
+        return [c for c in job.campaigns if c in known]
+    return [cid for _, cid, name in rows if fnmatchcase(name, job.campaigns.name)]
+
+
+def _first_event(engine: Engine, campaign_id: str) -> datetime | None:
+    with engine.connect() as conn:
+        first = conn.execute(select(Campaign.first_event_us).where(Campaign.campaign_id == campaign_id)).scalar()
+    return from_us(first) if first is not None else None
+
+
+def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime,
+               campaigns: Sequence[str] = (), period: str | None = None) -> list[Unit]:
+    """The units of one run of a job: one per campaign, each with its period."""
+    tz = job_timezone(settings, job)
+    chosen = parse_period(period, tz) if period else job.period
+    email = job.email
+    template = Unit(job.name, "", fire_time, fire_time, tz, tuple(job.formats), job.archive,
+                    tuple(email.to) if email else (), tuple(email.cc) if email else (), tuple(email.bcc) if email else (),
+                    email.subject if email else Unit.subject, email.attach_html if email else False)
+    if isinstance(chosen, tuple):
+        start, end = chosen
+    elif chosen != "campaign_lifetime":
+        start, end = period_bounds(chosen, fire_time, tz)
+    else:
+        start, end = datetime(1970, 1, 2, tzinfo=timezone.utc), fire_time
+    ids = list(campaigns) if campaigns else select_campaigns(engine, job, start, end)
+    if campaigns:
+        known = set(select_campaigns(engine, replace(job, campaigns=list(campaigns)), start, end))
+        missing = [c for c in campaigns if c not in known]
+        if missing:
+            raise UserError(f"--campaign: unknown campaign {missing[0]!r}")
+    units = []
+    for cid in ids:
+        if chosen == "campaign_lifetime":
+            start, end = period_bounds("campaign_lifetime", fire_time, tz, _first_event(engine, cid))
+        units.append(replace(template, campaign_id=cid, start=start, end=end))
+    return units
+
+
+def delivery_for(settings: Settings, smtp: object, branding: object) -> Delivery:
+    return Delivery(str(settings.archive.root), smtp, settings.smtp.sender,  # type: ignore[arg-type]
+                    int(settings.smtp.max_attachment_mb * 2**20), branding,  # type: ignore[arg-type]
+                    settings.archive.retention_days, settings.archive.retention_runs)
+
+
+def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime, delivery: Delivery,
+            campaigns: Sequence[str] = (), period: str | None = None, dry_run: bool = False,
+            clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> list[UnitResult]:
+    """Run every unit of one run of a job; a failed unit does not stop the others."""
+    results = []
+    failures = []
+    for unit in plan_units(engine, settings, job, fire_time, campaigns, period):
+        fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
+        try:
+            result = preview_unit(engine, unit, delivery, clock) if dry_run else run_unit(engine, unit, delivery, clock)
+        except UnitFailed as exc:
+            log_unit(log, {**fields, "status": "failed", "error": str(exc.__cause__ or exc)})
+            failures.append(exc)
+            continue
+        results.append(result)
+        log_unit(log, {**fields, "status": str(result.status) if result.claim.result in ("new", "retry") else f"skipped ({result.claim.result})",
+                       "attempt": result.claim.attempts, **{k: round(v, 3) for k, v in result.timings.items()},
+                       "error": "; ".join(f"{o.recipient} {o.code}" for o in result.outcomes if not o.sent) or None})
+    if failures:
+        raise UnitFailed("; ".join(str(f) for f in failures)) from failures[0]
+    return results
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Interrupted("interrupted by SIGTERM")
+
+
+def scheduled_run(job_name: str, config_path: str | None, db_url: str) -> int:
+    """What APScheduler runs (in a worker process): the job's latest due run, from the config."""
+    from reporter.cli_support import branding_of, smtp_of
+    from reporter.db import make_engine
+    from reporter.settings import load_settings
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's: it lets the report in hand finish
+    settings = load_settings(Path(config_path) if config_path else None)
+    job = settings.job(job_name)
+    tz = job_timezone(settings, job)
+    now = datetime.now(timezone.utc)
+    grace = timedelta(seconds=settings.scheduler.misfire_grace_s)
+    fire_time = latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now
+    engine = make_engine(db_url)
+    try:
+        smtp = smtp_of(settings, check=False) if job.email else None
+        delivery = delivery_for(settings, smtp, branding_of(settings))
+        return len(run_job(engine, settings, job, fire_time, delivery))
+    finally:
+        engine.dispose()

@@ -1,0 +1,119 @@
+"""The scheduler: APScheduler 3 with a persistent job store in the reporter's database.
+
+Each scheduler instance keeps its own job-store table (`apscheduler_jobs_<instance>`):
+APScheduler 3 does not support several schedulers sharing one store, so
+high availability comes from the run log instead: every instance fires every
+job, and the claim on (job, campaign, period) lets exactly one of them
+produce and deliver each unit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from sqlalchemy import Engine
+
+from reporter.jobs.schedule import trigger
+from reporter.settings import Settings
+
+log = logging.getLogger(__name__)
+JOB_FUNCTION = "reporter.jobs.runner:scheduled_run"
+
+
+def instance_name(settings: Settings) -> str:
+    name = settings.scheduler.instance or socket.gethostname()
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "default"
+
+
+def build_scheduler(engine: Engine, settings: Settings, processes: bool = True) -> BackgroundScheduler:
+    """A scheduler with the persistent job store and a pool sized to `scheduler.workers`."""
+    workers = settings.scheduler.workers
+    executor = ProcessPoolExecutor(max_workers=workers) if processes else ThreadPoolExecutor(max_workers=workers)
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=f"apscheduler_jobs_{instance_name(settings)}")},
+        executors={"default": executor},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.scheduler.misfire_grace_s},
+        timezone=settings.timezone,
+    )
+
+    def on_event(event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("job %s missed its run at %s by more than the grace time (%d s): skipped",
+                        event.job_id, event.scheduled_run_time.isoformat(), settings.scheduler.misfire_grace_s)
+        elif event.code == EVENT_JOB_ERROR:
+            log.error("job %s failed: %s", event.job_id, event.exception)
+        else:
+            log.info("job %s ran (due %s)", event.job_id, event.scheduled_run_time.isoformat())
+
+    scheduler.add_listener(on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_EXECUTED)
+    return scheduler
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: Path | None, db_url: str,
+              triggers: dict[str, BaseTrigger] | None = None) -> SyncReport:
+    """Make the job store match the config; an unchanged job keeps its next run time (catch-up)."""
+    stored = {job.id: job for job in scheduler.get_jobs()}
+    added, changed, kept = [], [], []
+    for job in settings.jobs:
+        tz = job.timezone or settings.timezone
+        new_trigger = (triggers or {}).get(job.name) or trigger(job.schedule, tz)
+        kwargs = {"job_name": job.name, "config_path": str(config_path) if config_path else None, "db_url": db_url}
+        old = stored.pop(job.name, None)
+        if old is not None and str(old.trigger) == str(new_trigger) and old.kwargs == kwargs:
+            kept.append(job.name)
+            continue
+        scheduler.add_job(JOB_FUNCTION, trigger=new_trigger, id=job.name, name=job.name, kwargs=kwargs,
+                          replace_existing=True, coalesce=True, max_instances=1,
+                          misfire_grace_time=settings.scheduler.misfire_grace_s)
+        (changed if old is not None else added).append(job.name)
+    for name in stored:
+        scheduler.remove_job(name)
+    return SyncReport(tuple(added), tuple(changed), tuple(stored), tuple(kept))
+
+
+def serve(engine: Engine, settings: Settings, config_path: Path | None, db_url: str,
+          stop: threading.Event | None = None) -> None:
+    """Run the scheduler in the foreground until SIGINT or SIGTERM; reports in hand are finished first."""
+    stop = stop or threading.Event()
+    scheduler = build_scheduler(engine, settings)
+    scheduler.start(paused=True)
+    report = sync_jobs(scheduler, settings, config_path, db_url)
+    log.info("scheduler %s started: %d jobs (added %s, changed %s, removed %s)", instance_name(settings),
+             len(settings.jobs), list(report.added), list(report.changed), list(report.removed))
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping after the reports in hand", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+    scheduler.resume()
+    for job in scheduler.get_jobs():
+        log.info("job %s next runs at %s", job.id, job.next_run_time.isoformat() if job.next_run_time else "never")
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        log.info("scheduler stopped at %s", datetime.now(timezone.utc).isoformat(timespec="seconds"))
