@@ -13,7 +13,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reporter.errors import UserError
 
@@ -173,14 +173,15 @@ class Settings(Model):
     web: WebSettings = WebSettings()
     jobs: list[JobSettings] = Field(default_factory=list, description="Report jobs.")
 
-    @model_validator(mode="after")
-    def _unique_job_names(self) -> "Settings":
+    @field_validator("jobs")
+    @classmethod
+    def _unique_job_names(cls, jobs: list[JobSettings]) -> list[JobSettings]:
         seen: set[str] = set()
-        for job in self.jobs:
+        for i, job in enumerate(jobs):
             if job.name in seen:
-                raise ValueError(f"jobs: the job name {job.name!r} is used twice")
+                raise ValueError(f"job name {job.name!r} is used twice (jobs[{i}])")
             seen.add(job.name)
-        return self
+        return jobs
 
     def job(self, name: str) -> JobSettings:
         """The job of that name; a user error listing the configured ones otherwise."""
@@ -277,8 +278,11 @@ def load_settings(path: Path | None) -> Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
+        unset = {where for where, _name in missing}
         for error in exc.errors():
             where = _loc(error["loc"])
+            if where in unset:
+                continue  # already reported: its variable is not set
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown setting"

@@ -138,24 +138,28 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
     raise Interrupted("interrupted by SIGTERM")
 
 
-def scheduled_run(job_name: str, config_path: str | None, db_url: str) -> int:
-    """What APScheduler runs (in a worker process): the job's latest due run, from the config."""
+def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
+    """What APScheduler runs (in a worker process): one run of the job, due at `fire_time`."""
     from reporter.cli_support import branding_of, smtp_of
     from reporter.db import make_engine
     from reporter.settings import load_settings
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's: it lets the report in hand finish
+    import threading
+
+    if threading.current_thread() is threading.main_thread():  # a worker process, not a thread pool
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's: the report in hand finishes
     settings = load_settings(Path(config_path) if config_path else None)
     job = settings.job(job_name)
     tz = job_timezone(settings, job)
     now = datetime.now(timezone.utc)
     grace = timedelta(seconds=settings.scheduler.misfire_grace_s)
-    fire_time = latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now
+    due = datetime.fromisoformat(fire_time) if fire_time else (
+        latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now)
     engine = make_engine(db_url)
     try:
         smtp = smtp_of(settings, check=False) if job.email else None
         delivery = delivery_for(settings, smtp, branding_of(settings))
-        return len(run_job(engine, settings, job, fire_time, delivery))
+        return len(run_job(engine, settings, job, due, delivery))
     finally:
         engine.dispose()

@@ -9,6 +9,7 @@ produce and deliver each unit.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import signal
@@ -32,6 +33,28 @@ log = logging.getLogger(__name__)
 JOB_FUNCTION = "reporter.jobs.runner:scheduled_run"
 
 
+class _WithFireTime:
+    """Executors that pass the scheduled fire time to the job (APScheduler 3 does not), as `fire_time`.
+
+    With coalescing, that is the latest missed time: the period of a run is
+    computed from when it was due, not from when a late process got to it, so
+    two instances firing the same schedule always name the same period.
+    """
+
+    def _do_submit_job(self, job, run_times):  # noqa: ANN001, ANN202
+        job = copy.copy(job)
+        job.kwargs = {**job.kwargs, "fire_time": run_times[-1].isoformat()}
+        return super()._do_submit_job(job, run_times)  # type: ignore[misc]
+
+
+class FireTimeProcessPool(_WithFireTime, ProcessPoolExecutor):
+    pass
+
+
+class FireTimeThreadPool(_WithFireTime, ThreadPoolExecutor):
+    pass
+
+
 def instance_name(settings: Settings) -> str:
     name = settings.scheduler.instance or socket.gethostname()
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "default"
@@ -40,7 +63,7 @@ def instance_name(settings: Settings) -> str:
 def build_scheduler(engine: Engine, settings: Settings, processes: bool = True) -> BackgroundScheduler:
     """A scheduler with the persistent job store and a pool sized to `scheduler.workers`."""
     workers = settings.scheduler.workers
-    executor = ProcessPoolExecutor(max_workers=workers) if processes else ThreadPoolExecutor(max_workers=workers)
+    executor = FireTimeProcessPool(max_workers=workers) if processes else FireTimeThreadPool(max_workers=workers)
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=f"apscheduler_jobs_{instance_name(settings)}")},
         executors={"default": executor},
