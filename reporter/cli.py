@@ -87,7 +87,10 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, debug: bool) ->
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console.width = 200  # piped into a file or a script: do not cut columns at 80
+    return console
 
 
 # -- db -------------------------------------------------------------------------------------
@@ -402,14 +405,15 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
     import signal
     from datetime import datetime, timezone
 
-    from reporter.jobs.runner import _on_sigterm, delivery_for, run_job
+    from reporter.jobs.runner import delivery_for, run_job
+    from reporter.jobs.unit import stop_now
 
     settings = app.settings()
     job_settings = settings.job(job)
     _configure_logging(app)
     smtp = _smtp(app, check=True) if job_settings.email and not dry_run else None
     engine = app.engine()
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, stop_now)
     results = run_job(engine, settings, job_settings, datetime.now(timezone.utc), delivery_for(settings, smtp, _branding(app)),
                       campaigns, period, dry_run)
     if not results:

@@ -19,17 +19,13 @@ from sqlalchemy import Engine, exists, select
 from reporter.errors import OptionError, UserError
 from reporter.jobs.periods import PERIODS, period_bounds
 from reporter.jobs.schedule import latest_fire_time
-from reporter.jobs.unit import Delivery, Unit, UnitFailed, UnitResult, preview_unit, run_unit
+from reporter.jobs.unit import Delivery, Unit, UnitFailed, UnitResult, STOP, preview_unit, run_unit, stop_now
 from reporter.logs import log_unit
 from reporter.metrics.timezones import from_us, local_midnight, to_us, zone
 from reporter.models import Campaign, Event, EventType
 from reporter.settings import JobSettings, Settings
 
 log = logging.getLogger(__name__)
-
-
-class Interrupted(Exception):
-    """SIGTERM arrived while a unit was in hand: it is recorded as failed and can be retried."""
 
 
 def job_timezone(settings: Settings, job: JobSettings) -> str:
@@ -93,8 +89,9 @@ def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: 
         start, end = datetime(1970, 1, 2, tzinfo=timezone.utc), fire_time
     ids = list(campaigns) if campaigns else select_campaigns(engine, job, start, end)
     if campaigns:
-        known = set(select_campaigns(engine, replace(job, campaigns=list(campaigns)), start, end))
-        missing = [c for c in campaigns if c not in known]
+        with engine.connect() as conn:
+            known = set(conn.execute(select(Campaign.campaign_id).where(Campaign.campaign_id.in_(ids))).scalars())
+        missing = [c for c in ids if c not in known]
         if missing:
             raise UserError(f"--campaign: unknown campaign {missing[0]!r}")
     units = []
@@ -124,6 +121,8 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
         except UnitFailed as exc:
             log_unit(log, {**fields, "status": "failed", "error": str(exc.__cause__ or exc)})
             failures.append(exc)
+            if STOP.is_set():
+                break  # SIGTERM: leave the remaining units for the next run
             continue
         results.append(result)
         log_unit(log, {**fields, "status": str(result.status) if result.claim.result in ("new", "retry") else f"skipped ({result.claim.result})",
@@ -132,10 +131,6 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
     if failures:
         raise UnitFailed("; ".join(str(f) for f in failures)) from failures[0]
     return results
-
-
-def _on_sigterm(_signum: int, _frame: object) -> None:
-    raise Interrupted("interrupted by SIGTERM")
 
 
 def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
@@ -147,9 +142,12 @@ def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time
     import threading
 
     if threading.current_thread() is threading.main_thread():  # a worker process, not a thread pool
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGTERM, stop_now)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's: the report in hand finishes
+    from reporter.logs import configure
+
     settings = load_settings(Path(config_path) if config_path else None)
+    configure(settings.logging.format, settings.logging.level)  # worker processes may be spawned, not forked
     job = settings.job(job_name)
     tz = job_timezone(settings, job)
     now = datetime.now(timezone.utc)

@@ -42,9 +42,12 @@ class _WithFireTime:
     """
 
     def _do_submit_job(self, job, run_times):  # noqa: ANN001, ANN202
-        job = copy.copy(job)
-        job.kwargs = {**job.kwargs, "fire_time": run_times[-1].isoformat()}
-        return super()._do_submit_job(job, run_times)  # type: ignore[misc]
+        clone = copy.copy(job)  # Job.__getstate__ leaves out its store and scheduler: put them back
+        for attribute in ("_jobstore_alias", "_scheduler"):
+            if hasattr(job, attribute):
+                setattr(clone, attribute, getattr(job, attribute))
+        clone.kwargs = {**job.kwargs, "fire_time": run_times[-1].isoformat()}
+        return super()._do_submit_job(clone, run_times)  # type: ignore[misc]
 
 
 class FireTimeProcessPool(_WithFireTime, ProcessPoolExecutor):

@@ -8,6 +8,7 @@ can be retried: a retry sends only to the recipients that did not get it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,6 +97,26 @@ class UnitFailed(ReporterError):
     """A unit of work that failed to render, store or deliver (exit code 1)."""
 
 
+class Interrupted(Exception):
+    """SIGTERM arrived while a unit was in hand: it is recorded as failed and can be retried."""
+
+
+# Set by the SIGTERM handler; checked between the steps of a unit, because a library
+# that swallows exceptions (an image loader, say) could swallow the one the handler raises.
+STOP = threading.Event()
+
+
+def stop_now(_signum: int = 0, _frame: object = None) -> None:
+    """The SIGTERM handler of processes that render: stop the unit in hand, never half-write it."""
+    STOP.set()
+    raise Interrupted("interrupted by SIGTERM")
+
+
+def _checkpoint() -> None:
+    if STOP.is_set():
+        raise Interrupted("interrupted by SIGTERM")
+
+
 def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[], datetime],
              sleep: Callable[[float], None] | None = None) -> UnitResult:
     """Claim the unit and produce it; a unit already done or in hand elsewhere is left alone."""
@@ -115,6 +136,7 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
         if "html" in unit.formats:
             files[f"{base}.html"] = rendered.html.encode("utf-8")
         timings["render_s"] = time.perf_counter() - t
+        _checkpoint()
         paths: list[str] = []
         if unit.archive:
             archive = Archive(delivery.archive_root)
@@ -126,6 +148,7 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
         set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths, final=not unit.recipients)
         if not unit.recipients:
             return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)
+        _checkpoint()
         t = time.perf_counter()
         outcomes = _deliver(engine, got.run_id, unit, delivery, stats, files, paths, clock, sleep)
         timings["deliver_s"] = time.perf_counter() - t

@@ -1,0 +1,71 @@
+"""`reporter run`: the on-demand path, with its dry run and its bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.delivery.conftest import SmtpServer
+
+JOBS = """  - name: weekly
+    schedule: "0 8 * * 1"
+    campaigns: [welcome-series, cart-reminder]
+    period: last_week
+    email:
+      to: [boss@acme.test]
+      cc: ["Ana <ana@acme.test>"]
+"""
+
+
+def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
+    return subprocess.run([sys.executable, "-m", "reporter", *args], cwd=cwd, capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_run_delivers_each_campaign_once(demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:  # noqa: ANN001
+    config = config_factory(smtp_server.port, JOBS)
+    args = ["--config", str(config), "--db", demo_url, "run", "weekly", "--period", "2026-10-05..2026-10-12"]
+    first = cli(args, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "weekly / welcome-series / 2026-W41: delivered" in first.stdout
+    assert "weekly / cart-reminder / 2026-W41: delivered" in first.stdout
+    assert "unit delivered job=weekly campaign=welcome-series period=2026-W41 status=delivered attempt=1" in first.stderr
+    assert len(smtp_server.handler.received) == 2
+    assert (tmp_path / "archive" / "weekly" / "welcome-series" / "2026-W41" / "welcome-series.pdf").exists()
+    second = cli(args, tmp_path)
+    assert second.returncode == 0
+    assert second.stdout.count("already delivered") == 2
+    assert len(smtp_server.handler.received) == 2
+    history = cli(["--config", str(config), "--db", demo_url, "history", "weekly"], tmp_path)
+    assert history.returncode == 0 and "delivered" in history.stdout and "boss@acme.test" in history.stdout
+
+
+def test_dry_run_stores_a_preview_and_sends_nothing(demo_url: str, smtp_server: SmtpServer, config_factory,  # noqa: ANN001
+                                                    tmp_path: Path) -> None:
+    config = config_factory(smtp_server.port, JOBS)
+    result = cli(["--config", str(config), "--db", demo_url, "run", "weekly", "--campaign", "cart-reminder",
+                  "--period", "2026-10-05..2026-10-12", "--dry-run"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "would send cart-reminder to boss@acme.test, Ana <ana@acme.test>" in result.stderr
+    assert smtp_server.handler.received == []
+    assert (tmp_path / "archive" / "_preview" / "weekly" / "cart-reminder" / "2026-W41" / "cart-reminder.pdf").exists()
+    assert not (tmp_path / "archive" / "weekly").exists()
+
+
+def test_bad_run_input_is_exit_2(demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:  # noqa: ANN001
+    config = config_factory(smtp_server.port, JOBS)
+    base = ["--config", str(config), "--db", demo_url, "run"]
+    cases = [
+        (["nightly"], "error: unknown job 'nightly' (jobs: weekly)\n"),
+        (["weekly", "--period", "fortnight"],
+         "error: --period: not a period name (yesterday, last_7_days, last_week, last_month, month_to_date, "
+         "campaign_lifetime) or FROM..TO dates: 'fortnight'\n"),
+        (["weekly", "--campaign", "nope", "--period", "last_week"], "error: --campaign: unknown campaign 'nope'\n"),
+    ]
+    for args, message in cases:
+        result = cli(base + args, tmp_path)
+        assert (result.returncode, result.stderr) == (2, message)
+    assert smtp_server.handler.received == []
