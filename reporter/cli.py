@@ -487,6 +487,35 @@ def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
     _console().print(table if rows else "the run log is empty")
 
 
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_obj
+def serve_cmd(app: AppContext, host: str, port: int) -> None:
+    """Start the archive web app."""
+    import uvicorn
+
+    from reporter.web.app import build_app
+
+    _configure_logging(app)
+    web = build_app(app.settings(), app.engine(), app.config_path, app.db_url)
+    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+
+
+@cli.command("hash-password")
+def hash_password_cmd() -> None:
+    """Read a password (prompt, or stdin when piped) and print its hash for web.users[].password_hash."""
+    from reporter.web.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise UserError("hash-password: empty password")
+    click.echo(hash_password(password))
+
+
 @cli.group("config")
 def config_group() -> None:
     """The configuration file."""

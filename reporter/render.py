@@ -69,6 +69,7 @@ def _environment() -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.tests["endswith"] = lambda value, suffix: str(value).endswith(suffix)
     env.filters.update(
         count=fmt.count,
         rate=fmt.rate,
@@ -84,7 +85,7 @@ def _environment() -> Any:
 
 @lru_cache(maxsize=1)
 def _css() -> Markup:
-    return Markup(resources.files("reporter.templates").joinpath("report.css").read_text(encoding="utf-8"))
+    return Markup(resources.files("reporter").joinpath("templates", "report.css").read_text(encoding="utf-8"))
 
 
 def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Callable[..., dict[str, str] | None]:

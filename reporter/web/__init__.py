@@ -1,0 +1,1 @@
+"""The archive web app: managers browse and download reports, operators run jobs."""

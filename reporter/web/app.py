@@ -1,0 +1,319 @@
+"""The ASGI app (Starlette): archive, report pages, downloads, history, jobs with run-now, JSON API.
+
+Every response carries security headers; archived HTML is served with a
+Content-Security-Policy that forbids any fetch. Files are found through the
+archive index only: a request names an indexed run folder and a file of its
+manifest, never a path, so nothing outside the archive root can be read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from reporter import __version__
+from reporter.web.auth import User, authenticate
+from reporter.web.listing import CachedArchive, filter_runs, paginate
+
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox allow-same-origin"
+APP_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
+           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+CONTENT_TYPES = {".pdf": "application/pdf", ".html": "text/html; charset=utf-8", ".json": "application/json"}
+
+
+class SecurityHeaders:
+    """ASGI middleware: security headers on every response (a CSP unless the route set its own)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _v in headers}
+                defaults = {
+                    b"x-content-type-options": b"nosniff",
+                    b"referrer-policy": b"no-referrer",
+                    b"cross-origin-opener-policy": b"same-origin",
+                    b"cache-control": b"no-store",
+                    b"content-security-policy": APP_CSP.encode(),
+                }
+                if b"content-security-policy" not in names:
+                    defaults[b"x-frame-options"] = b"DENY"
+                headers += [(k, v) for k, v in defaults.items() if k not in names]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(
+    settings: Any,
+    archive_root: Path,
+    history: Callable[[str | None, int], list[Any]],
+    jobs: Callable[[], list[dict[str, Any]]],
+    run_now: Callable[[str], list[str]],
+    secret_key: str | None,
+) -> Starlette:
+    """The web app over an archive root, a run-log reader, a job lister and the run-now action."""
+    from reporter.render import _environment
+
+    env = _environment()
+    archive = CachedArchive(archive_root)
+    users = {u.name: (u.password_hash, u.role) for u in settings.web.users}
+    anonymous = settings.web.anonymous
+
+    def current_user(request: Request) -> User | None:
+        data = request.session.get("user")
+        if data and data.get("name") in users:
+            return User(data["name"], users[data["name"]][1])
+        return User("anonymous", "viewer") if anonymous else None
+
+    def csrf_token(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = request.session["csrf"] = secrets.token_urlsafe(32)
+        return token
+
+    def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = env.get_template(f"web/{template}").render(
+            user=current_user(request), csrf=csrf_token(request), version=__version__, request_path=request.url.path,
+            company=settings.branding.company, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def require(request: Request, api: bool = False) -> User | Response:
+        user = current_user(request)
+        if user is not None:
+            return user
+        if api:
+            return JSONResponse({"error": "authentication required"}, status_code=401)
+        return page(request, "login.html.j2", status=401, next=request.url.path, error=None)
+
+    def filters(request: Request) -> tuple[dict[str, Any], str | None]:
+        q = request.query_params
+        try:
+            start = date.fromisoformat(q["from"]) if q.get("from") else None
+            end = date.fromisoformat(q["to"]) if q.get("to") else None
+            number = int(q.get("page", "1"))
+        except ValueError as exc:
+            return {}, f"bad filter: {exc}"
+        return {"job": q.get("job", ""), "campaign": q.get("campaign", ""), "start": start, "end": end, "page": number}, None
+
+    def listing(request: Request) -> tuple[Any, dict[str, Any]] | Response:
+        f, error = filters(request)
+        if error:
+            return JSONResponse({"error": error}, status_code=400)
+        runs = filter_runs(archive.runs(), f["job"], f["campaign"], f["start"], f["end"])
+        return paginate(runs, f["page"]), f
+
+    async def index(request: Request) -> Response:
+        user = require(request)
+        if not isinstance(user, User):
+            return user
+        result = listing(request)
+        if isinstance(result, Response):
+            return result
+        result_page, f = result
+        query = {k: v for k, v in {"job": f["job"], "campaign": f["campaign"],
+                                   "from": request.query_params.get("from", ""), "to": request.query_params.get("to", "")}.items() if v}
+        jobs_seen = sorted({r.job for r in archive.runs()})
+        return page(request, "archive.html.j2", result=result_page, filters=f, jobs_seen=jobs_seen,
+                    query=query, urlencode=urlencode)
+
+    async def api_runs(request: Request) -> Response:
+        user = require(request, api=True)
+        if not isinstance(user, User):
+            return user
+        result = listing(request)
+        if isinstance(result, Response):
+            return result
+        result_page, _f = result
+        return JSONResponse({"page": result_page.page, "pages": result_page.pages, "total": result_page.total,
+                             "runs": [asdict(r) for r in result_page.runs]})
+
+    def find_run(request: Request) -> Any:
+        p = request.path_params
+        return archive.find(f"{p['job']}/{p['campaign']}/{p['period']}")
+
+    async def report(request: Request) -> Response:
+        user = require(request)
+        if not isinstance(user, User):
+            return user
+        run = find_run(request)
+        if run is None:
+            return page(request, "missing.html.j2", status=404)
+        return page(request, "report.html.j2", run=run)
+
+    async def download(request: Request) -> Response:
+        user = require(request)
+        if not isinstance(user, User):
+            return user
+        run = find_run(request)
+        name = request.path_params["name"]
+        if run is None or name not in {a.name for a in run.artifacts}:
+            return page(request, "missing.html.j2", status=404)
+        path = run.path(archive.archive.root, name)
+        suffix = Path(name).suffix.lower()
+        inline = suffix == ".html" and request.query_params.get("download") != "1"
+        headers = {"Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"'}
+        if suffix == ".html":
+            headers["Content-Security-Policy"] = REPORT_CSP
+            headers["X-Frame-Options"] = "SAMEORIGIN"
+        return FileResponse(path, media_type=CONTENT_TYPES.get(suffix, "application/octet-stream"), headers=headers)
+
+    async def history_page(request: Request) -> Response:
+        user = require(request)
+        if not isinstance(user, User):
+            return user
+        job = request.query_params.get("job") or None
+        return page(request, "history.html.j2", runs=history(job, 200), job=job or "")
+
+    async def api_history(request: Request) -> Response:
+        user = require(request, api=True)
+        if not isinstance(user, User):
+            return user
+        job = request.query_params.get("job") or None
+        return JSONResponse({"runs": [_jsonable(asdict(r)) for r in history(job, 200)]})
+
+    async def jobs_page(request: Request) -> Response:
+        user = require(request)
+        if not isinstance(user, User):
+            return user
+        return page(request, "jobs.html.j2", jobs=jobs(), message=request.query_params.get("message"))
+
+    async def api_jobs(request: Request) -> Response:
+        user = require(request, api=True)
+        if not isinstance(user, User):
+            return user
+        return JSONResponse({"jobs": [_jsonable(j) for j in jobs()]})
+
+    async def run_job_now(request: Request) -> Response:
+        user = current_user(request)
+        if user is None:
+            return JSONResponse({"error": "authentication required"}, status_code=401)
+        form = await request.form()
+        if not secrets.compare_digest(str(form.get("csrf", "")), request.session.get("csrf", "") or "-"):
+            return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)
+        if not user.can_run or user.name == "anonymous":
+            return JSONResponse({"error": "only operators may run jobs"}, status_code=403)
+        name = request.path_params["name"]
+        if name not in {j["name"] for j in jobs()}:
+            return JSONResponse({"error": f"unknown job {name!r}"}, status_code=404)
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            lines = await run_in_threadpool(run_now, name)
+            message = "; ".join(lines) or f"{name}: no campaign to report on"
+        except Exception as exc:  # noqa: BLE001 - shown to the operator, recorded in the run log
+            message = f"{name}: failed: {exc}"
+        return RedirectResponse(f"/history?{urlencode({'job': name, 'message': message})}", status_code=303)
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return page(request, "login.html.j2", next=request.query_params.get("next", "/"), error=None)
+        form = await request.form()
+        if not secrets.compare_digest(str(form.get("csrf", "")), request.session.get("csrf", "") or "-"):
+            return page(request, "login.html.j2", status=403, next="/", error="Your session expired; try again.")
+        user = authenticate(users, str(form.get("name", "")), str(form.get("password", "")))
+        if user is None:
+            return page(request, "login.html.j2", status=401, next=str(form.get("next", "/")), error="Wrong name or password.")
+        request.session.clear()
+        request.session["user"] = {"name": user.name}
+        target = str(form.get("next", "/"))
+        return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", status_code=303)
+
+    async def logout(request: Request) -> Response:
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    routes = [
+        Route("/", index),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/reports/{job}/{campaign}/{period}", report),
+        Route("/reports/{job}/{campaign}/{period}/{name}", download),
+        Route("/history", history_page),
+        Route("/jobs", jobs_page),
+        Route("/jobs/{name}/run", run_job_now, methods=["POST"]),
+        Route("/api/runs", api_runs),
+        Route("/api/history", api_history),
+        Route("/api/jobs", api_jobs),
+    ]
+    key = secret_key or secrets.token_urlsafe(32)
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(SessionMiddleware, secret_key=key, session_cookie="reporter_session", same_site="strict",
+                   https_only=False, max_age=12 * 3600),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return value
+
+
+def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str) -> Starlette:
+    """The app wired to the reporter: archive root, run log, configured jobs, run-now = `reporter run`."""
+    import os
+    from datetime import timedelta
+
+    from reporter.cli_support import branding_of, smtp_of
+    from reporter.errors import UserError
+    from reporter.history import last_runs, runs
+    from reporter.jobs.runner import delivery_for, run_job
+    from reporter.jobs.schedule import next_fire_time
+
+    secret = os.environ.get(settings.web.secret_key_env)
+    if not secret and not settings.web.anonymous:
+        raise UserError(f"web.secret_key_env: the environment variable {settings.web.secret_key_env} is not set "
+                        "(it signs the session cookies; or set web.anonymous: true)")
+    if secret is not None and len(secret) < 16:
+        raise UserError(f"web.secret_key_env: {settings.web.secret_key_env} is too short (at least 16 characters)")
+
+    def jobs() -> list[dict[str, Any]]:
+        now = datetime.now(timezone.utc)
+        last = last_runs(engine)
+        out = []
+        for job in settings.jobs:
+            tz = job.timezone or settings.timezone
+            nxt = next_fire_time(job.schedule, tz, now)
+            run = last.get(job.name)
+            campaigns = job.campaigns if isinstance(job.campaigns, str) else (
+                ", ".join(job.campaigns) if isinstance(job.campaigns, list) else f"name: {job.campaigns.name}")
+            out.append({"name": job.name, "schedule": job.schedule, "timezone": tz, "campaigns": campaigns,
+                        "period": job.period, "next_run": nxt.isoformat(timespec="minutes") if nxt else None,
+                        "last_run": run.claimed_at.isoformat(timespec="minutes") if run else None,
+                        "last_status": run.status if run else None})
+        return out
+
+    def run_now(name: str) -> list[str]:
+        job = settings.job(name)
+        smtp = smtp_of(settings, check=True) if job.email else None
+        results = run_job(engine, settings, job, datetime.now(timezone.utc),
+                          delivery_for(settings, smtp, branding_of(settings)))
+        return [r.message for r in results]
+
+    return create_app(settings, settings.archive.root, lambda job, limit: runs(engine, job, limit), jobs, run_now, secret)

@@ -1,0 +1,73 @@
+"""The archive listing: filters and pagination over the archive index (cached by its mtime)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from reporter.delivery.archive import INDEX, Archive, ArchivedRun
+
+PAGE_SIZE = 50
+
+
+class CachedArchive:
+    """The archive's index, parsed once per change of the file, not once per request."""
+
+    def __init__(self, root: Path) -> None:
+        self.archive = Archive(root)
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._runs: list[ArchivedRun] = []
+        self._by_folder: dict[str, ArchivedRun] = {}
+
+    def runs(self) -> list[ArchivedRun]:
+        index = self.archive.root / INDEX
+        try:
+            stat = index.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = (0, 0)
+        with self._lock:
+            if stamp != self._stamp:
+                self._runs = self.archive.runs() if stamp != (0, 0) else []
+                self._by_folder = {r.folder: r for r in self._runs}
+                self._stamp = stamp
+            return self._runs
+
+    def find(self, folder: str) -> ArchivedRun | None:
+        """The run stored in that folder (as the index names it), or None: no path is built from the request."""
+        self.runs()
+        return self._by_folder.get(folder)
+
+
+@dataclass(frozen=True)
+class Page:
+    runs: list[ArchivedRun]
+    page: int
+    pages: int
+    total: int
+
+
+def filter_runs(runs: list[ArchivedRun], job: str = "", campaign: str = "", start: date | None = None,
+                end: date | None = None) -> list[ArchivedRun]:
+    """Runs of a job, of a campaign (id or name, substring), generated within [start, end] (dates)."""
+    needle = campaign.lower()
+    out = []
+    for run in runs:
+        if job and run.job != job:
+            continue
+        if needle and needle not in run.campaign_id.lower() and needle not in run.campaign_name.lower():
+            continue
+        day = datetime.fromisoformat(run.generated_at).date()
+        if (start and day < start) or (end and day > end):
+            continue
+        out.append(run)
+    return out
+
+
+def paginate(runs: list[ArchivedRun], page: int, size: int = PAGE_SIZE) -> Page:
+    pages = max(1, -(-len(runs) // size))
+    page = min(max(1, page), pages)
+    return Page(runs[(page - 1) * size: page * size], page, pages, len(runs))
