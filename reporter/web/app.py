@@ -9,6 +9,7 @@ manifest, never a path, so nothing outside the archive root can be read.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, timezone
@@ -25,7 +26,7 @@ from starlette.routing import Route
 
 from reporter import __version__
 from reporter.web.auth import User, authenticate
-from reporter.web.listing import CachedArchive, filter_runs, paginate
+from reporter.web.listing import CachedArchive, paginate
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox allow-same-origin"
 APP_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
@@ -92,11 +93,42 @@ def create_app(
             token = request.session["csrf"] = secrets.token_urlsafe(32)
         return token
 
+    class LazyToken:
+        """The session's CSRF token, created only if a template prints it (no cookie for plain reads)."""
+
+        def __init__(self, request: Request) -> None:
+            self.request = request
+
+        def __str__(self) -> str:
+            return csrf_token(self.request)
+
+        def __html__(self) -> str:
+            return str(self)
+
     def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = env.get_template(f"web/{template}").render(
-            user=current_user(request), csrf=csrf_token(request), version=__version__, request_path=request.url.path,
+            user=current_user(request), csrf=LazyToken(request), version=__version__, request_path=request.url.path,
             company=settings.branding.company, **context)
         return HTMLResponse(html, status_code=status)
+
+    responses: dict[tuple, Response] = {}
+    cache_lock = threading.Lock()
+
+    def cached(request: Request, user: User, build: Callable[[], Response]) -> Response:
+        """Listing responses, remembered per user, session token, URL and archive state."""
+        archive.runs()
+        key = (user.name, user.role, request.session.get("csrf"), request.url.path, request.url.query, archive.stamp)
+        with cache_lock:
+            hit = responses.get(key)
+        if hit is not None:
+            return Response(hit.body, status_code=hit.status_code, media_type=hit.media_type)
+        response = build()
+        if response.status_code == 200 and "set-cookie" not in response.headers:
+            with cache_lock:
+                if len(responses) > 1024:
+                    responses.clear()
+                responses[key] = response
+        return response
 
     def require(request: Request, api: bool = False) -> User | Response:
         user = current_user(request)
@@ -120,13 +152,16 @@ def create_app(
         f, error = filters(request)
         if error:
             return JSONResponse({"error": error}, status_code=400)
-        runs = filter_runs(archive.runs(), f["job"], f["campaign"], f["start"], f["end"])
+        runs = archive.filtered(f["job"], f["campaign"], f["start"], f["end"])
         return paginate(runs, f["page"]), f
 
     async def index(request: Request) -> Response:
         user = require(request)
         if not isinstance(user, User):
             return user
+        return cached(request, user, lambda: index_page(request))
+
+    def index_page(request: Request) -> Response:
         result = listing(request)
         if isinstance(result, Response):
             return result
@@ -141,6 +176,9 @@ def create_app(
         user = require(request, api=True)
         if not isinstance(user, User):
             return user
+        return cached(request, user, lambda: api_runs_page(request))
+
+    def api_runs_page(request: Request) -> Response:
         result = listing(request)
         if isinstance(result, Response):
             return result

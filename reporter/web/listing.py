@@ -21,6 +21,8 @@ class CachedArchive:
         self._stamp: tuple[int, int] | None = None
         self._runs: list[ArchivedRun] = []
         self._by_folder: dict[str, ArchivedRun] = {}
+        self._days: list[date] = []
+        self._filtered: dict[tuple, list[ArchivedRun]] = {}
 
     def runs(self) -> list[ArchivedRun]:
         index = self.archive.root / INDEX
@@ -33,8 +35,30 @@ class CachedArchive:
             if stamp != self._stamp:
                 self._runs = self.archive.runs() if stamp != (0, 0) else []
                 self._by_folder = {r.folder: r for r in self._runs}
+                self._days = [datetime.fromisoformat(r.generated_at).date() for r in self._runs]
+                self._filtered = {}
                 self._stamp = stamp
             return self._runs
+
+    @property
+    def stamp(self) -> tuple[int, int] | None:
+        return self._stamp
+
+    def filtered(self, job: str = "", campaign: str = "", start: date | None = None,
+                 end: date | None = None) -> list[ArchivedRun]:
+        """filter_runs over the index, remembered per filter until the index changes."""
+        runs = self.runs()
+        key = (job, campaign.lower(), start, end)
+        with self._lock:
+            cached = self._filtered.get(key)
+            days = self._days
+        if cached is None:
+            cached = filter_runs(runs, job, campaign, start, end, days)
+            with self._lock:
+                if len(self._filtered) > 256:
+                    self._filtered.clear()
+                self._filtered[key] = cached
+        return cached
 
     def find(self, folder: str) -> ArchivedRun | None:
         """The run stored in that folder (as the index names it), or None: no path is built from the request."""
@@ -51,18 +75,21 @@ class Page:
 
 
 def filter_runs(runs: list[ArchivedRun], job: str = "", campaign: str = "", start: date | None = None,
-                end: date | None = None) -> list[ArchivedRun]:
+                end: date | None = None, days: list[date] | None = None) -> list[ArchivedRun]:
     """Runs of a job, of a campaign (id or name, substring), generated within [start, end] (dates)."""
+    if not (job or campaign or start or end):
+        return runs
     needle = campaign.lower()
     out = []
-    for run in runs:
+    for i, run in enumerate(runs):
         if job and run.job != job:
             continue
         if needle and needle not in run.campaign_id.lower() and needle not in run.campaign_name.lower():
             continue
-        day = datetime.fromisoformat(run.generated_at).date()
-        if (start and day < start) or (end and day > end):
-            continue
+        if start or end:
+            day = days[i] if days is not None else datetime.fromisoformat(run.generated_at).date()
+            if (start and day < start) or (end and day > end):
+                continue
         out.append(run)
     return out
 
