@@ -130,3 +130,31 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
         assert h["referrer-policy"] == "no-referrer"
         assert "default-src 'self'" in h["content-security-policy"] and "frame-ancestors 'none'" in h["content-security-policy"]
         assert h["cache-control"] == "no-store"
+
+
+def test_serving_without_a_secret_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "reporter.yaml"
+    config.write_text(f"archive:\n  root: {tmp_path}\nweb:\n  secret_key_env: REPORTER_TEST_NO_SUCH_SECRET\n")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("REPORTER_")}
+    result = subprocess.run([sys.executable, "-m", "reporter", "--config", str(config), "serve"], cwd=tmp_path,
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: web.secret_key_env: the environment variable REPORTER_TEST_NO_SUCH_SECRET is not set")
+
+
+def test_hash_password_reads_stdin(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from reporter.web.auth import authenticate
+
+    result = subprocess.run([sys.executable, "-m", "reporter", "hash-password"], input="correct horse\n", cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    digest = result.stdout.strip()
+    assert digest.startswith("$argon2id$")
+    assert authenticate({"u": (digest, "viewer")}, "u", "correct horse") is not None
+    assert authenticate({"u": (digest, "viewer")}, "u", "wrong") is None
