@@ -47,6 +47,8 @@ def configure(fmt: str = "text", level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING) if level != "debug" else logging.DEBUG)
+    for noisy in ("alembic", "sqlalchemy", "uvicorn.error", "multipart"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
 
