@@ -447,22 +447,13 @@ def jobs_cmd(app: AppContext) -> None:
 
     from rich.table import Table
 
-    from reporter.history import last_runs
-    from reporter.jobs.schedule import next_fire_time
+    from reporter.history import job_overview
 
     settings = app.settings()
-    last = last_runs(app.engine())
     table = Table("job", "schedule", "timezone", "campaigns", "period", "next run", "last run", "status", box=None)
-    now = datetime.now(timezone.utc)
-    for job in settings.jobs:
-        tz = job.timezone or settings.timezone
-        nxt = next_fire_time(job.schedule, tz, now)
-        run = last.get(job.name)
-        campaigns = job.campaigns if isinstance(job.campaigns, str) else (
-            ", ".join(job.campaigns) if isinstance(job.campaigns, list) else f"name: {job.campaigns.name}")
-        table.add_row(job.name, job.schedule, tz, campaigns, job.period,
-                      nxt.isoformat(timespec="minutes") if nxt else "never",
-                      run.claimed_at.isoformat(timespec="minutes") if run else "—", run.status if run else "—")
+    for job in job_overview(app.engine(), settings, datetime.now(timezone.utc)):
+        table.add_row(job["name"], job["schedule"], job["timezone"], job["campaigns"], job["period"],
+                      job["next_run"] or "never", job["last_run"] or "—", job["last_status"] or "—")
     _console().print(table if settings.jobs else "no jobs configured")
 
 

@@ -66,3 +66,28 @@ def last_runs(engine: Engine) -> dict[str, RunView]:
         ).all()
     return {r.job: RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, _aware(r.claimed_at),
                            _aware(r.finished_at), r.error, tuple(json.loads(r.artifacts or "[]")), ()) for r in rows}
+
+
+def job_overview(engine: Engine, settings: object, now: datetime) -> list[dict[str, str | None]]:
+    """Each configured job with its schedule, next fire time and last run (for `reporter jobs` and the web app)."""
+    from reporter.jobs.schedule import next_fire_time
+
+    last = last_runs(engine)
+    out: list[dict[str, str | None]] = []
+    for job in settings.jobs:  # type: ignore[attr-defined]
+        tz = job.timezone or settings.timezone  # type: ignore[attr-defined]
+        nxt = next_fire_time(job.schedule, tz, now)
+        run = last.get(job.name)
+        if isinstance(job.campaigns, str):
+            campaigns = job.campaigns
+        elif isinstance(job.campaigns, list):
+            campaigns = ", ".join(job.campaigns)
+        else:
+            campaigns = f"name: {job.campaigns.name}"
+        out.append({
+            "name": job.name, "schedule": job.schedule, "timezone": tz, "campaigns": campaigns, "period": job.period,
+            "next_run": nxt.isoformat(timespec="minutes") if nxt else None,
+            "last_run": run.claimed_at.isoformat(timespec="minutes") if run else None,
+            "last_status": run.status if run else None,
+        })
+    return out

@@ -320,9 +320,8 @@ def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str)
 
     from reporter.cli_support import branding_of, smtp_of
     from reporter.errors import UserError
-    from reporter.history import last_runs, runs
+    from reporter.history import job_overview, runs
     from reporter.jobs.runner import delivery_for, run_job
-    from reporter.jobs.schedule import next_fire_time
 
     secret = os.environ.get(settings.web.secret_key_env)
     if not secret and not settings.web.anonymous:
@@ -332,20 +331,7 @@ def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str)
         raise UserError(f"web.secret_key_env: {settings.web.secret_key_env} is too short (at least 16 characters)")
 
     def jobs() -> list[dict[str, Any]]:
-        now = datetime.now(timezone.utc)
-        last = last_runs(engine)
-        out = []
-        for job in settings.jobs:
-            tz = job.timezone or settings.timezone
-            nxt = next_fire_time(job.schedule, tz, now)
-            run = last.get(job.name)
-            campaigns = job.campaigns if isinstance(job.campaigns, str) else (
-                ", ".join(job.campaigns) if isinstance(job.campaigns, list) else f"name: {job.campaigns.name}")
-            out.append({"name": job.name, "schedule": job.schedule, "timezone": tz, "campaigns": campaigns,
-                        "period": job.period, "next_run": nxt.isoformat(timespec="minutes") if nxt else None,
-                        "last_run": run.claimed_at.isoformat(timespec="minutes") if run else None,
-                        "last_status": run.status if run else None})
-        return out
+        return job_overview(engine, settings, datetime.now(timezone.utc))
 
     def run_now(name: str) -> list[str]:
         job = settings.job(name)
