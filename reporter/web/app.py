@@ -156,8 +156,7 @@ def create_app(
         return paginate(runs, f["page"]), f
 
     async def index(request: Request) -> Response:
-        user = require(request)
-        if not isinstance(user, User):
+        if isinstance(user := require(request), Response):
             return user
         return cached(request, user, lambda: index_page(request))
 
@@ -173,8 +172,7 @@ def create_app(
                     query=query, urlencode=urlencode)
 
     async def api_runs(request: Request) -> Response:
-        user = require(request, api=True)
-        if not isinstance(user, User):
+        if isinstance(user := require(request, api=True), Response):
             return user
         return cached(request, user, lambda: api_runs_page(request))
 
@@ -191,8 +189,7 @@ def create_app(
         return archive.find(f"{p['job']}/{p['campaign']}/{p['period']}")
 
     async def report(request: Request) -> Response:
-        user = require(request)
-        if not isinstance(user, User):
+        if isinstance(user := require(request), Response):
             return user
         run = find_run(request)
         if run is None:
@@ -200,8 +197,7 @@ def create_app(
         return page(request, "report.html.j2", run=run)
 
     async def download(request: Request) -> Response:
-        user = require(request)
-        if not isinstance(user, User):
+        if isinstance(user := require(request), Response):
             return user
         run = find_run(request)
         name = request.path_params["name"]
@@ -217,28 +213,24 @@ def create_app(
         return FileResponse(path, media_type=CONTENT_TYPES.get(suffix, "application/octet-stream"), headers=headers)
 
     async def history_page(request: Request) -> Response:
-        user = require(request)
-        if not isinstance(user, User):
+        if isinstance(user := require(request), Response):
             return user
         job = request.query_params.get("job") or None
         return page(request, "history.html.j2", runs=history(job, 200), job=job or "")
 
     async def api_history(request: Request) -> Response:
-        user = require(request, api=True)
-        if not isinstance(user, User):
+        if isinstance(user := require(request, api=True), Response):
             return user
         job = request.query_params.get("job") or None
         return JSONResponse({"runs": [_jsonable(asdict(r)) for r in history(job, 200)]})
 
     async def jobs_page(request: Request) -> Response:
-        user = require(request)
-        if not isinstance(user, User):
+        if isinstance(user := require(request), Response):
             return user
         return page(request, "jobs.html.j2", jobs=jobs(), message=request.query_params.get("message"))
 
     async def api_jobs(request: Request) -> Response:
-        user = require(request, api=True)
-        if not isinstance(user, User):
+        if isinstance(user := require(request, api=True), Response):
             return user
         return JSONResponse({"jobs": [_jsonable(j) for j in jobs()]})
 
