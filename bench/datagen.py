@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, text
 
 from reporter.ingest import parse_campaign, store_campaigns, widen_event_range
-from reporter.models import Campaign, EventType
+from reporter.models import EventType
 
 START_US = 1_790_812_800_000_000  # 2026-10-01T00:00:00Z
 DAY_US = 86_400_000_000

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, delete, insert, or_, select, update
 
 from reporter.errors import InputFileError
+from reporter.metrics.timezones import to_us
 from reporter.models import (
     CAMPAIGN_TYPES,
     CHANNELS,
@@ -33,7 +34,6 @@ from reporter.models import (
 from reporter.sources import DataFile, RawRecord, RejectsWriter, data_format, read_csv, read_jsonl, read_list
 
 BATCH_SIZE = 10_000
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 EVENT_FIELDS = (
     "event_id", "campaign_id", "variant", "user_id", "device_id", "event", "ts",
@@ -94,19 +94,6 @@ def parse_timestamp(value: Any, key: str = "ts") -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt
-
-
-def to_micros(dt: datetime) -> int:
-    """Microseconds since the Unix epoch, the stored form of event time."""
-    delta = dt - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(us: int) -> datetime:
-    """The UTC datetime of a stored event time."""
-    from datetime import timedelta
-
-    return EPOCH + timedelta(microseconds=us)
 
 
 def _number(rec: dict[str, Any], key: str) -> float | None:
@@ -358,7 +345,7 @@ def parse_event(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[
     user = _text(rec, "user_id", required=True)
     if rec.get("ts") in (None, ""):
         raise Reject("missing ts")
-    ts = to_micros(parse_timestamp(rec["ts"]))
+    ts = to_us(parse_timestamp(rec["ts"]))
     delivery = code in DELIVERY_EVENTS
     variant = _text(rec, "variant", max_len=100)
     if campaign.type == "single":

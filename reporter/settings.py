@@ -240,7 +240,7 @@ def _loc(parts: tuple[Any, ...]) -> str:
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out.replace(".from", ".from")
+    return out
 
 
 def _line_of(lines: dict[str, int], path: str) -> int:

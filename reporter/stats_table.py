@@ -21,8 +21,6 @@ def format_rate(value: float | None) -> str:
     return DASH if value is None else f"{value:.2f}%"
 
 
-_n, _pct = format_count, format_rate
-
 
 def _p(value: float | None) -> str:
     return DASH if value is None else ("<0.0001" if value < 1e-4 else f"{value:.4f}")
@@ -35,39 +33,39 @@ def print_stats(console: Any, stats: CampaignStats) -> None:
     console.print(f"{p.start.isoformat()} .. {p.end.isoformat()} ({p.timezone}); window {c.conversion_window_hours:g} h")
     head = Table("figure", "value", "rate", title="Sent conversions", box=None, title_justify="left")
     for label, value, rate in (
-        ("qualified", _n(t.qualified), ""),
-        ("sent", _n(t.sent), f"{_n(t.sent_users)} users"),
-        ("impressions", _n(t.impressions), _pct(t.impression_rate)),
-        ("clicks", _n(t.clicks), _pct(t.click_rate)),
-        ("CTR", "", _pct(t.ctr)),
-        ("converted users", _n(t.converted_users), _pct(t.conversion_rate)),
-        ("conversions", _n(t.conversions), ""),
+        ("qualified", format_count(t.qualified), ""),
+        ("sent", format_count(t.sent), f"{format_count(t.sent_users)} users"),
+        ("impressions", format_count(t.impressions), format_rate(t.impression_rate)),
+        ("clicks", format_count(t.clicks), format_rate(t.click_rate)),
+        ("CTR", "", format_rate(t.ctr)),
+        ("converted users", format_count(t.converted_users), format_rate(t.conversion_rate)),
+        ("conversions", format_count(t.conversions), ""),
         ("revenue", f"{t.revenue:,.2f} {c.currency}", ""),
-        ("view-through", _n(t.view_through_conversions), _pct(t.view_through_conversion_rate)),
-        ("click-through", _n(t.click_through_conversions), _pct(t.click_through_conversion_rate)),
-        ("errors", _n(t.errors), ""),
-        ("control group", _n(t.control_group), ""),
-        ("uplift: push amplification", _n(t.uplift.push_amplification), ""),
-        ("uplift: app inbox", _n(t.uplift.app_inbox), ""),
+        ("view-through", format_count(t.view_through_conversions), format_rate(t.view_through_conversion_rate)),
+        ("click-through", format_count(t.click_through_conversions), format_rate(t.click_through_conversion_rate)),
+        ("errors", format_count(t.errors), ""),
+        ("control group", format_count(t.control_group), ""),
+        ("uplift: push amplification", format_count(t.uplift.push_amplification), ""),
+        ("uplift: app inbox", format_count(t.uplift.app_inbox), ""),
     ):
         head.add_row(label, value, rate)
     console.print(head)
     ctl = stats.control
     console.print(
-        f"Control: {_pct(ctl.conversion_rate)} of {_n(ctl.users)} converted vs {_pct(t.conversion_rate)} sent; "
-        f"lift {_pct(ctl.lift)}, p = {_p(ctl.p_value)}"
+        f"Control: {format_rate(ctl.conversion_rate)} of {format_count(ctl.users)} converted vs {format_rate(t.conversion_rate)} sent; "
+        f"lift {format_rate(ctl.lift)}, p = {_p(ctl.p_value)}"
     )
     f = stats.funnel
     console.print(
-        f"Funnel: sent {_n(f.users.sent)} > viewed {_n(f.users.viewed)} > clicked {_n(f.users.clicked)} > "
-        f"converted {_n(f.users.converted)}"
+        f"Funnel: sent {format_count(f.users.sent)} > viewed {format_count(f.users.viewed)} > clicked {format_count(f.users.clicked)} > "
+        f"converted {format_count(f.users.converted)}"
     )
-    console.print("OS: " + (", ".join(f"{k} {_n(v)}" for k, v in stats.split.os.items()) or DASH))
-    console.print("Device: " + (", ".join(f"{k} {_n(v)}" for k, v in stats.split.device.items()) or DASH))
+    console.print("OS: " + (", ".join(f"{k} {format_count(v)}" for k, v in stats.split.os.items()) or DASH))
+    console.print("Device: " + (", ".join(f"{k} {format_count(v)}" for k, v in stats.split.device.items()) or DASH))
     if stats.errors_by_code:
         errors = Table("code", "count", "category", "retryable", "meaning", title="Errors", box=None, title_justify="left")
         for e in stats.errors_by_code:
-            errors.add_row(e.code, _n(e.count), e.category, "yes" if e.retryable else "no", e.meaning)
+            errors.add_row(e.code, format_count(e.count), e.category, "yes" if e.retryable else "no", e.meaning)
         console.print(errors)
     if stats.variants:
         table = Table(
@@ -81,9 +79,9 @@ def print_stats(console: Any, stats: CampaignStats) -> None:
                 + (" *" if cmp.significant else "")
             )
             table.add_row(
-                f"{v.variant} {v.name}", _n(v.sent), _n(v.impressions), _n(v.clicks), _pct(v.ctr), _n(v.errors),
-                _n(v.converted_users), _pct(v.conversion_rate), diff, _p(cmp.p_value) if cmp else "",
-                _pct(None if v.probability_best is None else 100 * v.probability_best),
+                f"{v.variant} {v.name}", format_count(v.sent), format_count(v.impressions), format_count(v.clicks), format_rate(v.ctr), format_count(v.errors),
+                format_count(v.converted_users), format_rate(v.conversion_rate), diff, _p(cmp.p_value) if cmp else "",
+                format_rate(None if v.probability_best is None else 100 * v.probability_best),
             )
         console.print(table)
         console.print(f"Winner: {stats.winner or 'no significant winner yet'}")

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from reporter.errors import InputFileError
-from reporter.ingest import load_campaigns, load_events, to_micros, parse_timestamp
+from reporter.ingest import load_campaigns, load_events, parse_timestamp
+from reporter.metrics.timezones import to_us
 from reporter.models import Campaign, Event, EventType, Variant
 
 DATA = Path(__file__).parent / "data"
@@ -122,7 +123,7 @@ def test_good_csv_events_load_with_normalised_fields(loaded: Engine, tmp_path: P
             select(Event.event_id, Event.variant, Event.event, Event.ts, Event.platform, Event.device_type,
                    Event.channel, Event.error_code, Event.revenue).order_by(Event.id)
         ).all()
-    ts = lambda s: to_micros(parse_timestamp(s))  # noqa: E731
+    ts = lambda s: to_us(parse_timestamp(s))  # noqa: E731
     assert rows == [
         ("e1", None, EventType.SENT, ts("2026-11-02T10:00:00+00:00"), "ios", "phone", "push", None, None),
         ("e2", None, EventType.IMPRESSION, ts("2026-11-02T09:01:00+00:00"), "ios", "phone", "push", None, None),

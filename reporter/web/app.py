@@ -308,7 +308,6 @@ def _jsonable(value: Any) -> Any:
 def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str) -> Starlette:
     """The app wired to the reporter: archive root, run log, configured jobs, run-now = `reporter run`."""
     import os
-    from datetime import timedelta
 
     from reporter.cli_support import branding_of, smtp_of
     from reporter.errors import UserError
