@@ -216,7 +216,8 @@ def create_app(
         if isinstance(user := require(request), Response):
             return user
         job = request.query_params.get("job") or None
-        return page(request, "history.html.j2", runs=history(job, 200), job=job or "")
+        return page(request, "history.html.j2", runs=history(job, 200), job=job or "",
+                    message=request.query_params.get("message"))
 
     async def api_history(request: Request) -> Response:
         if isinstance(user := require(request, api=True), Response):

@@ -109,7 +109,7 @@ def test_operator_runs_a_job_and_sees_it_in_history(tmp_path: Path, demo_url: st
     assert response.status_code == 303 and response.headers["location"].startswith("/history?job=archive-only")
     history = client.get("/api/history?job=archive-only").json()["runs"]
     assert [(r["campaign_id"], r["period"], r["status"]) for r in history] == [("cart-reminder", "2026-10", "stored")]
-    assert "archive-only" in client.get("/history").text
+    assert "archive-only / cart-reminder / 2026-10: stored" in client.get(response.headers["location"]).text
     jobs = client.get("/api/jobs").json()["jobs"]
     assert jobs[0]["name"] == "archive-only" and jobs[0]["last_status"] == "stored" and jobs[0]["next_run"]
     assert client.post("/jobs/nope/run", data={"csrf": csrf_of(client)}).status_code == 404
