@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -65,39 +65,36 @@ def message_trend(buckets: Sequence[TrendBucket], granularity: str) -> Chart:
     return Chart(f"trend-{granularity}", title, alt, svg, (X_LABELS[granularity], "Sent", "Impressions", "Clicks", "Errors"), rows)
 
 
-def conversion_performance(buckets: Sequence[TrendBucket], granularity: str) -> Chart:
-    """Attributed conversions per bucket."""
-    title = "Conversion performance"
+def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, *, title: str, figure: str, what: str,
+          colour: str, ylabel: str, empty: str, show: Callable[[float], str], integer: bool) -> Chart:
+    """One bar per bucket of one figure (conversions or revenue)."""
+    values = [getattr(b, figure) for b in buckets]
     with theme():
         fig, ax = new_figure(FULL)
-        if not any(b.conversions for b in buckets):
-            no_data(ax, "No attributed conversions in this period")
+        if not any(values):
+            no_data(ax, empty)
         else:
-            ax.bar(range(len(buckets)), [b.conversions for b in buckets], color=PINK, width=0.75, label="Conversions")
+            ax.bar(range(len(buckets)), values, color=colour, width=0.75)
             _time_axis(ax, buckets, granularity)
-            ax.set_ylabel("Conversions")
+            if not integer:
+                ax.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
+            ax.set_ylabel(ylabel)
         svg = to_svg(fig)
-    total = sum(b.conversions for b in buckets)
-    alt = f"{title}: bar chart of attributed conversions per {X_LABELS[granularity].split()[0].lower()}; {fmt.count(total)} in all."
-    rows = tuple((fmt.bucket_label(b.bucket, granularity), fmt.count(b.conversions)) for b in buckets)
-    return Chart(f"conversions-{granularity}", title, alt, svg, (X_LABELS[granularity], "Conversions"), rows)
+    unit = X_LABELS[granularity].split()[0].lower()
+    alt = f"{title}: bar chart of {what} per {unit}; {show(sum(values))} in all."
+    rows = tuple((fmt.bucket_label(b.bucket, granularity), show(v)) for b, v in zip(buckets, values))
+    return Chart(f"{key}-{granularity}", title, alt, svg, (X_LABELS[granularity], figure.capitalize()), rows)
+
+
+def conversion_performance(buckets: Sequence[TrendBucket], granularity: str) -> Chart:
+    """Attributed conversions per bucket."""
+    return _bars("conversions", buckets, granularity, title="Conversion performance", figure="conversions",
+                 what="attributed conversions", colour=PINK, ylabel="Conversions",
+                 empty="No attributed conversions in this period", show=fmt.count, integer=True)
 
 
 def revenue_performance(buckets: Sequence[TrendBucket], granularity: str, currency: str) -> Chart:
     """Revenue of attributed conversions per bucket."""
-    title = "Revenue performance"
-    with theme():
-        fig, ax = new_figure(FULL)
-        if not any(b.revenue for b in buckets):
-            no_data(ax, "No attributed revenue in this period")
-        else:
-            ax.bar(range(len(buckets)), [b.revenue for b in buckets], color=GREEN, width=0.75)
-            _time_axis(ax, buckets, granularity)
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: fmt.compact(y)))
-            ax.set_ylabel(f"Revenue ({currency})")
-        svg = to_svg(fig)
-    total = sum(b.revenue for b in buckets)
-    alt = f"{title}: bar chart of revenue per {X_LABELS[granularity].split()[0].lower()}; {fmt.money(total, currency)} in all."
-    rows = tuple((fmt.bucket_label(b.bucket, granularity), fmt.money(b.revenue, currency)) for b in buckets)
-    return Chart(f"revenue-{granularity}", title, alt, svg, (X_LABELS[granularity], "Revenue"), rows)
+    return _bars("revenue", buckets, granularity, title="Revenue performance", figure="revenue", what="revenue",
+                 colour=GREEN, ylabel=f"Revenue ({currency})", empty="No attributed revenue in this period",
+                 show=lambda v: fmt.money(v, currency), integer=False)
