@@ -280,12 +280,14 @@ def load_campaigns(engine: Engine, path: Path) -> LoadSummary:
     summary = LoadSummary(path=path)
     rejects = RejectsWriter(path, "csv" if fmt == "csv" else "jsonl")
     parsed: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    stored = campaign_refs(engine)
     with DataFile(path) as data:
         for record in _records(data, fmt, _check_campaign_header(path), multiline=True):
             try:
                 if record.fields is None:
                     raise Reject(record.problem or "unreadable record")
                 row, variants = parse_campaign(record.fields)
+                _check_kept_variants(engine, stored.get(row["campaign_id"]), row, variants)
             except Reject as exc:
                 _reject(summary, rejects, record, str(exc))
                 continue
@@ -293,6 +295,25 @@ def load_campaigns(engine: Engine, path: Path) -> LoadSummary:
     summary.loaded = store_campaigns(engine, parsed.values())
     summary.rejects_path = rejects.close()
     return summary
+
+
+def _check_kept_variants(engine: Engine, ref: "CampaignRef | None", row: dict[str, Any],
+                         variants: list[dict[str, Any]]) -> None:
+    """A reload may not drop a variant (or change the type) of a campaign whose events use it."""
+    if ref is None:
+        return
+    kept = {v["variant"] for v in variants} if row["type"] == "ab" else set()
+    dropped = sorted(ref.variants - kept) if ref.type == "ab" else []
+    with engine.connect() as conn:
+        has_events = conn.execute(select(Event.id).where(Event.campaign_pk == ref.pk).limit(1)).first() is not None
+        if has_events and ref.type != row["type"]:
+            raise Reject(f"type cannot change from {ref.type} to {row['type']}: the campaign has events")
+        for variant in dropped:
+            used = conn.execute(
+                select(Event.id).where(Event.campaign_pk == ref.pk, Event.variant == variant).limit(1)
+            ).first()
+            if used is not None:
+                raise Reject(f"variant {variant!r} has events and cannot be removed")
 
 
 def store_campaigns(

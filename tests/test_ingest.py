@@ -321,3 +321,26 @@ def test_a_load_into_postgres_keeps_the_planner_statistics(postgres_url: str, tm
     with engine.connect() as conn:
         assert conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'events'")).scalar() == 40
     engine.dispose()
+
+
+def test_a_reload_cannot_drop_a_variant_or_type_that_events_use(loaded: Engine, tmp_path: Path) -> None:
+    load_events(loaded, _write_events_csv(tmp_path / "events.csv", GOOD_ROWS))  # c-ab has events of A and B
+    path = tmp_path / "c.jsonl"
+    records = [
+        {"campaign_id": "c-ab", "name": "Black Friday", "type": "ab", "start_at": "2026-11-01", "control_group_pct": 10,
+         "variants": [{"variant": "A", "name": "a", "split_pct": 45}, {"variant": "C", "name": "c", "split_pct": 45}]},
+        {"campaign_id": "c-single", "name": "Now A/B", "type": "ab", "start_at": "2026-11-01",
+         "variants": [{"variant": "A", "name": "a", "split_pct": 50}, {"variant": "B", "name": "b", "split_pct": 50}]},
+        {"campaign_id": "c-ab", "name": "Renamed", "type": "ab", "start_at": "2026-11-01", "control_group_pct": 10,
+         "variants": [{"variant": "A", "name": "a", "split_pct": 30}, {"variant": "B", "name": "b", "split_pct": 30},
+                      {"variant": "C", "name": "c", "split_pct": 30}]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = load_campaigns(loaded, path)
+    assert (summary.loaded, summary.rejected) == (1, 2)
+    reasons = [json.loads(line)["reason"] for line in summary.rejects_path.read_text().splitlines()]
+    assert reasons == ["variant 'B' has events and cannot be removed",
+                       "type cannot change from single to ab: the campaign has events"]
+    with loaded.connect() as conn:
+        names = dict(conn.execute(select(Campaign.campaign_id, Campaign.name)).all())
+    assert names["c-ab"] == "Renamed"  # adding a variant is fine
