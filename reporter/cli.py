@@ -353,7 +353,8 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
     """Produce one campaign's report now: archive it and e-mail it, once (logged in the run log)."""
     from datetime import datetime, timezone
 
-    from reporter.jobs.unit import DEFAULT_SUBJECT, Delivery, Unit, run_unit
+    from reporter.jobs.runner import delivery_for
+    from reporter.jobs.unit import DEFAULT_SUBJECT, Unit, run_unit
     from reporter.metrics import resolve_period
     from reporter.reports import parse_formats
     from reporter.settings import check_address
@@ -373,10 +374,7 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
         period = resolve_period(conn, campaign, _parse_bound(start, "--from", tz), _parse_bound(end, "--to", tz), tz)
     unit = Unit(job, campaign, period.start, period.end, tz, parse_formats(formats), not no_archive, mail_to, mail_cc,
                 mail_bcc, subject or DEFAULT_SUBJECT, attach_html)
-    target = Delivery(str(settings.archive.root), smtp, settings.smtp.sender,
-                      int(settings.smtp.max_attachment_mb * 2**20), _branding(app),
-                      settings.archive.retention_days, settings.archive.retention_runs)
-    result = run_unit(engine, unit, target, lambda: datetime.now(timezone.utc))
+    result = run_unit(engine, unit, delivery_for(settings, smtp, _branding(app)), lambda: datetime.now(timezone.utc))
     for path in result.paths:
         click.echo(path)
     click.echo(result.message, err=result.status == "failed")

@@ -59,13 +59,17 @@ def build_report(
     return stats, render_html(stats, previous, generated_at, branding)
 
 
+def report_bytes(rendered: Rendered, formats: tuple[str, ...]) -> dict[str, bytes]:
+    """The content of each requested format (the PDF is laid out only when asked for)."""
+    return {fmt: render_pdf(rendered) if fmt == "pdf" else rendered.html.encode("utf-8") for fmt in formats}
+
+
 def write_report(rendered: Rendered, stats: CampaignStats, formats: tuple[str, ...], folder: Path) -> ReportFiles:
     """Write the report's files (atomically) into `folder`; returns their paths."""
     base = f"{safe_name(stats.campaign.id)}_{period_name(stats.period)}"
     paths = []
-    for fmt in formats:
+    for fmt, data in report_bytes(rendered, formats).items():
         path = folder / f"{base}.{fmt}"
-        data = render_pdf(rendered) if fmt == "pdf" else rendered.html.encode("utf-8")
         write_atomic(path, data)
         paths.append(path)
     return ReportFiles(stats.campaign.id, period_name(stats.period), tuple(paths))

@@ -39,14 +39,9 @@ EmailAddress = Annotated[str, AfterValidator(check_address)]
 
 
 def check_timezone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from reporter.metrics.timezones import parse_zone
 
-    try:
-        if not value or value.startswith(("/", ".")) or ".." in value:
-            raise ValueError(value)
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
-        raise ValueError(f"unknown timezone {value!r}") from None
+    parse_zone(value)
     return value
 
 

@@ -24,8 +24,8 @@ from reporter.files import period_name, safe_name
 from reporter.jobs.runlog import Claim, ClaimResult, claim, delivered_recipients, record_delivery, set_status
 from reporter.metrics.model import Period
 from reporter.models import RunStatus
-from reporter.render import Branding, render_email, render_pdf
-from reporter.reports import build_report
+from reporter.render import Branding, Rendered, render_email
+from reporter.reports import build_report, report_bytes
 
 log = logging.getLogger(__name__)
 DEFAULT_SUBJECT = "Push report: {campaign} — {period}"
@@ -129,12 +129,7 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
         set_status(engine, got.run_id, RunStatus.RENDERING, clock())
         t = time.perf_counter()
         stats, rendered = build_report(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, clock(), delivery.branding)
-        files: dict[str, bytes] = {}
-        base = safe_name(unit.campaign_id)
-        if "pdf" in unit.formats or unit.recipients:
-            files[f"{base}.pdf"] = render_pdf(rendered)
-        if "html" in unit.formats:
-            files[f"{base}.html"] = rendered.html.encode("utf-8")
+        files = _files(unit, rendered, with_pdf=bool(unit.recipients))  # the mail attaches or links the PDF
         timings["render_s"] = time.perf_counter() - t
         _checkpoint()
         paths: list[str] = []
@@ -167,15 +162,17 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
     return UnitResult(unit, got, RunStatus.DELIVERED, tuple(paths), tuple(outcomes), timings)
 
 
+def _files(unit: Unit, rendered: Rendered, with_pdf: bool) -> dict[str, bytes]:
+    """The unit's archive files by name: its formats, and the PDF also when `with_pdf`."""
+    formats = tuple(f for f in ("pdf", "html") if f in unit.formats or (f == "pdf" and with_pdf))
+    base = safe_name(unit.campaign_id)
+    return {f"{base}.{fmt}": data for fmt, data in report_bytes(rendered, formats).items()}
+
+
 def preview_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[], datetime]) -> UnitResult:
     """A dry run: render and store under the archive's preview folder, send nothing, log nothing in the run log."""
     stats, rendered = build_report(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, clock(), delivery.branding)
-    files: dict[str, bytes] = {}
-    base = safe_name(unit.campaign_id)
-    if "pdf" in unit.formats:
-        files[f"{base}.pdf"] = render_pdf(rendered)
-    if "html" in unit.formats:
-        files[f"{base}.html"] = rendered.html.encode("utf-8")
+    files = _files(unit, rendered, with_pdf=False)
     archive = Archive(f"{delivery.archive_root}/_preview")
     stored = archive.store(unit.job, unit.campaign_id, stats.campaign.name, unit.period, unit.timezone,
                            rendered.generated_at, files)

@@ -19,14 +19,22 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 EPOCH_DATE = date(1970, 1, 1)
 
 
-def zone(name: str, option: str = "--tz") -> ZoneInfo:
-    """The IANA timezone of that name; an unknown one is a user error naming the option."""
+def parse_zone(name: str) -> ZoneInfo:
+    """The IANA timezone of that name; ValueError for anything else (paths included)."""
     try:
         if not name or name.startswith(("/", ".")) or ".." in name:
             raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
-        raise OptionError(option, f"unknown timezone {name!r} (expected an IANA name such as Europe/Berlin)") from None
+        raise ValueError(f"unknown timezone {name!r}") from None
+
+
+def zone(name: str, option: str = "--tz") -> ZoneInfo:
+    """The IANA timezone of that name; an unknown one is a user error naming the option."""
+    try:
+        return parse_zone(name)
+    except ValueError as exc:
+        raise OptionError(option, f"{exc} (expected an IANA name such as Europe/Berlin)") from None
 
 
 def to_us(dt: datetime) -> int:
