@@ -8,13 +8,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
 from reporter.errors import OptionError, UnknownCampaignError
 from reporter.metrics import queries, statistics as st
+from reporter.metrics.buckets import BucketPlan, fold, money, plan
 from reporter.metrics.model import (
     CampaignInfo,
     CampaignStats,
@@ -29,14 +30,12 @@ from reporter.metrics.model import (
     SampleRatio,
     Split,
     Totals,
-    Trend,
-    TrendBucket,
     Uplift,
     UsersFunnel,
     VariantStats,
 )
 from reporter.metrics.taxonomy import classify
-from reporter.metrics.timezones import EPOCH_DATE, day_of, from_us, local_midnight, offset_segments, to_us, zone
+from reporter.metrics.timezones import from_us, local_midnight, offset_segments, to_us, zone
 from reporter.models import CHANNELS, Campaign, EventType, Variant
 
 SENT, IMPRESSION, CLICK, ERROR = EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR
@@ -83,35 +82,47 @@ def _load_campaign(conn: Connection, campaign_id: str) -> _Campaign:
 
 
 def _aware(dt: datetime) -> datetime:
-    from datetime import timezone
-
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
 
 
 def resolve_period(
-    conn: Connection, campaign_id: str, start: datetime | None, end: datetime | None, tz_name: str
+    conn: Connection,
+    campaign_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    tz_name: str,
+    now: datetime | None = None,
 ) -> Period:
-    """The report period: given bounds, or the campaign's whole life in whole local days."""
-    return _period(_load_campaign(conn, campaign_id), start, end, tz_name)
+    """The report period: given bounds, or the campaign's default period (see `default_period`)."""
+    return _period(_load_campaign(conn, campaign_id), start, end, tz_name, now)
 
 
-def _period(campaign: _Campaign, start: datetime | None, end: datetime | None, tz_name: str) -> Period:
+def _period(
+    campaign: _Campaign, start: datetime | None, end: datetime | None, tz_name: str, now: datetime | None
+) -> Period:
     tz = zone(tz_name)
     if start is None or end is None:
-        first, last = campaign.first_event_us, campaign.last_event_us
-        life_start = campaign.start_at
-        life_end = campaign.end_at or campaign.start_at
-        if first is not None and last is not None:
-            life_start = min(life_start, from_us(first))
-            life_end = max(life_end, from_us(last + 1))
-        if start is None:
-            start = local_midnight(life_start.astimezone(tz).date(), tz)
-        if end is None:
-            last_day = (life_end - timedelta(microseconds=1)).astimezone(tz).date()
-            end = local_midnight(last_day + timedelta(days=1), tz)
+        default_start, default_end = default_period(campaign, tz, now)
+        start = start if start is not None else default_start
+        end = end if end is not None else default_end
     if start >= end:
         raise OptionError("--from/--to", f"the period is empty: from {start.isoformat()} is not before to {end.isoformat()}")
     return Period(start.astimezone(tz), end.astimezone(tz), tz_name)
+
+
+def default_period(campaign: _Campaign, tz: Any, now: datetime | None) -> tuple[datetime, datetime]:
+    """From local midnight of the start_at day to local midnight after the last event or the passed end_at.
+
+    A running campaign's period ends with the day of its last event (never in
+    the future); one without events gets its start day. Never empty.
+    """
+    now = now or datetime.now(timezone.utc)
+    first_day = campaign.start_at.astimezone(tz).date()
+    ends = [from_us(campaign.last_event_us + 1)] if campaign.last_event_us is not None else []
+    if campaign.end_at is not None and campaign.end_at <= now:
+        ends.append(campaign.end_at)
+    last_day = max([(e - timedelta(microseconds=1)).astimezone(tz).date() for e in ends] + [first_day])
+    return local_midnight(first_day, tz), local_midnight(last_day + timedelta(days=1), tz)
 
 
 def compute_stats(
@@ -120,12 +131,18 @@ def compute_stats(
     start: datetime | None = None,
     end: datetime | None = None,
     tz: str = "UTC",
+    now: datetime | None = None,
 ) -> CampaignStats:
-    """Every figure of spec/metrics.md for one campaign over [start, end) in timezone `tz`."""
+    """Every figure of the metric definitions for one campaign over [start, end) in timezone `tz`.
+
+    `now` (default: the clock) only decides whether a campaign's end_at has
+    passed when the default period is used.
+    """
     campaign = _load_campaign(conn, campaign_id)
-    period = _period(campaign, start, end, tz)
-    scope = _scope(campaign, period)
-    return _assemble(campaign, period, **{name: query(conn, scope) for name, query in QUERIES})
+    period = _period(campaign, start, end, tz, now)
+    buckets = plan(period)
+    scope = _scope(campaign, period, buckets)
+    return _assemble(campaign, period, buckets, **{name: query(conn, scope) for name, query in QUERIES})
 
 
 def compute_stats_concurrently(
@@ -135,49 +152,78 @@ def compute_stats_concurrently(
     end: datetime | None = None,
     tz: str = "UTC",
     workers: int = 2,
+    now: datetime | None = None,
 ) -> CampaignStats:
     """compute_stats with the independent queries spread over `workers` connections.
 
-    PostgreSQL only, where every connection imports the snapshot of the first,
-    so the figures are exactly those of one transaction. Elsewhere (SQLite has no
-    shared snapshots) it is compute_stats on one connection.
+    The figures are those of one state of the database. On PostgreSQL every
+    connection imports the snapshot of the first. SQLite has no shared
+    snapshots, but it counts commits: each query is one statement (one
+    consistent read), and when no other connection committed while they ran
+    (`PRAGMA data_version` unchanged) they all read the same state; otherwise
+    they run again. Other databases, and in-memory SQLite, use one connection.
     """
-    if engine.dialect.name != "postgresql" or workers < 2:
+    dialect = engine.dialect.name
+    on_file = dialect == "sqlite" and engine.url.database not in (None, "", ":memory:")
+    if workers < 2 or not (dialect == "postgresql" or on_file):
         with engine.connect() as conn:
-            return compute_stats(conn, campaign_id, start, end, tz)
+            return compute_stats(conn, campaign_id, start, end, tz, now)
     with engine.connect() as main:
-        main = main.execution_options(isolation_level="REPEATABLE READ")
-        snapshot = main.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-        if not SNAPSHOT_ID.fullmatch(snapshot):
-            raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+        if dialect == "postgresql":
+            main = main.execution_options(isolation_level="REPEATABLE READ")
+            snapshot = main.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            if not SNAPSHOT_ID.fullmatch(snapshot):
+                raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
         campaign = _load_campaign(main, campaign_id)
-        period = _period(campaign, start, end, tz)
-        scope = _scope(campaign, period)
-        local = threading.local()
-        helpers: list[Connection] = []
-        lock = threading.Lock()
-
-        def run(query: Callable[[Connection, queries.Scope], Any]) -> Any:
-            conn = getattr(local, "conn", None)
-            if conn is None:
-                conn = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+        period = _period(campaign, start, end, tz, now)
+        buckets = plan(period)
+        scope = _scope(campaign, period, buckets)
+        if dialect == "postgresql":
+            def join(conn: Connection) -> Connection:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-                local.conn = conn
-                with lock:
-                    helpers.append(conn)
-            return query(conn, scope)
+                return conn
 
-        try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats") as pool:
-                futures = {name: pool.submit(run, query) for name, query in QUERIES}
-                results = {name: future.result() for name, future in futures.items()}
-        finally:
-            for conn in helpers:
-                conn.close()
-        return _assemble(campaign, period, **results)
+            return _assemble(campaign, period, buckets, **_spread(engine, scope, workers, join))
+        for _ in range(3):
+            version = main.exec_driver_sql("PRAGMA data_version").scalar_one()
+            results = _spread(engine, scope, workers, lambda conn: conn)
+            if main.exec_driver_sql("PRAGMA data_version").scalar_one() == version:
+                return _assemble(campaign, period, buckets, **results)
+        # Written to all along: read on one connection inside one transaction.
+        with main.begin():
+            main.exec_driver_sql("SELECT 1 FROM campaigns LIMIT 1")
+            results = {name: query(main, scope) for name, query in QUERIES}
+        return _assemble(campaign, period, buckets, **results)
 
 
-def _scope(campaign: _Campaign, period: Period) -> queries.Scope:
+def _spread(
+    engine: Engine, scope: queries.Scope, workers: int, prepare: Callable[[Connection], Connection]
+) -> dict[str, Any]:
+    """Run QUERIES on `workers` threads, each on its own connection set up by `prepare`."""
+    local = threading.local()
+    helpers: list[Connection] = []
+    lock = threading.Lock()
+
+    def run(query: Callable[[Connection, queries.Scope], Any]) -> Any:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = engine.connect()
+            with lock:
+                helpers.append(conn)
+            conn = local.conn = prepare(conn)
+        return query(conn, scope)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats") as pool:
+            futures = {name: pool.submit(run, query) for name, query in QUERIES}
+            return {name: future.result() for name, future in futures.items()}
+    finally:
+        for conn in helpers:
+            conn.close()
+
+
+def _scope(campaign: _Campaign, period: Period, buckets: BucketPlan) -> queries.Scope:
     start_us, end_us = to_us(period.start), to_us(period.end)
     return queries.Scope(
         campaign_pk=campaign.pk,
@@ -185,32 +231,18 @@ def _scope(campaign: _Campaign, period: Period) -> queries.Scope:
         end_us=end_us,
         window_us=round(campaign.info.conversion_window_hours * 3600 * 1_000_000),
         variants=[v.variant for v in campaign.variants] if campaign.info.type == "ab" else [],
-        days=local_days(period),
+        buckets=buckets.rows(),
         offsets=offset_segments(zone(period.timezone), start_us, end_us),
+        hourly=buckets.hourly,
     )
-
-
-def local_days(period: Period) -> list[tuple[int, int, int]]:
-    """(day number, first us, end us) of every local day touching the period, clipped to it."""
-    tz = zone(period.timezone)
-    start_us, end_us = to_us(period.start), to_us(period.end)
-    first = period.start.astimezone(tz).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
-    out = []
-    day = first
-    while day <= last:
-        lo = max(start_us, to_us(local_midnight(day, tz)))
-        hi = min(end_us, to_us(local_midnight(day + timedelta(days=1), tz)))
-        out.append(((day - EPOCH_DATE).days, lo, hi))
-        day += timedelta(days=1)
-    return out
 
 
 # The aggregate queries of one report, costliest first (the concurrent path
 # schedules them in this order).
 QUERIES: tuple[tuple[str, Callable[[Connection, queries.Scope], Any]], ...] = (
-    ("conv", queries.conversions),
     ("users", queries.distinct_users),
+    ("conv", queries.conversions),
+    ("reach", queries.reach),
     ("counts", queries.event_counts),
     ("split_rows", queries.impressions_split),
     ("error_rows", queries.error_codes),
@@ -221,9 +253,11 @@ SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 def _assemble(
     campaign: _Campaign,
     period: Period,
+    buckets: BucketPlan,
     counts: list[tuple[int, str | None, str, int, int]],
     users: queries.UserCounts,
     conv: queries.Conversions,
+    reach: queries.Reach,
     split_rows: list[tuple[str, str, int]],
     error_rows: list[tuple[str, int]],
 ) -> CampaignStats:
@@ -231,29 +265,29 @@ def _assemble(
     by_channel: dict[str, int] = defaultdict(int)  # sent per channel, campaign-wide
     per_variant: dict[str | None, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     per_variant_channel: dict[tuple[str | None, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    daily: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    variant_daily: dict[str | None, dict[int, dict[str, float]]] = defaultdict(
+    figures: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    variant_figures: dict[str | None, dict[int, dict[str, float]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(float))
     )
-    for event, variant, channel, day, n in counts:
+    for event, variant, channel, key, n in counts:
         total[event] += n
         per_variant[variant][event] += n
         per_variant_channel[(variant, channel or "push")][event] += n
-        daily[day][TREND_KEYS[EventType(event)]] += n
-        variant_daily[variant][day][TREND_KEYS[EventType(event)]] += n
+        figures[key][TREND_KEYS[EventType(event)]] += n
+        variant_figures[variant][key][TREND_KEYS[EventType(event)]] += n
         if event == SENT:
             by_channel[channel or "push"] += n
     conversions_total = 0
     revenue_total = 0.0
     revenue_by_variant: dict[str, float] = defaultdict(float)
-    for day, attr, n, revenue in conv.by_day:
+    for key, attr, n, revenue in conv.by_bucket:
         conversions_total += n
         revenue_total += revenue
         revenue_by_variant[attr] += revenue
-        daily[day]["conversions"] += n
-        daily[day]["revenue"] += revenue
-        variant_daily[attr or None][day]["conversions"] += n
-        variant_daily[attr or None][day]["revenue"] += revenue
+        figures[key]["conversions"] += n
+        figures[key]["revenue"] += revenue
+        variant_figures[attr or None][key]["conversions"] += n
+        variant_figures[attr or None][key]["revenue"] += revenue
 
     distinct = users.overall
     distinct_variant: dict[str, dict[int, int]] = defaultdict(dict)
@@ -278,25 +312,20 @@ def _assemble(
         conversions=conversions_total,
         converted_users=conv.converted,
         conversion_rate=st.rate(conv.converted, sent_users),
-        revenue=_money(revenue_total),
+        revenue=money(revenue_total),
         view_through_conversions=conv.view_through,
         view_through_conversion_rate=st.rate(conv.view_through, sent_users),
         click_through_conversions=conv.click_through,
         click_through_conversion_rate=st.rate(conv.click_through, sent_users),
-        uplift=Uplift(by_channel.get("push_amplification", 0), by_channel.get("app_inbox", 0)),
-    )
-    control_users = totals.control_group
-    control_rate = st.rate(conv.control_converted, control_users)
-    control = ControlGroup(
-        users=control_users,
-        converted_users=conv.control_converted,
-        conversion_rate=control_rate,
-        lift=(
-            100 * (totals.conversion_rate - control_rate) / control_rate
-            if totals.conversion_rate is not None and control_rate
-            else None
+        view_through_conversion_events=conv.view_through_events,
+        click_through_conversion_events=conv.click_through_events,
+        impressed_users=distinct.get(IMPRESSION, 0),
+        clicked_users=distinct.get(CLICK, 0),
+        uplift=Uplift(
+            by_channel.get("push_amplification", 0), by_channel.get("app_inbox", 0),
+            reach.push_amplification_reached, reach.app_inbox_reached,
         ),
-        p_value=st.two_proportion_p_value(conv.converted, sent_users, conv.control_converted, control_users),
+        uninstalls=reach.uninstalls,
     )
     funnel = Funnel(
         UsersFunnel(sent_users, distinct.get(IMPRESSION, 0), distinct.get(CLICK, 0), conv.converted),
@@ -308,7 +337,8 @@ def _assemble(
         os_split[platform] += n
         device_split[device] += n
     errors = sorted(
-        (ErrorCount(code, n, k.category, k.platform, k.retryable, k.meaning) for code, n in error_rows for k in [classify(code)]),
+        (ErrorCount(code, n, k.category, k.platform, k.retryable, k.meaning, k.uninstall)
+         for code, n in error_rows for k in [classify(code)]),
         key=lambda e: (-e.count, e.code),
     )
     by_category = ErrorsByCategory(
@@ -320,14 +350,15 @@ def _assemble(
     sample_ratio = None
     if campaign.info.type == "ab":
         variants, winner, sample_ratio = _variants(
-            campaign, per_variant, per_variant_channel, distinct_variant, conv, revenue_by_variant, variant_daily
+            campaign, buckets, per_variant, per_variant_channel, distinct_variant, conv, revenue_by_variant,
+            variant_figures,
         )
     return CampaignStats(
         campaign=campaign.info,
         period=period,
         totals=totals,
-        control=control,
-        trend=_trend(daily),
+        control=_control(sent_users, conv, reach),
+        trend=fold(buckets, figures),
         funnel=funnel,
         split=Split(_nonzero(os_split), _nonzero(device_split)),
         errors_by_code=tuple(errors),
@@ -338,25 +369,49 @@ def _assemble(
     )
 
 
+def _control(sent_users: int, conv: queries.Conversions, reach: queries.Reach) -> ControlGroup:
+    """The control group against the treatment group, by intent to treat."""
+    users = reach.control_users
+    # Users with a send or an error in the period, less those assigned to the control first.
+    treated = sent_users + reach.error_only_users - reach.control_also_treated
+    converted, treated_converted = conv.itt_converted.get("control", 0), conv.itt_converted.get("treatment", 0)
+    revenue, treated_revenue = conv.itt_revenue.get("control", 0.0), conv.itt_revenue.get("treatment", 0.0)
+    rate, treated_rate = st.rate(converted, users), st.rate(treated_converted, treated)
+    both = rate is not None and treated_rate is not None
+    return ControlGroup(
+        users=users,
+        converted_users=converted,
+        conversion_rate=rate,
+        revenue=money(revenue),
+        treatment_users=treated,
+        treatment_converted_users=treated_converted,
+        treatment_conversion_rate=treated_rate,
+        treatment_revenue=money(treated_revenue),
+        lift=100 * (treated_rate - rate) / rate if both and rate else None,  # type: ignore[operator]
+        incremental_conversions=treated * (treated_rate - rate) / 100 if both else None,  # type: ignore[operator]
+        incremental_revenue=money(treated * (treated_revenue / treated - revenue / users)) if both else None,
+        p_value=st.two_proportion_p_value(treated_converted, treated, converted, users),
+    )
+
+
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if v}
 
 
 def _variants(
     campaign: _Campaign,
+    buckets: BucketPlan,
     per_variant: dict[str | None, dict[int, int]],
     per_variant_channel: dict[tuple[str | None, str], dict[int, int]],
     distinct_variant: dict[str | None, dict[int, int]],
     conv: queries.Conversions,
     revenue_by_variant: dict[str, float],
-    variant_daily: dict[str | None, dict[int, dict[str, float]]],
+    variant_figures: dict[str | None, dict[int, dict[str, float]]],
 ) -> tuple[tuple[VariantStats, ...], str | None, SampleRatio]:
     rows = []
     for v in campaign.variants:
         counts = per_variant.get(v.variant, {})
         users = distinct_variant.get(v.variant, {})
-        sent_users = users.get(SENT, 0)
-        converted = conv.by_variant.get(v.variant, 0)
         channels = {}
         for channel in CHANNELS:
             c = per_variant_channel.get((v.variant, channel))
@@ -368,11 +423,13 @@ def _variants(
             {
                 "v": v,
                 "sent": counts.get(SENT, 0),
-                "sent_users": sent_users,
+                "sent_users": users.get(SENT, 0),
+                "impressed_users": users.get(IMPRESSION, 0),
+                "clicked_users": users.get(CLICK, 0),
                 "impressions": counts.get(IMPRESSION, 0),
                 "clicks": counts.get(CLICK, 0),
                 "errors": counts.get(ERROR, 0),
-                "converted": converted,
+                "converted": conv.by_variant.get(v.variant, 0),
                 "channels": channels,
             }
         )
@@ -392,6 +449,7 @@ def _variants(
     variants = []
     for r, prob in zip(rows, best):
         v = r["v"]
+        revenue = money(revenue_by_variant.get(v.variant, 0.0))
         variants.append(
             VariantStats(
                 variant=v.variant,
@@ -400,17 +458,21 @@ def _variants(
                 sent=r["sent"],
                 sent_users=r["sent_users"],
                 impressions=r["impressions"],
+                impressed_users=r["impressed_users"],
                 clicks=r["clicks"],
+                clicked_users=r["clicked_users"],
                 ctr=st.rate(r["clicks"], r["impressions"]),
                 click_rate=st.rate(r["clicks"], r["sent"]),
                 errors=r["errors"],
                 converted_users=r["converted"],
                 conversion_rate=st.rate(r["converted"], r["sent_users"]),
-                revenue=_money(revenue_by_variant.get(v.variant, 0.0)),
+                revenue=revenue,
+                revenue_per_user=revenue / r["sent_users"] if r["sent_users"] else None,
+                funnel=UsersFunnel(r["sent_users"], r["impressed_users"], r["clicked_users"], r["converted"]),
                 probability_best=prob,
                 channels=r["channels"],
                 vs_baseline=comparisons.get(v.variant),
-                trend=_trend(variant_daily.get(v.variant, {})).daily,
+                trend=fold(buckets, variant_figures.get(v.variant, {})).daily,
                 title=v.title,
                 body=v.body,
                 split_pct=v.split_pct,
@@ -425,43 +487,3 @@ def _variants(
     winner = max(candidates, key=lambda v: v.conversion_rate or 0.0).variant if candidates else None
     p_ratio = st.sample_ratio_p_value([r["sent_users"] for r in rows], [r["v"].split_pct for r in rows])
     return tuple(variants), winner, SampleRatio(p_ratio, p_ratio is not None and p_ratio < 0.001)
-
-
-def _trend(daily: dict[int, dict[str, float]]) -> Trend:
-    """Daily, weekly and monthly buckets, gaps between the first and last non-empty one filled."""
-    days = sorted(d for d, figures in daily.items() if any(figures.values()))
-    if not days:
-        return Trend()
-    daily_buckets = []
-    weekly: dict[date, dict[str, float]] = {}
-    monthly: dict[str, dict[str, float]] = {}
-    for n in range(days[0], days[-1] + 1):
-        figures = daily.get(n, {})
-        d = day_of(n)
-        daily_buckets.append(_bucket(d.isoformat(), figures))
-        for key, store in ((d - timedelta(days=d.weekday()), weekly), (d.strftime("%Y-%m"), monthly)):
-            acc = store.setdefault(key, defaultdict(float))  # type: ignore[arg-type]
-            for k, v in figures.items():
-                acc[k] += v
-    return Trend(
-        tuple(daily_buckets),
-        tuple(_bucket(k.isoformat(), v) for k, v in weekly.items()),
-        tuple(_bucket(k, v) for k, v in monthly.items()),
-    )
-
-
-def _bucket(label: str, figures: dict[str, float]) -> TrendBucket:
-    return TrendBucket(
-        bucket=label,
-        sent=int(figures.get("sent", 0)),
-        impressions=int(figures.get("impressions", 0)),
-        clicks=int(figures.get("clicks", 0)),
-        errors=int(figures.get("errors", 0)),
-        conversions=int(figures.get("conversions", 0)),
-        revenue=_money(figures.get("revenue", 0.0)),
-    )
-
-
-def _money(value: float) -> float:
-    """A revenue sum without the float noise of adding many decimals (0.1 + 0.2)."""
-    return round(float(value), 6) + 0.0

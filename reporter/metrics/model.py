@@ -33,6 +33,8 @@ class Period:
 class Uplift:
     push_amplification: int = 0
     app_inbox: int = 0
+    push_amplification_reached: int = 0
+    app_inbox_reached: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +57,29 @@ class Totals:
     view_through_conversion_rate: float | None = None
     click_through_conversions: int = 0
     click_through_conversion_rate: float | None = None
+    view_through_conversion_events: int = 0
+    click_through_conversion_events: int = 0
+    impressed_users: int = 0
+    clicked_users: int = 0
     uplift: Uplift = field(default_factory=Uplift)
+    uninstalls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class ControlGroup:
+    """The control group against the users the campaign targeted (intent to treat)."""
+
     users: int = 0
     converted_users: int = 0
     conversion_rate: float | None = None
+    revenue: float = 0.0
+    treatment_users: int = 0
+    treatment_converted_users: int = 0
+    treatment_conversion_rate: float | None = None
+    treatment_revenue: float = 0.0
     lift: float | None = None
+    incremental_conversions: float | None = None
+    incremental_revenue: float | None = None
     p_value: float | None = None
 
 
@@ -76,6 +92,7 @@ class TrendBucket:
     errors: int = 0
     conversions: int = 0
     revenue: float = 0.0
+    partial: bool = False  # the period covers only part of this bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +100,7 @@ class Trend:
     daily: tuple[TrendBucket, ...] = ()
     weekly: tuple[TrendBucket, ...] = ()
     monthly: tuple[TrendBucket, ...] = ()
+    hourly: tuple[TrendBucket, ...] | None = None  # periods of at most 7 days only
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +138,7 @@ class ErrorCount:
     platform: str
     retryable: bool
     meaning: str
+    uninstall: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +175,17 @@ class VariantStats:
     sent: int = 0
     sent_users: int = 0
     impressions: int = 0
+    impressed_users: int = 0
     clicks: int = 0
+    clicked_users: int = 0
     ctr: float | None = None
     click_rate: float | None = None
     errors: int = 0
     converted_users: int = 0
     conversion_rate: float | None = None
     revenue: float = 0.0
+    revenue_per_user: float | None = None
+    funnel: UsersFunnel = field(default_factory=UsersFunnel)
     probability_best: float | None = None
     channels: dict[str, ChannelStats] = field(default_factory=dict)
     vs_baseline: Comparison | None = None

@@ -37,29 +37,35 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
     true,
     union_all,
 )
 
+from reporter.metrics.taxonomy import UNINSTALL_CODES
 from reporter.models import CHANNELS, Event, EventType
 
 EVENTS = Event.__table__
 COUNTED = (EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR)
-DAY_US = 86_400 * 1_000_000
+HOUR_US = 3_600 * 1_000_000
+DAY_US = 24 * HOUR_US
 
 
 @dataclass(frozen=True)
 class Scope:
-    """One campaign's events in [start_us, end_us), with the local days that cover it."""
+    """One campaign's events in [start_us, end_us), with the local buckets that cover it."""
 
     campaign_pk: int
     start_us: int
     end_us: int
     window_us: int
     variants: Sequence[str]  # the campaign's variant ids; empty for a single-message campaign
-    days: Sequence[tuple[int, int, int]]  # (local day number, first us, end us), clipped to the period
+    # (bucket key, first us, end us) of every local bucket, clipped to the period:
+    # local clock hours when `hourly`, else local days (key = local day number).
+    buckets: Sequence[tuple[int, int, int]]
     offsets: Sequence[tuple[int, int]]  # [(until_us, offset_us)], see timezones.offset_segments
+    hourly: bool = False
 
     def where(self, table: object, *events: EventType) -> ColumnElement[bool]:
         t = table.c  # type: ignore[attr-defined]
@@ -70,17 +76,25 @@ class Scope:
             cond.insert(1, t.event.in_([int(e) for e in events]))
         return and_(*cond)
 
-    def local_day(self, ts: ColumnElement[int]) -> ColumnElement[int]:
-        """The local day number of a timestamp column (days since 1970-01-01 in the timezone)."""
+    def bucket_of(self, ts: ColumnElement[int]) -> ColumnElement[int]:
+        """The key of the local bucket holding a timestamp column (see timezones.bucket_key)."""
+        unit = HOUR_US if self.hourly else DAY_US
+
+        def shift(offset: int) -> int:
+            # A local hour starts where ts + offset is a whole hour, i.e. where
+            # ts + (offset mod 1 h) is: that key also tells a repeated hour's two
+            # occurrences apart.
+            return offset % HOUR_US if self.hourly else offset
+
         if len(self.offsets) == 1:
-            shifted = ts + literal(self.offsets[0][1], BigInteger)
+            shifted = ts + literal(shift(self.offsets[0][1]), BigInteger)
         else:
             *earlier, last = self.offsets
             shifted = ts + case(
-                *((ts < literal(until, BigInteger), literal(off, BigInteger)) for until, off in earlier),
-                else_=literal(last[1], BigInteger),
+                *((ts < literal(until, BigInteger), literal(shift(off), BigInteger)) for until, off in earlier),
+                else_=literal(shift(last[1]), BigInteger),
             )
-        return shifted // literal(DAY_US, BigInteger)
+        return shifted // literal(unit, BigInteger)
 
 
 def _literal_table(name: str, types: dict[str, object], rows: Sequence[tuple]) -> object:
@@ -93,10 +107,10 @@ def _literal_table(name: str, types: dict[str, object], rows: Sequence[tuple]) -
 
 
 def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, str, int, int]]:
-    """(event, variant, channel, local day, count) of sent, impression, click and error events."""
-    if not scope.days:
+    """(event, variant, channel, bucket key, count) of sent, impression, click and error events."""
+    if not scope.buckets:
         return []
-    days = _literal_table("days", {"day": Integer(), "lo": BigInteger(), "hi": BigInteger()}, scope.days)
+    days = _literal_table("days", {"day": BigInteger(), "lo": BigInteger(), "hi": BigInteger()}, scope.buckets)
     variants: Sequence[str | None] = scope.variants or [None]
     combos = _literal_table(
         "combos",
@@ -129,6 +143,9 @@ def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, 
     return [(ev, var or None, ch, int(d), int(k)) for ev, var, ch, d, k in conn.execute(q)]
 
 
+PER_VARIANT_USERS = (EventType.SENT, EventType.IMPRESSION, EventType.CLICK)
+
+
 @dataclass(frozen=True)
 class UserCounts:
     """Distinct users per event type, overall and per variant."""
@@ -138,7 +155,7 @@ class UserCounts:
 
 
 def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
-    """Distinct users with a qualified, control, sent, impression and click event (sent also per variant).
+    """Distinct users with a qualified, control, sent, impression and click event (the last three also per variant).
 
     Each count is a SELECT DISTINCT user_id streamed from the (campaign, event,
     user_id) index (no sort, no hash table on SQLite or PostgreSQL); the
@@ -148,7 +165,7 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
     parts = []
     kinds = (EventType.QUALIFIED, EventType.CONTROL, EventType.SENT, EventType.IMPRESSION, EventType.CLICK)
     for kind in kinds:
-        for variant in [None, *(scope.variants if kind == EventType.SENT else ())]:
+        for variant in [None, *(scope.variants if kind in PER_VARIANT_USERS else ())]:
             e = EVENTS.alias(f"u_{kind.label}_{len(parts)}")
             cond = [scope.where(e, kind)]
             if variant is not None:
@@ -165,70 +182,115 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
     return out
 
 
-def _touch(scope: Scope, kind: EventType, conv: object) -> ColumnElement[bool]:
-    """EXISTS an event of `kind` of the conversion's user with t.ts <= c.ts <= t.ts + window."""
-    t = EVENTS.alias(f"t_{kind.label}")
-    c = conv.c  # type: ignore[attr-defined]
-    return exists().where(
-        scope.where(t, kind),
-        t.c.user_id == c.user_id,
-        t.c.ts <= c.ts,
-        t.c.ts >= c.ts - scope.window_us,
+def _touch_where(scope: Scope, t: object, kind: EventType, conv: object) -> ColumnElement[bool]:
+    """An event of `kind` of the conversion's user with t.ts <= c.ts <= t.ts + window.
+
+    The touch may lie before the period's start (attribution looks back), so
+    that conversions add up across consecutive periods.
+    """
+    t_, c = t.c, conv.c  # type: ignore[attr-defined]
+    return and_(
+        t_.campaign_pk == scope.campaign_pk,
+        t_.event == int(kind),
+        t_.user_id == c.user_id,
+        t_.ts <= c.ts,
+        t_.ts >= c.ts - scope.window_us,
     )
+
+
+def _touch(scope: Scope, kind: EventType, conv: object) -> ColumnElement[bool]:
+    """EXISTS an event of `kind` of the conversion's user inside the window before it."""
+    t = EVENTS.alias(f"t_{kind.label}")
+    return exists().where(_touch_where(scope, t, kind, conv))
 
 
 def _attributed_send(scope: Scope, conv: object) -> ColumnElement[str | None]:
     """The variant ('' for none) of the latest send the conversion is attributed to; NULL if none."""
     s = EVENTS.alias("s")
-    c = conv.c  # type: ignore[attr-defined]
     return (
         select(func.coalesce(s.c.variant, ""))
-        .where(scope.where(s, EventType.SENT), s.c.user_id == c.user_id, s.c.ts <= c.ts, s.c.ts >= c.ts - scope.window_us)
+        .where(_touch_where(scope, s, EventType.SENT, conv))
         .order_by(s.c.ts.desc())
         .limit(1)
         .scalar_subquery()
     )
 
 
+def _first_in_period(scope: Scope, kind: EventType, conv: object) -> ColumnElement[int | None]:
+    """The time of the conversion's user's first event of `kind` in the period (NULL if none)."""
+    t = EVENTS.alias(f"f_{kind.label}")
+    return (
+        select(t.c.ts)
+        .where(scope.where(t, kind), t.c.user_id == conv.c.user_id)  # type: ignore[attr-defined]
+        .order_by(t.c.ts)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _earlier(a: ColumnElement[int | None], b: ColumnElement[int | None]) -> ColumnElement[int | None]:
+    """The smaller of two nullable times (NULL only when both are)."""
+    return case((a.is_(None), b), (b.is_(None), a), (a <= b, a), else_=b)
+
+
 @dataclass(frozen=True)
 class Conversions:
-    """Attributed conversions per (day, variant) and the distinct converted users."""
+    """Attributed conversions per (bucket, variant), the distinct converted users and the control groups' outcomes."""
 
-    by_day: list[tuple[int, str, int, float]]  # (local day, variant or '', conversions, revenue)
+    by_bucket: list[tuple[int, str, int, float]]  # (bucket key, variant or '', conversions, revenue)
     converted: int
     by_variant: dict[str, int]
     view_through: int
     click_through: int
-    control_converted: int
+    view_through_events: int
+    click_through_events: int
+    # Intent to treat: converted users and their revenue per assignment ("control", "treatment").
+    itt_converted: dict[str, int]
+    itt_revenue: dict[str, float]
 
 
 def conversions(conn: Connection, scope: Scope) -> Conversions:
-    """Attribute every conversion once (index probes) and aggregate it three ways in one statement."""
+    """Attribute every conversion once (index probes) and aggregate it four ways in one statement.
+
+    The CTE holds the conversions of the period and, for the control group's
+    comparison, those up to one window after it (a user assigned in the period
+    is followed for one window); only the period's own are attributed.
+    """
     c = EVENTS.alias("c")
+    in_period = c.c.ts < scope.end_us
     conv = (
         select(
             c.c.user_id,
+            c.c.ts,
             c.c.revenue,
-            scope.local_day(c.c.ts).label("day"),
-            _attributed_send(scope, c).label("attr"),
-            case((_touch(scope, EventType.IMPRESSION, c), 1), else_=0).label("vt"),
-            case((_touch(scope, EventType.CLICK, c), 1), else_=0).label("ct"),
-            case((_touch(scope, EventType.CONTROL, c), 1), else_=0).label("cg"),
+            in_period.label("in_period"),
+            case((in_period, scope.bucket_of(c.c.ts))).label("bucket"),
+            case((in_period, _attributed_send(scope, c))).label("attr"),
+            case((and_(in_period, _touch(scope, EventType.IMPRESSION, c)), 1), else_=0).label("vt"),
+            case((and_(in_period, _touch(scope, EventType.CLICK, c)), 1), else_=0).label("ct"),
+            _first_in_period(scope, EventType.SENT, c).label("a_sent"),
+            _first_in_period(scope, EventType.ERROR, c).label("a_error"),
+            _first_in_period(scope, EventType.CONTROL, c).label("a_control"),
         )
-        .where(scope.where(c, EventType.CONVERSION))
+        .where(
+            c.c.campaign_pk == scope.campaign_pk,
+            c.c.event == int(EventType.CONVERSION),
+            c.c.ts >= scope.start_us,
+            c.c.ts < scope.end_us + scope.window_us,
+        )
         .cte("conv")
         .prefix_with("MATERIALIZED")
     )
-    zero, no_revenue = literal(0), cast(literal(0.0), Float)
-    attributed = conv.c.attr.is_not(None)
-    per_day = (
-        select(literal(0).label("kind"), conv.c.day, conv.c.attr, func.count(),
-               cast(func.coalesce(func.sum(conv.c.revenue), 0.0), Float), zero, zero, zero)
+    zero, no_revenue, blank = literal(0), cast(literal(0.0), Float), cast(literal(""), String)
+    attributed = and_(conv.c.in_period == true(), conv.c.attr.is_not(None))
+    per_bucket = (
+        select(literal(0).label("kind"), conv.c.bucket, conv.c.attr, func.count(),
+               cast(func.coalesce(func.sum(conv.c.revenue), 0.0), Float), zero, zero, zero, zero)
         .where(attributed)
-        .group_by(conv.c.day, conv.c.attr)
+        .group_by(conv.c.bucket, conv.c.attr)
     )
     per_variant = (
-        select(literal(1), zero, conv.c.attr, func.count(distinct(conv.c.user_id)), no_revenue, zero, zero, zero)
+        select(literal(1), zero, conv.c.attr, func.count(distinct(conv.c.user_id)), no_revenue, zero, zero, zero, zero)
         .where(attributed)
         .group_by(conv.c.attr)
     )
@@ -236,21 +298,105 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
     def users_where(flag: ColumnElement[bool]) -> ColumnElement[int]:
         return func.count(distinct(case((flag, conv.c.user_id))))
 
+    def events_where(flag: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((flag, 1), else_=0)), 0)
+
     users = select(
-        literal(2), zero, cast(literal(""), String), users_where(attributed), no_revenue,
-        users_where(conv.c.vt == 1), users_where(conv.c.ct == 1), users_where(conv.c.cg == 1),
+        literal(2), zero, blank, users_where(attributed), no_revenue,
+        users_where(conv.c.vt == 1), users_where(conv.c.ct == 1), events_where(conv.c.vt == 1), events_where(conv.c.ct == 1),
     )
-    by_day: list[tuple[int, str, int, float]] = []
+    # Intent to treat: a user's assignment is the earliest of their first send,
+    # error and control event in the period; the conversion counts for that
+    # group when it falls inside the window after the assignment.
+    treated_at = _earlier(conv.c.a_sent, conv.c.a_error)
+    is_control = and_(conv.c.a_control.is_not(None), or_(treated_at.is_(None), conv.c.a_control < treated_at))
+    assigned = (
+        select(
+            conv.c.user_id, conv.c.ts, conv.c.revenue,
+            case((is_control, literal("control")), else_=literal("treatment")).label("grp"),
+            case((is_control, conv.c.a_control), else_=treated_at).label("at"),
+        )
+        .where(or_(conv.c.a_control.is_not(None), treated_at.is_not(None)))
+        .subquery("assigned")
+    )
+    itt = (
+        select(literal(3), zero, assigned.c.grp, func.count(distinct(assigned.c.user_id)),
+               cast(func.coalesce(func.sum(assigned.c.revenue), 0.0), Float), zero, zero, zero, zero)
+        .where(assigned.c.ts >= assigned.c.at, assigned.c.ts <= assigned.c.at + scope.window_us)
+        .group_by(assigned.c.grp)
+    )
+    by_bucket: list[tuple[int, str, int, float]] = []
     by_variant: dict[str, int] = {}
-    converted = vt = ct = cg = 0
-    for kind, day, attr, n, revenue, a, b, g in conn.execute(union_all(per_day, per_variant, users)):
+    itt_converted: dict[str, int] = {}
+    itt_revenue: dict[str, float] = {}
+    converted = vt = ct = vt_events = ct_events = 0
+    for kind, bucket, attr, n, revenue, a, b, d, e in conn.execute(union_all(per_bucket, per_variant, users, itt)):
         if kind == 0:
-            by_day.append((int(day), attr, int(n), float(revenue)))
+            by_bucket.append((int(bucket), attr, int(n), float(revenue)))
         elif kind == 1:
             by_variant[attr] = int(n)
+        elif kind == 2:
+            converted, vt, ct, vt_events, ct_events = int(n), int(a), int(b), int(d), int(e)
         else:
-            converted, vt, ct, cg = int(n), int(a), int(b), int(g)
-    return Conversions(by_day, converted, by_variant, vt, ct, cg)
+            itt_converted[attr], itt_revenue[attr] = int(n), float(revenue)
+    return Conversions(by_bucket, converted, by_variant, vt, ct, vt_events, ct_events, itt_converted, itt_revenue)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Users counted beside the event totals: the uplift channels' extra reach, uninstalls, the control groups."""
+
+    push_amplification_reached: int
+    app_inbox_reached: int
+    uninstalls: int
+    control_users: int  # users whose assignment (earliest send, error or control in the period) is the control
+    control_also_treated: int  # of those, users who also have a send or error in the period
+    error_only_users: int  # users with an error and no send in the period
+
+
+def reach(conn: Connection, scope: Scope) -> Reach:
+    """The users-only figures that need a probe per user: uplift reach, uninstalls, assignments."""
+    parts = []
+    for tag, channel in enumerate(("push_amplification", "app_inbox")):
+        i, p = EVENTS.alias(f"i_{channel}"), EVENTS.alias(f"p_{channel}")
+        only_there = ~exists().where(
+            scope.where(p, EventType.IMPRESSION), p.c.user_id == i.c.user_id,
+            or_(p.c.channel == "push", p.c.channel.is_(None)),
+        )
+        parts.append(select(literal(tag), func.count(distinct(i.c.user_id)), literal(0)).where(
+            scope.where(i, EventType.IMPRESSION), i.c.channel == channel, only_there))
+    e = EVENTS.alias("uninstall")
+    parts.append(select(literal(2), func.count(distinct(e.c.user_id)), literal(0)).where(
+        scope.where(e, EventType.ERROR), e.c.error_code.in_(UNINSTALL_CODES)))
+    g = EVENTS.alias("g")
+    first_control = (
+        select(g.c.user_id, func.min(g.c.ts).label("at")).where(scope.where(g, EventType.CONTROL))
+        .group_by(g.c.user_id).subquery("first_control")
+    )
+    # Materialized, so that each probe runs once per user, not once per mention in the CASEs below.
+    firsts = (
+        select(
+            first_control.c.at,
+            _first_in_period(scope, EventType.SENT, first_control).label("sent_at"),
+            _first_in_period(scope, EventType.ERROR, first_control).label("error_at"),
+        )
+        .cte("control_firsts")
+        .prefix_with("MATERIALIZED")
+    )
+    treated_at = _earlier(firsts.c.sent_at, firsts.c.error_at)
+    in_control = or_(treated_at.is_(None), firsts.c.at < treated_at)
+    parts.append(select(
+        literal(3),
+        func.coalesce(func.sum(case((in_control, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(in_control, treated_at.is_not(None)), 1), else_=0)), 0),
+    ))
+    r, s = EVENTS.alias("r"), EVENTS.alias("rs")
+    parts.append(select(literal(4), func.count(distinct(r.c.user_id)), literal(0)).where(
+        scope.where(r, EventType.ERROR),
+        ~exists().where(scope.where(s, EventType.SENT), s.c.user_id == r.c.user_id),
+    ))
+    rows = {int(tag): (int(a), int(b)) for tag, a, b in conn.execute(union_all(*parts))}
+    return Reach(rows[0][0], rows[1][0], rows[2][0], rows[3][0], rows[3][1], rows[4][0])
 
 
 def impressions_split(conn: Connection, scope: Scope) -> list[tuple[str, str, int]]:

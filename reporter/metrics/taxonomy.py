@@ -13,11 +13,13 @@ class ErrorKind:
     platform: str  # fcm | apns | any
     retryable: bool
     meaning: str
+    uninstall: bool = False  # the app was uninstalled (or the token expired): counts in `uninstalls`
 
 
 TAXONOMY: dict[str, ErrorKind] = {
     # FCM HTTP v1
-    "UNREGISTERED": ErrorKind("technical", "fcm", False, "The token is no longer valid (app uninstalled or token expired)"),
+    # The push platform's own reading of these two: "undelivered due to app uninstall".
+    "UNREGISTERED": ErrorKind("non_technical", "fcm", False, "The app was uninstalled or the token expired", uninstall=True),
     "INVALID_ARGUMENT": ErrorKind("technical", "fcm", False, "The request was malformed (bad token format or payload field)"),
     "SENDER_ID_MISMATCH": ErrorKind("technical", "fcm", False, "The token belongs to a different sender (Firebase project)"),
     "QUOTA_EXCEEDED": ErrorKind("technical", "fcm", True, "The sending rate limit was exceeded; retry later with backoff"),
@@ -26,7 +28,7 @@ TAXONOMY: dict[str, ErrorKind] = {
     "THIRD_PARTY_AUTH_ERROR": ErrorKind("technical", "fcm", False, "The APNs or web push credentials configured in FCM were rejected"),
     # APNs
     "BadDeviceToken": ErrorKind("technical", "apns", False, "The device token is invalid for this environment"),
-    "Unregistered": ErrorKind("technical", "apns", False, "The device token is no longer active for the app"),
+    "Unregistered": ErrorKind("non_technical", "apns", False, "The app was uninstalled or the token expired", uninstall=True),
     "DeviceTokenNotForTopic": ErrorKind("technical", "apns", False, "The device token does not match the app's bundle id (topic)"),
     "PayloadTooLarge": ErrorKind("technical", "apns", False, "The notification payload is larger than APNs allows"),
     "TooManyRequests": ErrorKind("technical", "apns", True, "Too many requests to the same device token; retry later"),
@@ -41,6 +43,9 @@ TAXONOMY: dict[str, ErrorKind] = {
 }
 
 UNKNOWN = ErrorKind("technical", "any", False, "Unknown error code (not in the reporter's taxonomy)")
+
+
+UNINSTALL_CODES = tuple(code for code, kind in TAXONOMY.items() if kind.uninstall)
 
 
 def classify(code: str) -> ErrorKind:

@@ -38,9 +38,12 @@ def ev(cid: str, user: str, kind: str, hours: float, **extra: Any) -> dict[str, 
     return {"campaign_id": cid, "user_id": user, "event": kind, "ts": at(hours), **extra}
 
 
-def stats(engine: Engine, cid: str, start: datetime | None = None, end: datetime | None = None, tz: str = "UTC") -> CampaignStats:
+def stats(
+    engine: Engine, cid: str, start: datetime | None = None, end: datetime | None = None, tz: str = "UTC",
+    now: datetime | None = None,
+) -> CampaignStats:
     """The stats on one connection, checked equal to the concurrent path (PostgreSQL: two connections)."""
     with engine.connect() as conn:
-        result = compute_stats(conn, cid, start, end, tz)
-    assert compute_stats_concurrently(engine, cid, start, end, tz) == result
+        result = compute_stats(conn, cid, start, end, tz, now)
+    assert compute_stats_concurrently(engine, cid, start, end, tz, now=now) == result
     return result
