@@ -242,8 +242,9 @@ def _scope(campaign: _Campaign, period: Period, buckets: BucketPlan) -> queries.
 QUERIES: tuple[tuple[str, Callable[[Connection, queries.Scope], Any]], ...] = (
     ("users", queries.distinct_users),
     ("conv", queries.conversions),
-    ("reach", queries.reach),
+    ("assigned", queries.assignments),
     ("counts", queries.event_counts),
+    ("reach", queries.reach),
     ("split_rows", queries.impressions_split),
     ("error_rows", queries.error_codes),
 )
@@ -257,6 +258,7 @@ def _assemble(
     counts: list[tuple[int, str | None, str, int, int]],
     users: queries.UserCounts,
     conv: queries.Conversions,
+    assigned: queries.Assignments,
     reach: queries.Reach,
     split_rows: list[tuple[str, str, int]],
     error_rows: list[tuple[str, int]],
@@ -325,7 +327,7 @@ def _assemble(
             by_channel.get("push_amplification", 0), by_channel.get("app_inbox", 0),
             reach.push_amplification_reached, reach.app_inbox_reached,
         ),
-        uninstalls=reach.uninstalls,
+        uninstalls=assigned.uninstalls,
     )
     funnel = Funnel(
         UsersFunnel(sent_users, distinct.get(IMPRESSION, 0), distinct.get(CLICK, 0), conv.converted),
@@ -357,7 +359,7 @@ def _assemble(
         campaign=campaign.info,
         period=period,
         totals=totals,
-        control=_control(sent_users, conv, reach),
+        control=_control(sent_users, conv, assigned),
         trend=fold(buckets, figures),
         funnel=funnel,
         split=Split(_nonzero(os_split), _nonzero(device_split)),
@@ -369,7 +371,7 @@ def _assemble(
     )
 
 
-def _control(sent_users: int, conv: queries.Conversions, reach: queries.Reach) -> ControlGroup:
+def _control(sent_users: int, conv: queries.Conversions, reach: queries.Assignments) -> ControlGroup:
     """The control group against the treatment group, by intent to treat."""
     users = reach.control_users
     # Users with a send or an error in the period, less those assigned to the control first.

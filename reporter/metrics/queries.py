@@ -216,21 +216,17 @@ def _attributed_send(scope: Scope, conv: object) -> ColumnElement[str | None]:
     )
 
 
-def _first_in_period(scope: Scope, kind: EventType, conv: object) -> ColumnElement[int | None]:
-    """The time of the conversion's user's first event of `kind` in the period (NULL if none)."""
-    t = EVENTS.alias(f"f_{kind.label}")
+def _first_in_period(scope: Scope, row: object, *kinds: EventType) -> ColumnElement[int | None]:
+    """The time of the row's user's first event of one of `kinds` in the period (NULL if none)."""
+    t = EVENTS.alias("f_" + "_".join(k.label for k in kinds))
     return (
-        select(t.c.ts)
-        .where(scope.where(t, kind), t.c.user_id == conv.c.user_id)  # type: ignore[attr-defined]
-        .order_by(t.c.ts)
-        .limit(1)
+        select(func.min(t.c.ts))
+        .where(scope.where(t, *kinds), t.c.user_id == row.c.user_id)  # type: ignore[attr-defined]
         .scalar_subquery()
     )
 
 
-def _earlier(a: ColumnElement[int | None], b: ColumnElement[int | None]) -> ColumnElement[int | None]:
-    """The smaller of two nullable times (NULL only when both are)."""
-    return case((a.is_(None), b), (b.is_(None), a), (a <= b, a), else_=b)
+TREATED = (EventType.SENT, EventType.ERROR)  # the events that assign a user to the treatment group
 
 
 @dataclass(frozen=True)
@@ -268,9 +264,8 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
             case((in_period, _attributed_send(scope, c))).label("attr"),
             case((and_(in_period, _touch(scope, EventType.IMPRESSION, c)), 1), else_=0).label("vt"),
             case((and_(in_period, _touch(scope, EventType.CLICK, c)), 1), else_=0).label("ct"),
-            _first_in_period(scope, EventType.SENT, c).label("a_sent"),
-            _first_in_period(scope, EventType.ERROR, c).label("a_error"),
-            _first_in_period(scope, EventType.CONTROL, c).label("a_control"),
+            _first_in_period(scope, c, *TREATED).label("a_treated"),
+            _first_in_period(scope, c, EventType.CONTROL).label("a_control"),
         )
         .where(
             c.c.campaign_pk == scope.campaign_pk,
@@ -308,7 +303,7 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
     # Intent to treat: a user's assignment is the earliest of their first send,
     # error and control event in the period; the conversion counts for that
     # group when it falls inside the window after the assignment.
-    treated_at = _earlier(conv.c.a_sent, conv.c.a_error)
+    treated_at = conv.c.a_treated
     is_control = and_(conv.c.a_control.is_not(None), or_(treated_at.is_(None), conv.c.a_control < treated_at))
     assigned = (
         select(
@@ -344,18 +339,14 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
 
 @dataclass(frozen=True)
 class Reach:
-    """Users counted beside the event totals: the uplift channels' extra reach, uninstalls, the control groups."""
+    """The uplift channels' extra reach: users shown the message there and never on the main push channel."""
 
     push_amplification_reached: int
     app_inbox_reached: int
-    uninstalls: int
-    control_users: int  # users whose assignment (earliest send, error or control in the period) is the control
-    control_also_treated: int  # of those, users who also have a send or error in the period
-    error_only_users: int  # users with an error and no send in the period
 
 
 def reach(conn: Connection, scope: Scope) -> Reach:
-    """The users-only figures that need a probe per user: uplift reach, uninstalls, assignments."""
+    """Users with an impression on an uplift channel and none on `push` in the period."""
     parts = []
     for tag, channel in enumerate(("push_amplification", "app_inbox")):
         i, p = EVENTS.alias(f"i_{channel}"), EVENTS.alias(f"p_{channel}")
@@ -363,40 +354,52 @@ def reach(conn: Connection, scope: Scope) -> Reach:
             scope.where(p, EventType.IMPRESSION), p.c.user_id == i.c.user_id,
             or_(p.c.channel == "push", p.c.channel.is_(None)),
         )
-        parts.append(select(literal(tag), func.count(distinct(i.c.user_id)), literal(0)).where(
+        parts.append(select(literal(tag), func.count(distinct(i.c.user_id))).where(
             scope.where(i, EventType.IMPRESSION), i.c.channel == channel, only_there))
+    rows = dict(conn.execute(union_all(*parts)).all())
+    return Reach(int(rows[0]), int(rows[1]))
+
+
+@dataclass(frozen=True)
+class Assignments:
+    """Users counted beside the event totals: uninstalls and the control group's assignment."""
+
+    uninstalls: int
+    control_users: int  # users whose assignment (earliest send, error or control in the period) is the control
+    control_also_treated: int  # of those, users who also have a send or error in the period
+    error_only_users: int  # users with an error and no send in the period
+
+
+def assignments(conn: Connection, scope: Scope) -> Assignments:
+    """Uninstalls, and who is in the control group by intent to treat (a probe per control or error user)."""
     e = EVENTS.alias("uninstall")
-    parts.append(select(literal(2), func.count(distinct(e.c.user_id)), literal(0)).where(
-        scope.where(e, EventType.ERROR), e.c.error_code.in_(UNINSTALL_CODES)))
+    parts = [select(literal(0), func.count(distinct(e.c.user_id)), literal(0)).where(
+        scope.where(e, EventType.ERROR), e.c.error_code.in_(UNINSTALL_CODES))]
     g = EVENTS.alias("g")
     first_control = (
         select(g.c.user_id, func.min(g.c.ts).label("at")).where(scope.where(g, EventType.CONTROL))
         .group_by(g.c.user_id).subquery("first_control")
     )
-    # Materialized, so that each probe runs once per user, not once per mention in the CASEs below.
+    # Materialized, so that the probe runs once per user, not once per mention in the CASEs below.
     firsts = (
-        select(
-            first_control.c.at,
-            _first_in_period(scope, EventType.SENT, first_control).label("sent_at"),
-            _first_in_period(scope, EventType.ERROR, first_control).label("error_at"),
-        )
+        select(first_control.c.at, _first_in_period(scope, first_control, *TREATED).label("treated_at"))
         .cte("control_firsts")
         .prefix_with("MATERIALIZED")
     )
-    treated_at = _earlier(firsts.c.sent_at, firsts.c.error_at)
+    treated_at = firsts.c.treated_at
     in_control = or_(treated_at.is_(None), firsts.c.at < treated_at)
     parts.append(select(
-        literal(3),
+        literal(1),
         func.coalesce(func.sum(case((in_control, 1), else_=0)), 0),
         func.coalesce(func.sum(case((and_(in_control, treated_at.is_not(None)), 1), else_=0)), 0),
     ))
-    r, s = EVENTS.alias("r"), EVENTS.alias("rs")
-    parts.append(select(literal(4), func.count(distinct(r.c.user_id)), literal(0)).where(
-        scope.where(r, EventType.ERROR),
-        ~exists().where(scope.where(s, EventType.SENT), s.c.user_id == r.c.user_id),
+    # A probe per error user (a scalar subquery: PostgreSQL would otherwise hash every send).
+    r = EVENTS.alias("r")
+    parts.append(select(literal(2), func.count(distinct(r.c.user_id)), literal(0)).where(
+        scope.where(r, EventType.ERROR), _first_in_period(scope, r, EventType.SENT).is_(None),
     ))
     rows = {int(tag): (int(a), int(b)) for tag, a, b in conn.execute(union_all(*parts))}
-    return Reach(rows[0][0], rows[1][0], rows[2][0], rows[3][0], rows[3][1], rows[4][0])
+    return Assignments(rows[0][0], rows[1][0], rows[1][1], rows[2][0])
 
 
 def impressions_split(conn: Connection, scope: Scope) -> list[tuple[str, str, int]]:

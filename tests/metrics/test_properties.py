@@ -3,8 +3,9 @@
 The generated events follow how push delivery works: an impression and a click
 happen at their send's time (so every viewer was sent to, every clicker
 viewed), and each user is in one variant. Under that model the funnels never
-increase, rates stay in 0..100, variants add up to the totals and the trend
-buckets add up to the totals.
+increase, rates stay in 0..100, variants add up to the totals, the trend
+buckets add up to the totals, and the counts, conversions and revenue of any
+two consecutive periods add up to those of the whole.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def build(cid: str, users: list) -> list[dict]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(users=st.lists(user, max_size=12), tz=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata"]),
-       from_day=st.integers(0, 5), days=st.integers(1, 25))
-def test_invariants(engine: Engine, users: list, tz: str, from_day: int, days: int) -> None:
+       from_day=st.integers(0, 5), days=st.integers(1, 25), cut_hours=st.integers(1, 24 * 25 - 1))
+def test_invariants(engine: Engine, users: list, tz: str, from_day: int, days: int, cut_hours: int) -> None:
     cid = f"p{next(counter)}"
     variants = [{"variant": "A", "name": "a", "split_pct": 45}, {"variant": "B", "name": "b", "split_pct": 45}]
     load(engine, [campaign(cid, "ab", control=10, variants=variants)], build(cid, users))
@@ -86,3 +87,16 @@ def test_invariants(engine: Engine, users: list, tz: str, from_day: int, days: i
     assert abs(sum(probabilities) - 1) < 1e-9 and all(0 <= p <= 1 for p in probabilities)
     assert sum(e.count for e in s.errors_by_code) == t.errors
     assert sum(s.split.os.values()) == t.impressions == sum(s.split.device.values())
+    for v in s.variants:
+        assert v.funnel.sent >= v.funnel.viewed >= v.funnel.clicked
+        assert (v.funnel.viewed, v.funnel.clicked) == (v.impressed_users, v.clicked_users)
+    # Each user is in one group: the intent-to-treat groups cover everyone assigned.
+    assert s.control.users == t.control_group
+    assert s.control.treatment_users >= t.sent_users
+    # Any split of the period: the event counts, conversions and revenue of the two parts add up.
+    cut = start + timedelta(hours=min(cut_hours, days * 24 - 1))
+    parts = [stats(engine, cid, start, cut, tz), stats(engine, cid, cut, start + timedelta(days=days), tz)]
+    for key in ("sent", "impressions", "clicks", "errors", "conversions", "view_through_conversion_events",
+                "click_through_conversion_events"):
+        assert sum(getattr(p.totals, key) for p in parts) == getattr(t, key), key
+    assert abs(sum(p.totals.revenue for p in parts) - t.revenue) < 1e-6
