@@ -19,7 +19,7 @@ def branding_of(settings: Settings) -> Branding:
         if kind is None or not b.logo.is_file():
             raise UserError(f"branding.logo: {b.logo} is not a readable .svg or .png file")
         logo = f"data:image/{kind};base64," + base64.b64encode(b.logo.read_bytes()).decode()
-    return Branding(company=b.company, accent=b.accent, logo_data_uri=logo)
+    return Branding(company=b.company, accent=b.accent, logo_data_uri=logo, docs_url=settings.docs_url)
 
 
 def smtp_of(settings: Settings, check: bool) -> SmtpConfig:

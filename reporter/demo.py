@@ -2,7 +2,7 @@
 
 The same seed and size always give the same campaigns and events (event ids
 included), so reports built from the demo data are reproducible. Records come
-out in the input contract's own shape (spec/data.md) and are loaded through the
+out in the input contract's own shape (README) and are loaded through the
 same validation as a user's files.
 """
 

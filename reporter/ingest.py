@@ -2,7 +2,7 @@
 
 Each batch of events is one transaction, so an interrupted load leaves whole
 batches only, and re-running it skips the events already stored (by
-`event_id`). Records that break the contract of spec/data.md go to the rejects
+`event_id`). Records that break the data contract (README) go to the rejects
 file with their line and reason; every good record of the file is stored.
 """
 

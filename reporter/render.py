@@ -19,7 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from reporter import __version__
+from reporter import DOCS_URL, __version__
 from reporter import formatting as fmt
 from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
@@ -36,11 +36,14 @@ class Branding:
     company: str = ""
     accent: str = "#3b5bdb"
     logo_data_uri: str | None = None  # an embedded image, never a URL to fetch
+    docs_url: str = DOCS_URL  # where the report's figures are defined (a link in the footer)
 
     def __post_init__(self) -> None:
         # The accent goes into the stylesheet: only a hex colour may, never arbitrary CSS.
         if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})", self.accent):
             raise ValueError(f"branding accent must be a hex colour like #3b5bdb, got {self.accent!r}")
+        if not re.fullmatch(r"https?://[^\s\"'<>]+", self.docs_url):
+            raise ValueError(f"docs_url must be an http(s) URL, got {self.docs_url!r}")
         if self.logo_data_uri is not None and not re.fullmatch(r"data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+", self.logo_data_uri):
             raise ValueError("branding logo must be an embedded PNG or SVG (a base64 data URI)")
 
@@ -79,6 +82,7 @@ def _environment() -> Any:
         probability=fmt.probability,
         label=fmt.label,
         signed_rate=lambda v: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.rate(v, 1),
+        signed_count=lambda v: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.count(round(v)),
     )
     return env
 
@@ -116,12 +120,12 @@ def _control_verdict(stats: CampaignStats) -> str:
     ctl = stats.control
     if not ctl.users:
         return "This campaign has no control group in the period, so its lift cannot be measured."
-    if ctl.p_value is None or stats.totals.conversion_rate is None:
+    if ctl.p_value is None or ctl.treatment_conversion_rate is None:
         return "Not enough data to compare with the control group."
     direction = "more" if (ctl.lift or 0) > 0 else "less"
     if ctl.p_value < 0.05:
         lift = fmt.DASH if ctl.lift is None else fmt.rate(abs(ctl.lift), 1)
-        return f"Users sent to converted {lift} {direction} often than the control group; the difference is significant (p {fmt.p_value(ctl.p_value)})."
+        return f"Targeted users converted {lift} {direction} often than the control group; the difference is significant (p {fmt.p_value(ctl.p_value)})."
     return f"The difference from the control group is not significant (p {fmt.p_value(ctl.p_value)}): it may be chance."
 
 
@@ -182,6 +186,7 @@ def render_html(
         "accent": branding.accent,
         "css": _css(),
         "version": __version__,
+        "docs_url": branding.docs_url,
         "control_verdict": _control_verdict(stats),
         "ab_verdict": _ab_verdict(stats) if stats.variants else "",
     }

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reporter import DOCS_URL
 from reporter.errors import UserError
 
 ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\".]+")
@@ -162,6 +163,8 @@ class Settings(Model):
     timezone: TimezoneName = Field("UTC", description="Default timezone of reports and schedules (IANA name).")
     archive: ArchiveSettings = ArchiveSettings()
     branding: BrandingSettings = BrandingSettings()
+    docs_url: str = Field(DOCS_URL, pattern=r"^https?://[^\s\"'<>]+$",
+                          description="Where the reports' footer links for the definition of every figure.")
     smtp: SmtpSettings = SmtpSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     logging: LoggingSettings = LoggingSettings()

@@ -22,6 +22,10 @@ def format_rate(value: float | None) -> str:
 
 
 
+def _signed(value: float | None) -> str:
+    return DASH if value is None else f"{value:+,.1f}"
+
+
 def _p(value: float | None) -> str:
     return DASH if value is None else ("<0.0001" if value < 1e-4 else f"{value:.4f}")
 
@@ -36,7 +40,9 @@ def print_stats(console: Any, stats: CampaignStats) -> None:
         ("qualified", format_count(t.qualified), ""),
         ("sent", format_count(t.sent), f"{format_count(t.sent_users)} users"),
         ("impressions", format_count(t.impressions), format_rate(t.impression_rate)),
+        ("impressed users", format_count(t.impressed_users), ""),
         ("clicks", format_count(t.clicks), format_rate(t.click_rate)),
+        ("clicked users", format_count(t.clicked_users), ""),
         ("CTR", "", format_rate(t.ctr)),
         ("converted users", format_count(t.converted_users), format_rate(t.conversion_rate)),
         ("conversions", format_count(t.conversions), ""),
@@ -44,16 +50,19 @@ def print_stats(console: Any, stats: CampaignStats) -> None:
         ("view-through", format_count(t.view_through_conversions), format_rate(t.view_through_conversion_rate)),
         ("click-through", format_count(t.click_through_conversions), format_rate(t.click_through_conversion_rate)),
         ("errors", format_count(t.errors), ""),
+        ("uninstalls", format_count(t.uninstalls), "users"),
         ("control group", format_count(t.control_group), ""),
-        ("uplift: push amplification", format_count(t.uplift.push_amplification), ""),
-        ("uplift: app inbox", format_count(t.uplift.app_inbox), ""),
+        ("uplift: push amplification", format_count(t.uplift.push_amplification),
+         f"{format_count(t.uplift.push_amplification_reached)} users reached only there"),
+        ("uplift: app inbox", format_count(t.uplift.app_inbox), f"{format_count(t.uplift.app_inbox_reached)} users reached only there"),
     ):
         head.add_row(label, value, rate)
     console.print(head)
     ctl = stats.control
     console.print(
-        f"Control: {format_rate(ctl.conversion_rate)} of {format_count(ctl.users)} converted vs {format_rate(t.conversion_rate)} sent; "
-        f"lift {format_rate(ctl.lift)}, p = {_p(ctl.p_value)}"
+        f"Control (intent to treat): {format_rate(ctl.conversion_rate)} of {format_count(ctl.users)} control users converted vs "
+        f"{format_rate(ctl.treatment_conversion_rate)} of {format_count(ctl.treatment_users)} targeted; lift {format_rate(ctl.lift)}, "
+        f"incremental converters {_signed(ctl.incremental_conversions)}, p = {_p(ctl.p_value)}"
     )
     f = stats.funnel
     console.print(

@@ -15,6 +15,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import Engine
 
+from reporter import DOCS_URL
 from reporter.demo import load_demo
 from reporter.metrics import compute_stats
 from reporter.metrics.model import CampaignStats
@@ -119,7 +120,9 @@ def test_html_references_nothing_external(demo_engine: Engine) -> None:
     for cid in ("welcome-series", "black-friday-ab"):
         html = render_html(stats_of(demo_engine, cid), None, GENERATED).html
         links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", html)
-        assert links and all(link.startswith("#") for link in links)  # in-document references only
+        # In-document references only, and one link (never fetched) to the guide to the figures.
+        assert links and all(link.startswith("#") or link == DOCS_URL for link in links)
+        assert re.findall(r"""<a href="([^"#][^"]*)">""", html) == [DOCS_URL]
         assert not re.search(r"(?:src|href)\s*=\s*[^\s\"']", html)  # no unquoted ones either
         assert not re.search(r"url\((?!#)", html)
         assert "<script" not in html

@@ -24,8 +24,14 @@ def granularity_for(days: int) -> str:
     return "monthly"
 
 
+def bucket_text(bucket: TrendBucket, granularity: str) -> str:
+    """The bucket's label for people, marked when the period covers only part of it."""
+    label = fmt.bucket_label(bucket.bucket, granularity)
+    return f"{label} (partial)" if bucket.partial else label
+
+
 def _time_axis(ax: Axes, buckets: Sequence[TrendBucket], granularity: str) -> None:
-    labels = [fmt.bucket_label(b.bucket, granularity) for b in buckets]
+    labels = [bucket_text(b, granularity) for b in buckets]
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: labels[int(x)] if 0 <= int(x) < len(labels) and x == int(x) else ""))
     ax.set_xlim(-0.6, len(buckets) - 0.4)
@@ -59,7 +65,7 @@ def message_trend(buckets: Sequence[TrendBucket], granularity: str) -> Chart:
         if buckets else f"{title}: no messages in this period."
     )
     rows = tuple(
-        (fmt.bucket_label(b.bucket, granularity), fmt.count(b.sent), fmt.count(b.impressions), fmt.count(b.clicks), fmt.count(b.errors))
+        (bucket_text(b, granularity), fmt.count(b.sent), fmt.count(b.impressions), fmt.count(b.clicks), fmt.count(b.errors))
         for b in buckets
     )
     return Chart(f"trend-{granularity}", title, alt, svg, (X_LABELS[granularity], "Sent", "Impressions", "Clicks", "Errors"), rows)
@@ -82,7 +88,7 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, *, title: 
         svg = to_svg(fig)
     unit = X_LABELS[granularity].split()[0].lower()
     alt = f"{title}: bar chart of {what} per {unit}; {show(sum(values))} in all."
-    rows = tuple((fmt.bucket_label(b.bucket, granularity), show(v)) for b, v in zip(buckets, values))
+    rows = tuple((bucket_text(b, granularity), show(v)) for b, v in zip(buckets, values))
     return Chart(f"{key}-{granularity}", title, alt, svg, (X_LABELS[granularity], figure.capitalize()), rows)
 
 

@@ -1,4 +1,4 @@
-"""The metrics engine: every figure of spec/metrics.md, aggregated in the database."""
+"""The metrics engine: every figure of docs/figures.md, aggregated in the database."""
 
 from reporter.metrics.engine import compute_stats, compute_stats_concurrently, resolve_period
 from reporter.metrics.model import CampaignStats, Period

@@ -1,4 +1,4 @@
-"""The typed, immutable result of the metrics engine: every figure of spec/metrics.md."""
+"""The typed, immutable result of the metrics engine: every figure of docs/figures.md."""
 
 from __future__ import annotations
 
@@ -221,7 +221,7 @@ class CampaignStats:
     sample_ratio: SampleRatio | None
 
     def to_json(self) -> dict[str, Any]:
-        """The documented `stats --json` shape (spec/cli.md), nothing more."""
+        """The documented `stats --json` shape (README, docs/figures.md), nothing more."""
         from reporter.metrics.serialize import stats_to_json
 
         return stats_to_json(self)
