@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///reporter.db"
 # The Alembic revision this code needs; bump it with every new migration.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 def _tune_sqlite(dbapi_conn: object, _record: object) -> None:

@@ -42,7 +42,7 @@ EVENT_FIELDS = (
 EVENT_REQUIRED = ("campaign_id", "user_id", "event", "ts")
 CAMPAIGN_FIELDS = (
     "campaign_id", "name", "type", "start_at", "end_at", "conversion_event",
-    "conversion_window_hours", "control_group_pct", "currency", "variants",
+    "conversion_window_hours", "control_group_pct", "currency", "variants", "planned_users",
 )
 CAMPAIGN_REQUIRED = ("campaign_id", "name", "type", "start_at")
 VARIANT_FIELDS = ("variant", "name", "title", "body", "split_pct", "baseline")
@@ -163,6 +163,10 @@ def parse_campaign(rec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, 
     if control is not None and not 0 <= control <= 100:
         raise Reject(f"control_group_pct must be between 0 and 100, got {rec['control_group_pct']!r}")
     row["control_group_pct"] = 0.0 if control is None else control
+    planned = _number(rec, "planned_users")
+    if planned is not None and (planned != int(planned) or not 1 <= planned <= 10**12):
+        raise Reject(f"planned_users must be a whole number of users, at least 1, got {rec['planned_users']!r}")
+    row["planned_users"] = None if planned is None else int(planned)
     currency = _text(rec, "currency") or "USD"
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         raise Reject(f"currency is not an ISO 4217 code: {currency!r}")

@@ -85,6 +85,7 @@ class Campaign(Base):
     conversion_event: Mapped[str | None] = mapped_column(String(200))
     conversion_window_hours: Mapped[float] = mapped_column(Float, default=24.0)
     control_group_pct: Mapped[float] = mapped_column(Float, default=0.0)
+    planned_users: Mapped[int | None] = mapped_column(Integer)  # the users an A/B test was planned for
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     # First and last event time (microseconds since the epoch), kept by the loader
     # so that the default report period needs no scan of the campaign's events.

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
 from reporter.errors import OptionError, UnknownCampaignError
-from reporter.metrics import queries, statistics as st
+from reporter.metrics import queries, statistics as st, verdicts
 from reporter.metrics.buckets import BucketPlan, fold, money, plan
 from reporter.metrics.model import (
     CampaignInfo,
@@ -72,6 +72,7 @@ def _load_campaign(conn: Connection, campaign_id: str) -> _Campaign:
         conversion_window_hours=row.conversion_window_hours,
         currency=row.currency,
         control_group_pct=row.control_group_pct,
+        planned_users=row.planned_users,
         message_title=message.title if message else None,
         message_body=message.body if message else None,
     )
@@ -140,9 +141,8 @@ def compute_stats(
     """
     campaign = _load_campaign(conn, campaign_id)
     period = _period(campaign, start, end, tz, now)
-    buckets = plan(period)
-    scope = _scope(campaign, period, buckets)
-    return _assemble(campaign, period, buckets, **{name: query(conn, scope) for name, query in QUERIES})
+    work = _plan_work(campaign, period)
+    return _assemble(campaign, period, work, {name: query(conn, scope) for name, query, scope in work.jobs})
 
 
 def compute_stats_concurrently(
@@ -176,36 +176,35 @@ def compute_stats_concurrently(
                 raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
         campaign = _load_campaign(main, campaign_id)
         period = _period(campaign, start, end, tz, now)
-        buckets = plan(period)
-        scope = _scope(campaign, period, buckets)
+        work = _plan_work(campaign, period)
         if dialect == "postgresql":
             def join(conn: Connection) -> Connection:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
                 return conn
 
-            return _assemble(campaign, period, buckets, **_spread(engine, scope, workers, join))
+            return _assemble(campaign, period, work, _spread(engine, work.jobs, workers, join))
         for _ in range(3):
             version = main.exec_driver_sql("PRAGMA data_version").scalar_one()
-            results = _spread(engine, scope, workers, lambda conn: conn)
+            results = _spread(engine, work.jobs, workers, lambda conn: conn)
             if main.exec_driver_sql("PRAGMA data_version").scalar_one() == version:
-                return _assemble(campaign, period, buckets, **results)
+                return _assemble(campaign, period, work, results)
         # Written to all along: read on one connection inside one transaction.
         with main.begin():
             main.exec_driver_sql("SELECT 1 FROM campaigns LIMIT 1")
-            results = {name: query(main, scope) for name, query in QUERIES}
-        return _assemble(campaign, period, buckets, **results)
+            results = {name: query(main, scope) for name, query, scope in work.jobs}
+        return _assemble(campaign, period, work, results)
 
 
 def _spread(
-    engine: Engine, scope: queries.Scope, workers: int, prepare: Callable[[Connection], Connection]
+    engine: Engine, jobs: Sequence[Job], workers: int, prepare: Callable[[Connection], Connection]
 ) -> dict[str, Any]:
-    """Run QUERIES on `workers` threads, each on its own connection set up by `prepare`."""
+    """Run the queries on `workers` threads, each on its own connection set up by `prepare`."""
     local = threading.local()
     helpers: list[Connection] = []
     lock = threading.Lock()
 
-    def run(query: Callable[[Connection, queries.Scope], Any]) -> Any:
+    def run(query: Callable[[Connection, queries.Scope], Any], scope: queries.Scope) -> Any:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = engine.connect()
@@ -216,7 +215,7 @@ def _spread(
 
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats") as pool:
-            futures = {name: pool.submit(run, query) for name, query in QUERIES}
+            futures = {name: pool.submit(run, query, scope) for name, query, scope in jobs}
             return {name: future.result() for name, future in futures.items()}
     finally:
         for conn in helpers:
@@ -243,26 +242,54 @@ QUERIES: tuple[tuple[str, Callable[[Connection, queries.Scope], Any]], ...] = (
     ("users", queries.distinct_users),
     ("conv", queries.conversions),
     ("assigned", queries.assignments),
+    ("sends", queries.first_sends),
     ("counts", queries.event_counts),
     ("reach", queries.reach),
     ("split_rows", queries.impressions_split),
     ("error_rows", queries.error_codes),
 )
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+# What the comparisons need from the data since the test started, when that is not the period.
+SINCE_QUERIES = ("conv", "assigned", "sends")
+Job = tuple[str, Callable[[Connection, queries.Scope], Any], queries.Scope]
 
 
-def _assemble(
-    campaign: _Campaign,
-    period: Period,
-    buckets: BucketPlan,
-    counts: list[tuple[int, str | None, str, int, int]],
-    users: queries.UserCounts,
-    conv: queries.Conversions,
-    assigned: queries.Assignments,
-    reach: queries.Reach,
-    split_rows: list[tuple[str, str, int]],
-    error_rows: list[tuple[str, int]],
-) -> CampaignStats:
+@dataclass(frozen=True)
+class _Work:
+    """The report's buckets and queries; `since` is the comparisons' period (from the test's start day)."""
+
+    buckets: BucketPlan
+    since: BucketPlan | None
+    jobs: tuple[Job, ...]
+
+
+def _plan_work(campaign: _Campaign, period: Period) -> _Work:
+    buckets = plan(period)
+    scope = _scope(campaign, period, buckets)
+    jobs = [(name, query, scope) for name, query in QUERIES]
+    tz = zone(period.timezone)
+    started = local_midnight(campaign.start_at.astimezone(tz).date(), tz)
+    since: BucketPlan | None = None
+    if started < period.end:
+        since_period = Period(started, period.end, period.timezone)
+        since = plan(since_period)
+        if started != period.start:
+            since_scope = _scope(campaign, since_period, since)
+            jobs += [(f"since_{name}", query, since_scope) for name, query in QUERIES if name in SINCE_QUERIES]
+    return _Work(buckets, since, tuple(jobs))
+
+
+def _assemble(campaign: _Campaign, period: Period, work: _Work, results: dict[str, Any]) -> CampaignStats:
+    buckets = work.buckets
+    counts: list[tuple[int, str | None, str, int, int]] = results["counts"]
+    users: queries.UserCounts = results["users"]
+    conv: queries.Conversions = results["conv"]
+    assigned: queries.Assignments = results["assigned"]
+    sends: dict[str, queries.Histogram] = results["sends"]
+    reach: queries.Reach = results["reach"]
+    split_rows: list[tuple[str, str, int]] = results["split_rows"]
+    error_rows: list[tuple[str, int]] = results["error_rows"]
+    since = {name: results.get(f"since_{name}", results[name]) for name in SINCE_QUERIES}
     total: dict[int, int] = defaultdict(int)
     by_channel: dict[str, int] = defaultdict(int)  # sent per channel, campaign-wide
     per_variant: dict[str | None, dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -298,7 +325,7 @@ def _assemble(
             distinct_variant[variant][event] = n
 
     sent = total[SENT]
-    sent_users = distinct.get(SENT, 0)
+    sent_users = sum(sends["*"].values())
     impressions, clicks = total[IMPRESSION], total[CLICK]
     totals = Totals(
         qualified=distinct.get(EventType.QUALIFIED, 0),
@@ -348,18 +375,24 @@ def _assemble(
         non_technical=sum(e.count for e in errors if e.category == "non_technical"),
     )
     variants: tuple[VariantStats, ...] = ()
-    winner = None
+    winner = verdict = None
     sample_ratio = None
     if campaign.info.type == "ab":
-        variants, winner, sample_ratio = _variants(
-            campaign, buckets, per_variant, per_variant_channel, distinct_variant, conv, revenue_by_variant,
-            variant_figures,
+        variants, winner, sample_ratio, verdict = _variants(
+            campaign, buckets, per_variant, per_variant_channel, distinct_variant, sends, conv, revenue_by_variant,
+            variant_figures, _variant_arms(campaign, work.since, since),
         )
+    control = _control(sent_users, conv, assigned)
+    arms = _control_arms(work.since, since)
+    if arms is not None:
+        (test, gate), = [verdicts.compare(*arms, campaign.info.planned_users)]
+        (test,) = verdicts.decide([(test, gate)], campaign.info.planned_users, arms[0].n + arms[1].n, False)
+        control = replace(control, test=test, verdict=test.verdict)
     return CampaignStats(
         campaign=campaign.info,
         period=period,
         totals=totals,
-        control=_control(sent_users, conv, assigned),
+        control=control,
         trend=fold(buckets, figures),
         funnel=funnel,
         split=Split(_nonzero(os_split), _nonzero(device_split)),
@@ -368,14 +401,51 @@ def _assemble(
         variants=variants,
         winner=winner,
         sample_ratio=sample_ratio,
+        verdict=verdict,
+        test_started=_test_start(work, period),
     )
 
 
-def _control(sent_users: int, conv: queries.Conversions, reach: queries.Assignments) -> ControlGroup:
+def _test_start(work: _Work, period: Period) -> datetime | None:
+    if work.since is None or not work.since.buckets:
+        return None
+    return from_us(work.since.buckets[0].lo).astimezone(zone(period.timezone))
+
+
+def _variant_arms(campaign: _Campaign, since: BucketPlan | None, results: dict[str, Any]) -> dict[str, verdicts.Arm]:
+    """Each variant's users and converters at every look since the test started."""
+    if since is None:
+        return {}
+    conv: queries.Conversions = results["conv"]
+    return {
+        v.variant: verdicts.Arm(
+            verdicts.cumulate([results["sends"].get(v.variant, {})], since),
+            verdicts.cumulate([conv.by_variant.get(v.variant, {})], since),
+        )
+        for v in campaign.variants
+    }
+
+
+def _control_arms(since: BucketPlan | None, results: dict[str, Any]) -> tuple[verdicts.Arm, verdicts.Arm] | None:
+    """(control, treatment) users and converters at every look since the campaign started, by intent to treat."""
+    if since is None:
+        return None
+    a: queries.Assignments = results["assigned"]
+    conv: queries.Conversions = results["conv"]
+    treated = verdicts.cumulate(
+        [results["sends"]["*"], a.errors_first, a.errors_then_sent, a.control_then_treated], since, [1, 1, -1, -1])
+    control = verdicts.Arm(verdicts.cumulate([a.control], since),
+                           verdicts.cumulate([conv.itt_by_bucket["control"]], since))
+    treatment = verdicts.Arm(treated, verdicts.cumulate([conv.itt_by_bucket["treatment"]], since))
+    return control, treatment
+
+
+def _control(sent_users: int, conv: queries.Conversions, a: queries.Assignments) -> ControlGroup:
     """The control group against the treatment group, by intent to treat."""
-    users = reach.control_users
+    users = sum(a.control.values())
     # Users with a send or an error in the period, less those assigned to the control first.
-    treated = sent_users + reach.error_only_users - reach.control_also_treated
+    treated = (sent_users + sum(a.errors_first.values()) - sum(a.errors_then_sent.values())
+               - sum(a.control_then_treated.values()))
     converted, treated_converted = conv.itt_converted.get("control", 0), conv.itt_converted.get("treatment", 0)
     revenue, treated_revenue = conv.itt_revenue.get("control", 0.0), conv.itt_revenue.get("treatment", 0.0)
     rate, treated_rate = st.rate(converted, users), st.rate(treated_converted, treated)
@@ -406,10 +476,12 @@ def _variants(
     per_variant: dict[str | None, dict[int, int]],
     per_variant_channel: dict[tuple[str | None, str], dict[int, int]],
     distinct_variant: dict[str | None, dict[int, int]],
+    sends: dict[str, queries.Histogram],
     conv: queries.Conversions,
     revenue_by_variant: dict[str, float],
     variant_figures: dict[str | None, dict[int, dict[str, float]]],
-) -> tuple[tuple[VariantStats, ...], str | None, SampleRatio]:
+    arms: dict[str, verdicts.Arm],
+) -> tuple[tuple[VariantStats, ...], str | None, SampleRatio, str]:
     rows = []
     for v in campaign.variants:
         counts = per_variant.get(v.variant, {})
@@ -425,28 +497,26 @@ def _variants(
             {
                 "v": v,
                 "sent": counts.get(SENT, 0),
-                "sent_users": users.get(SENT, 0),
+                "sent_users": sum(sends.get(v.variant, {}).values()),
                 "impressed_users": users.get(IMPRESSION, 0),
                 "clicked_users": users.get(CLICK, 0),
                 "impressions": counts.get(IMPRESSION, 0),
                 "clicks": counts.get(CLICK, 0),
                 "errors": counts.get(ERROR, 0),
-                "converted": conv.by_variant.get(v.variant, 0),
+                "converted": sum(conv.by_variant.get(v.variant, {}).values()),
                 "channels": channels,
             }
         )
     baseline = next((r for r in rows if r["v"].baseline), rows[0])
     others = [r for r in rows if r is not baseline]
-    comparisons = {}
-    p_values = []
-    for r in others:
-        p = st.two_proportion_p_value(r["converted"], r["sent_users"], baseline["converted"], baseline["sent_users"])
-        p_values.append(p)
-    significant = st.holm(p_values)
-    for r, p, sig in zip(others, p_values, significant):
-        interval = st.wald_interval(r["converted"], r["sent_users"], baseline["converted"], baseline["sent_users"])
-        diff, low, high = interval if interval else (None, None, None)
-        comparisons[r["v"].variant] = Comparison(diff, low, high, p, sig)
+    p_ratio = st.sample_ratio_p_value([r["sent_users"] for r in rows], [r["v"].split_pct for r in rows])
+    broken = p_ratio is not None and p_ratio < 0.001
+    empty = verdicts.Arm((), ())
+    base_arm = arms.get(baseline["v"].variant, empty)
+    tested = [verdicts.compare(base_arm, arms.get(r["v"].variant, empty), campaign.info.planned_users) for r in others]
+    total_users = sum(arm.n for arm in arms.values())
+    decided = verdicts.decide(tested, campaign.info.planned_users, total_users, broken)
+    comparisons = {r["v"].variant: c for r, c in zip(others, decided)}
     best = st.probability_best([r["converted"] for r in rows], [r["sent_users"] for r in rows])
     variants = []
     for r, prob in zip(rows, best):
@@ -480,12 +550,7 @@ def _variants(
                 split_pct=v.split_pct,
             )
         )
-    base_rate = st.rate(baseline["converted"], baseline["sent_users"])
-    candidates = [
-        v for v in variants
-        if v.vs_baseline is not None and v.vs_baseline.significant and v.conversion_rate is not None
-        and base_rate is not None and v.conversion_rate > base_rate
-    ]
-    winner = max(candidates, key=lambda v: v.conversion_rate or 0.0).variant if candidates else None
-    p_ratio = st.sample_ratio_p_value([r["sent_users"] for r in rows], [r["v"].split_pct for r in rows])
-    return tuple(variants), winner, SampleRatio(p_ratio, p_ratio is not None and p_ratio < 0.001)
+    candidates = [v for v in variants if v.vs_baseline is not None and v.vs_baseline.verdict == verdicts.Verdict.WINNER]
+    winner = max(candidates, key=lambda v: v.vs_baseline.difference or 0.0).variant if candidates else None  # type: ignore[union-attr]
+    verdict = verdicts.campaign_verdict([c.verdict for c in decided], winner)
+    return tuple(variants), winner, SampleRatio(p_ratio, broken), verdict

@@ -16,6 +16,7 @@ class CampaignInfo:
     conversion_window_hours: float
     currency: str
     control_group_pct: float = 0.0
+    planned_users: int | None = None
     message_title: str | None = None
     message_body: str | None = None
 
@@ -81,6 +82,8 @@ class ControlGroup:
     incremental_conversions: float | None = None
     incremental_revenue: float | None = None
     p_value: float | None = None
+    test: Comparison | None = None  # treatment against control since the campaign started (sequential)
+    verdict: str = "not_enough_data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +161,19 @@ class ChannelStats:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """A variant's conversion rate against the baseline's, in percentage points."""
+    """A conversion rate against the baseline's, in percentage points, since the test started.
+
+    p_value and the interval are always valid (sequential); fixed_p_value is
+    the fixed-sample z-test at the last look, for reference only.
+    """
 
     difference: float | None
     ci_low: float | None
     ci_high: float | None
     p_value: float | None
     significant: bool
+    fixed_p_value: float | None = None
+    verdict: str = "not_enough_data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +228,8 @@ class CampaignStats:
     variants: tuple[VariantStats, ...]
     winner: str | None
     sample_ratio: SampleRatio | None
+    verdict: str | None = None  # the A/B test's verdict word; None for a single message
+    test_started: datetime | None = None  # where the comparisons' data starts (the start day's midnight)
 
     def to_json(self) -> dict[str, Any]:
         """The documented `stats --json` shape (README, docs/figures.md), nothing more."""

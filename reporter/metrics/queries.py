@@ -143,7 +143,8 @@ def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, 
     return [(ev, var or None, ch, int(d), int(k)) for ev, var, ch, d, k in conn.execute(q)]
 
 
-PER_VARIANT_USERS = (EventType.SENT, EventType.IMPRESSION, EventType.CLICK)
+PER_VARIANT_USERS = (EventType.IMPRESSION, EventType.CLICK)
+Histogram = dict[int, int]  # users by the bucket of their first event of a kind: {bucket key: users}
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class UserCounts:
 
 
 def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
-    """Distinct users with a qualified, control, sent, impression and click event (the last three also per variant).
+    """Distinct users with a qualified, control, impression and click event (the last two also per variant).
 
     Each count is a SELECT DISTINCT user_id streamed from the (campaign, event,
     user_id) index (no sort, no hash table on SQLite or PostgreSQL); the
@@ -163,7 +164,7 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
     than conditional aggregates over one pass.
     """
     parts = []
-    kinds = (EventType.QUALIFIED, EventType.CONTROL, EventType.SENT, EventType.IMPRESSION, EventType.CLICK)
+    kinds = (EventType.QUALIFIED, EventType.CONTROL, EventType.IMPRESSION, EventType.CLICK)
     for kind in kinds:
         for variant in [None, *(scope.variants if kind in PER_VARIANT_USERS else ())]:
             e = EVENTS.alias(f"u_{kind.label}_{len(parts)}")
@@ -179,6 +180,28 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
             out.overall[int(kind)] = int(users)
         else:
             out.by_variant.setdefault(int(kind), {})[variant] = int(users)
+    return out
+
+
+def first_sends(conn: Connection, scope: Scope) -> dict[str, Histogram]:
+    """Users by the bucket of their first send in the period: overall ("*") and per variant.
+
+    The sums are the distinct users sent to; the buckets give the cumulative
+    users at every look of the sequential tests. Each is a streaming GROUP BY
+    user_id on the (campaign, event, user_id, ts) index, the variant filtered
+    on the covered column.
+    """
+    parts = []
+    for variant in [None, *scope.variants]:
+        e = EVENTS.alias(f"first_sent_{len(parts)}")
+        cond = [scope.where(e, EventType.SENT)] + ([e.c.variant == variant] if variant is not None else [])
+        firsts = select(e.c.user_id, func.min(e.c.ts).label("at")).where(*cond).group_by(e.c.user_id).subquery()
+        bucket = scope.bucket_of(firsts.c.at)
+        parts.append(select(cast(literal(variant if variant is not None else "*"), String), bucket, func.count())
+                     .group_by(bucket))
+    out: dict[str, Histogram] = {"*": {}, **{v: {} for v in scope.variants}}
+    for variant, bucket, users in conn.execute(union_all(*parts)):
+        out[variant][int(bucket)] = int(users)
     return out
 
 
@@ -235,14 +258,16 @@ class Conversions:
 
     by_bucket: list[tuple[int, str, int, float]]  # (bucket key, variant or '', conversions, revenue)
     converted: int
-    by_variant: dict[str, int]
+    by_variant: dict[str, Histogram]  # converted users by the bucket of their first conversion attributed to the variant
     view_through: int
     click_through: int
     view_through_events: int
     click_through_events: int
-    # Intent to treat: converted users and their revenue per assignment ("control", "treatment").
+    # Intent to treat: converted users and their revenue per assignment ("control", "treatment"),
+    # followed one window past the period; and by the bucket of their first conversion in it.
     itt_converted: dict[str, int]
     itt_revenue: dict[str, float]
+    itt_by_bucket: dict[str, Histogram]
 
 
 def conversions(conn: Connection, scope: Scope) -> Conversions:
@@ -284,10 +309,14 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
         .where(attributed)
         .group_by(conv.c.bucket, conv.c.attr)
     )
+    first_attributed = (
+        select(conv.c.attr, func.min(conv.c.bucket).label("first")).where(attributed)
+        .group_by(conv.c.attr, conv.c.user_id).subquery("first_attributed")
+    )
     per_variant = (
-        select(literal(1), zero, conv.c.attr, func.count(distinct(conv.c.user_id)), no_revenue, zero, zero, zero, zero)
-        .where(attributed)
-        .group_by(conv.c.attr)
+        select(literal(1), first_attributed.c.first, first_attributed.c.attr, func.count(), no_revenue,
+               zero, zero, zero, zero)
+        .group_by(first_attributed.c.attr, first_attributed.c.first)
     )
 
     def users_where(flag: ColumnElement[bool]) -> ColumnElement[int]:
@@ -307,34 +336,49 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
     is_control = and_(conv.c.a_control.is_not(None), or_(treated_at.is_(None), conv.c.a_control < treated_at))
     assigned = (
         select(
-            conv.c.user_id, conv.c.ts, conv.c.revenue,
+            conv.c.user_id, conv.c.ts, conv.c.revenue, conv.c.bucket,
             case((is_control, literal("control")), else_=literal("treatment")).label("grp"),
             case((is_control, conv.c.a_control), else_=treated_at).label("at"),
         )
         .where(or_(conv.c.a_control.is_not(None), treated_at.is_not(None)))
         .subquery("assigned")
     )
+    converts = and_(assigned.c.ts >= assigned.c.at, assigned.c.ts <= assigned.c.at + scope.window_us)
     itt = (
         select(literal(3), zero, assigned.c.grp, func.count(distinct(assigned.c.user_id)),
                cast(func.coalesce(func.sum(assigned.c.revenue), 0.0), Float), zero, zero, zero, zero)
-        .where(assigned.c.ts >= assigned.c.at, assigned.c.ts <= assigned.c.at + scope.window_us)
+        .where(converts)
         .group_by(assigned.c.grp)
     )
+    first_itt = (
+        select(assigned.c.grp, func.min(assigned.c.bucket).label("first"))
+        .where(converts, assigned.c.bucket.is_not(None))
+        .group_by(assigned.c.grp, assigned.c.user_id).subquery("first_itt")
+    )
+    itt_buckets = (
+        select(literal(4), first_itt.c.first, first_itt.c.grp, func.count(), no_revenue, zero, zero, zero, zero)
+        .group_by(first_itt.c.grp, first_itt.c.first)
+    )
     by_bucket: list[tuple[int, str, int, float]] = []
-    by_variant: dict[str, int] = {}
+    by_variant: dict[str, Histogram] = {}
     itt_converted: dict[str, int] = {}
     itt_revenue: dict[str, float] = {}
+    itt_by_bucket: dict[str, Histogram] = {"control": {}, "treatment": {}}
     converted = vt = ct = vt_events = ct_events = 0
-    for kind, bucket, attr, n, revenue, a, b, d, e in conn.execute(union_all(per_bucket, per_variant, users, itt)):
+    statement = union_all(per_bucket, per_variant, users, itt, itt_buckets)
+    for kind, bucket, attr, n, revenue, a, b, d, e in conn.execute(statement):
         if kind == 0:
             by_bucket.append((int(bucket), attr, int(n), float(revenue)))
         elif kind == 1:
-            by_variant[attr] = int(n)
+            by_variant.setdefault(attr, {})[int(bucket)] = int(n)
         elif kind == 2:
             converted, vt, ct, vt_events, ct_events = int(n), int(a), int(b), int(d), int(e)
-        else:
+        elif kind == 3:
             itt_converted[attr], itt_revenue[attr] = int(n), float(revenue)
-    return Conversions(by_bucket, converted, by_variant, vt, ct, vt_events, ct_events, itt_converted, itt_revenue)
+        else:
+            itt_by_bucket[attr][int(bucket)] = int(n)
+    return Conversions(by_bucket, converted, by_variant, vt, ct, vt_events, ct_events, itt_converted, itt_revenue,
+                       itt_by_bucket)
 
 
 @dataclass(frozen=True)
@@ -362,44 +406,58 @@ def reach(conn: Connection, scope: Scope) -> Reach:
 
 @dataclass(frozen=True)
 class Assignments:
-    """Users counted beside the event totals: uninstalls and the control group's assignment."""
+    """Uninstalls, and the users of the intent-to-treat groups by the bucket they joined them in.
+
+    Treatment users = first sends + `errors_first` - `errors_then_sent` - `control_then_treated`
+    (bucket by bucket); control users = `control`.
+    """
 
     uninstalls: int
-    control_users: int  # users whose assignment (earliest send, error or control in the period) is the control
-    control_also_treated: int  # of those, users who also have a send or error in the period
-    error_only_users: int  # users with an error and no send in the period
+    control: Histogram  # users whose earliest assigning event is a control one, by its bucket
+    control_then_treated: Histogram  # of those, users with a later send or error, by its bucket
+    errors_first: Histogram  # users whose first error precedes any send, by the error's bucket
+    errors_then_sent: Histogram  # of those, users sent to later, by the send's bucket
 
 
 def assignments(conn: Connection, scope: Scope) -> Assignments:
-    """Uninstalls, and who is in the control group by intent to treat (a probe per control or error user)."""
+    """Uninstalls, and who joins which group when, by intent to treat (a probe per control or error user)."""
     e = EVENTS.alias("uninstall")
-    parts = [select(literal(0), func.count(distinct(e.c.user_id)), literal(0)).where(
+    zero = literal(0)
+    parts = [select(literal(0), zero, func.count(distinct(e.c.user_id))).where(
         scope.where(e, EventType.ERROR), e.c.error_code.in_(UNINSTALL_CODES))]
+    # Materialized, so that the probes run once per user, not once per mention below.
     g = EVENTS.alias("g")
     first_control = (
         select(g.c.user_id, func.min(g.c.ts).label("at")).where(scope.where(g, EventType.CONTROL))
         .group_by(g.c.user_id).subquery("first_control")
     )
-    # Materialized, so that the probe runs once per user, not once per mention in the CASEs below.
-    firsts = (
-        select(first_control.c.at, _first_in_period(scope, first_control, *TREATED).label("treated_at"))
-        .cte("control_firsts")
-        .prefix_with("MATERIALIZED")
+    controls = (
+        select(first_control.c.at, _first_in_period(scope, first_control, *TREATED).label("other"))
+        .cte("control_firsts").prefix_with("MATERIALIZED")
     )
-    treated_at = firsts.c.treated_at
-    in_control = or_(treated_at.is_(None), firsts.c.at < treated_at)
-    parts.append(select(
-        literal(1),
-        func.coalesce(func.sum(case((in_control, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((and_(in_control, treated_at.is_not(None)), 1), else_=0)), 0),
-    ))
-    # A probe per error user (a scalar subquery: PostgreSQL would otherwise hash every send).
     r = EVENTS.alias("r")
-    parts.append(select(literal(2), func.count(distinct(r.c.user_id)), literal(0)).where(
-        scope.where(r, EventType.ERROR), _first_in_period(scope, r, EventType.SENT).is_(None),
-    ))
-    rows = {int(tag): (int(a), int(b)) for tag, a, b in conn.execute(union_all(*parts))}
-    return Assignments(rows[0][0], rows[1][0], rows[1][1], rows[2][0])
+    first_error = (
+        select(r.c.user_id, func.min(r.c.ts).label("at")).where(scope.where(r, EventType.ERROR))
+        .group_by(r.c.user_id).subquery("first_error")
+    )
+    errors = (
+        select(first_error.c.at, _first_in_period(scope, first_error, EventType.SENT).label("other"))
+        .cte("error_firsts").prefix_with("MATERIALIZED")
+    )
+    # A tie goes to the treatment group (control) and to the send (errors).
+    for tag, firsts, later in ((1, controls, False), (2, controls, True), (3, errors, False), (4, errors, True)):
+        came_first = or_(firsts.c.other.is_(None), firsts.c.at < firsts.c.other)
+        cond = [came_first, firsts.c.other.is_not(None)] if later else [came_first]
+        bucket = scope.bucket_of(firsts.c.other if later else firsts.c.at)
+        parts.append(select(literal(tag), bucket, func.count()).where(*cond).group_by(bucket))
+    hist: dict[int, Histogram] = {1: {}, 2: {}, 3: {}, 4: {}}
+    uninstalls = 0
+    for tag, bucket, n in conn.execute(union_all(*parts)):
+        if tag == 0:
+            uninstalls = int(n)
+        else:
+            hist[int(tag)][int(bucket)] = int(n)
+    return Assignments(uninstalls, hist[1], hist[2], hist[3], hist[4])
 
 
 def impressions_split(conn: Connection, scope: Scope) -> list[tuple[str, str, int]]:

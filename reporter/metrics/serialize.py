@@ -58,4 +58,6 @@ def stats_to_json(stats: CampaignStats) -> dict[str, Any]:
         "variants": [_variant(v) for v in stats.variants],
         "winner": stats.winner,
         "sample_ratio": asdict(stats.sample_ratio) if stats.sample_ratio is not None else None,
+        "verdict": stats.verdict,
+        "test_started": stats.test_started.isoformat() if stats.test_started is not None else None,
     }

@@ -18,13 +18,17 @@ def at(hours: float) -> str:
     return (T0 + timedelta(hours=hours)).isoformat()
 
 
-def campaign(cid: str, ctype: str = "single", window: float = 24, control: float = 0, variants: Any = None) -> dict[str, Any]:
+def campaign(
+    cid: str, ctype: str = "single", window: float = 24, control: float = 0, variants: Any = None, planned: int | None = None
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "campaign_id": cid, "name": f"Campaign {cid}", "type": ctype, "start_at": T0.isoformat(),
         "conversion_window_hours": window, "control_group_pct": control, "conversion_event": "Charged",
     }
     if variants is not None:
         record["variants"] = variants
+    if planned is not None:
+        record["planned_users"] = planned
     return record
 
 

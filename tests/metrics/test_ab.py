@@ -1,17 +1,18 @@
-"""A/B figures worked out by hand: variants, comparisons, Holm, winner, P(best), sample ratio."""
+"""A/B figures worked out by hand: variants, sequential comparisons, Holm, verdicts, P(best), sample ratio."""
 
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from tests.metrics.helpers import campaign, ev, load, stats
-
-Z95 = 1.959963984540054  # the 97.5 % quantile of the standard normal
+from reporter.metrics.model import UsersFunnel
+from tests.metrics.helpers import T0, campaign, ev, load, stats
+from tests.metrics.test_sequential import reference_look, reference_sequence
 
 
 def variants(*splits: float) -> list[dict[str, Any]]:
@@ -45,22 +46,24 @@ def test_three_variants_one_wins(engine: Engine) -> None:
         ("A", True, 1000, 50), ("B", False, 1000, 60), ("C", False, 1000, 100),
     ]
     assert (a.conversion_rate, b.conversion_rate, c.conversion_rate) == pytest.approx((5.0, 6.0, 10.0))
-    assert c.revenue == pytest.approx(250.0)
+    assert c.revenue == pytest.approx(250.0) and c.revenue_per_user == pytest.approx(0.25)
+    assert c.funnel == UsersFunnel(1000, 0, 0, 100)
     assert a.vs_baseline is None
-    # B: +1 pp, z = 0.01 / sqrt(.055 * .945 * .002) = 0.981, p = 0.327: not significant.
-    assert b.vs_baseline.difference == pytest.approx(1.0)
-    assert b.vs_baseline.p_value == pytest.approx(z_test_p(60, 1000, 50, 1000))
-    assert b.vs_baseline.p_value == pytest.approx(0.3267, abs=1e-4)
-    assert b.vs_baseline.significant is False
-    # C: +5 pp, Wald interval 5 +- 1.96 * sqrt(.1*.9/1000 + .05*.95/1000) = [2.70, 7.30]; p = 2.2e-5.
-    se = math.sqrt(0.1 * 0.9 / 1000 + 0.05 * 0.95 / 1000)
-    assert c.vs_baseline.difference == pytest.approx(5.0)
-    assert (c.vs_baseline.ci_low, c.vs_baseline.ci_high) == pytest.approx((5 - 100 * Z95 * se, 5 + 100 * Z95 * se))
-    assert (c.vs_baseline.ci_low, c.vs_baseline.ci_high) == pytest.approx((2.7017, 7.2983), abs=1e-4)
-    assert c.vs_baseline.p_value == pytest.approx(z_test_p(100, 1000, 50, 1000))
-    # Holm: 2 * 2.2e-5 < 0.05 rejects C; B's 0.327 > 0.05 stays.
-    assert c.vs_baseline.significant is True
-    assert st.winner == "C"
+    # One day, one look: the always-valid figures are that look's (second implementation in test_sequential).
+    p_b, d_b, h_b = reference_look(50, 1000, 60, 1000, 5000)
+    p_c, d_c, h_c = reference_look(50, 1000, 100, 1000, 5000)
+    assert (b.vs_baseline.difference, b.vs_baseline.p_value) == pytest.approx((1.0, p_b))
+    assert (c.vs_baseline.difference, c.vs_baseline.p_value) == pytest.approx((5.0, p_c))
+    assert (c.vs_baseline.ci_low, c.vs_baseline.ci_high) == pytest.approx((d_c - h_c, d_c + h_c))
+    assert c.vs_baseline.ci_low > 0  # the interval excludes no difference
+    # The fixed-sample z-test is kept for reference: B's p = 0.327, C's 2.2e-5.
+    assert b.vs_baseline.fixed_p_value == pytest.approx(z_test_p(60, 1000, 50, 1000))
+    assert c.vs_baseline.fixed_p_value == pytest.approx(z_test_p(100, 1000, 50, 1000))
+    # Holm: C's p * 2 < 0.05, B's is far above.
+    assert p_c * 2 < 0.05 < p_b
+    assert (b.vs_baseline.significant, b.vs_baseline.verdict) == (False, "keep_running")
+    assert (c.vs_baseline.significant, c.vs_baseline.verdict) == (True, "winner")
+    assert (st.winner, st.verdict) == ("C", "winner")
     assert sum(v.probability_best for v in st.variants) == pytest.approx(1.0)
     assert c.probability_best > 0.999
     assert st.sample_ratio.p_value == pytest.approx(1.0) and st.sample_ratio.mismatch is False
@@ -69,38 +72,76 @@ def test_three_variants_one_wins(engine: Engine) -> None:
     assert sum(v.converted_users for v in st.variants) == st.totals.converted_users == 210
 
 
-def test_no_significant_winner(engine: Engine) -> None:
-    load(engine, [campaign("ab", "ab", variants=variants(40, 30, 30))],
-         ab_events("ab", {"A": (1000, 50), "B": (750, 41), "C": (750, 34)}))
+def test_looks_take_the_running_minimum_and_intersection(engine: Engine) -> None:
+    """Three daily looks; the report is read on day 3, and the figures are those since the test started."""
+    events = []
+    # (day, variant, users sent that day, of whom converting)
+    for day, variant, users, converting in [(0, "A", 400, 20), (0, "B", 400, 44), (1, "A", 400, 24), (1, "B", 400, 30),
+                                            (2, "A", 400, 22), (2, "B", 400, 24)]:
+        for i in range(users):
+            user = f"{variant}{day}-{i}"
+            events.append(ev("ab", user, "sent", day * 24 + 1, variant=variant))
+            if i < converting:
+                events.append(ev("ab", user, "conversion", day * 24 + 2))
+    load(engine, [campaign("ab", "ab", variants=variants(50, 50))], events)
+    looks = [(20, 400, 44, 400), (44, 800, 74, 800), (66, 1200, 98, 1200)]
+    p, low, high = reference_sequence(looks, 5000)
+    # A report of the third day alone still compares the data since the test started.
+    st = stats(engine, "ab", T0 + timedelta(days=2), T0 + timedelta(days=3))
+    b = st.variants[1]
+    assert (b.sent_users, b.converted_users) == (400, 24)  # the period's own figures
+    assert b.vs_baseline.p_value == pytest.approx(p)
+    assert (b.vs_baseline.ci_low, b.vs_baseline.ci_high) == pytest.approx((low, high))
+    assert b.vs_baseline.difference == pytest.approx(100 * (98 - 66) / 1200)
+    # The smallest p-value was the second look's, not the last's.
+    assert p == pytest.approx(reference_look(*looks[1], 5000)[0])
+    assert p < reference_look(*looks[-1], 5000)[0]
+    assert st.test_started == T0
+    whole = stats(engine, "ab")
+    assert whole.variants[1].vs_baseline == b.vs_baseline
+
+
+def test_two_users_per_arm_is_not_enough_data(engine: Engine) -> None:
+    load(engine, [campaign("ab", "ab", variants=variants(50, 50))], ab_events("ab", {"A": (2, 0), "B": (2, 2)}))
     st = stats(engine, "ab")
-    assert st.winner is None
-    assert all(not v.vs_baseline.significant for v in st.variants[1:])
-    assert st.variants[1].vs_baseline.p_value == pytest.approx(z_test_p(41, 750, 50, 1000))
-    # 1000 : 750 : 750 against 40 : 30 : 30 is a perfect split.
-    assert st.sample_ratio.p_value == pytest.approx(1.0)
+    b = st.variants[1].vs_baseline
+    # Version 1 called B the winner here (p = 0.046); Fisher's exact test gives 0.33.
+    assert b.fixed_p_value == pytest.approx(0.0455, abs=1e-4)
+    assert (b.significant, b.verdict, st.verdict, st.winner) == (False, "not_enough_data", "not_enough_data", None)
 
 
 def test_better_but_significant_only_if_holm_allows(engine: Engine) -> None:
-    """Raw p-values 0.03 and 0.04 would each pass alone; Holm needs 0.025 for the smallest."""
-    # B: 5.0% vs 3.5% on 1500 users each: z = 2.053, p = 0.0401. C: 3.5% too (p = 1).
-    load(engine, [campaign("ab", "ab", variants=variants(34, 33, 33))],
-         ab_events("ab", {"A": (1500, 52), "B": (1500, 75), "C": (1500, 52)}))
+    """Each comparison alone would pass; Holm over the two variants needs half the level for the smaller p."""
+    load(engine, [campaign("ab", "ab", variants=variants(34, 33, 33), planned=3000)],
+         ab_events("ab", {"A": (1500, 60), "B": (1500, 99), "C": (1500, 60)}))
     st = stats(engine, "ab")
-    p_b = st.variants[1].vs_baseline.p_value
-    assert p_b == pytest.approx(z_test_p(75, 1500, 52, 1500))
+    p_b = reference_look(60, 1500, 99, 1500, 3000)[0]
+    assert st.variants[1].vs_baseline.p_value == pytest.approx(p_b)
     assert 0.025 < p_b < 0.05
     assert st.variants[1].vs_baseline.significant is False
-    assert st.winner is None
+    # Every arm together has reached the planned 3,000 users and nothing is significant: inconclusive.
+    assert [v.vs_baseline.verdict for v in st.variants[1:]] == ["inconclusive", "inconclusive"]
+    assert (st.winner, st.verdict) == (None, "inconclusive")
+
+
+def test_a_worse_variant_is_a_loser(engine: Engine) -> None:
+    load(engine, [campaign("ab", "ab", variants=variants(50, 50))], ab_events("ab", {"A": (2000, 200), "B": (2000, 100)}))
+    st = stats(engine, "ab")
+    assert st.variants[1].vs_baseline.verdict == "loser" and st.variants[1].vs_baseline.ci_high < 0
+    assert (st.winner, st.verdict) == (None, "loser")
 
 
 def test_broken_split_is_a_sample_ratio_mismatch(engine: Engine) -> None:
     load(engine, [campaign("ab", "ab", control=10, variants=variants(30, 30, 30))],
-         ab_events("ab", {"A": (1000, 50), "B": (1000, 50), "C": (700, 35)}))
+         ab_events("ab", {"A": (1000, 50), "B": (1000, 50), "C": (700, 95)}))
     st = stats(engine, "ab")
     # Expected 900 each: chi2 = (100^2 + 100^2 + 200^2) / 900 = 66.7; with 2 df p = exp(-chi2 / 2).
     chi2 = (100**2 + 100**2 + 200**2) / 900
     assert st.sample_ratio.p_value == pytest.approx(math.exp(-chi2 / 2), rel=1e-6)
     assert st.sample_ratio.mismatch is True
+    # C converts far better, but the split is broken: no decision.
+    assert [v.vs_baseline.verdict for v in st.variants[1:]] == ["do_not_decide", "do_not_decide"]
+    assert (st.winner, st.verdict) == (None, "do_not_decide")
 
 
 def test_probability_best_matches_monte_carlo(engine: Engine) -> None:
@@ -140,6 +181,8 @@ def test_conversion_belongs_to_the_latest_attributed_send(engine: Engine) -> Non
 def test_variant_without_sends_has_null_rates(engine: Engine) -> None:
     load(engine, [campaign("ab", "ab", variants=variants(50, 50))], ab_events("ab", {"A": (100, 5)}))
     a, b = stats(engine, "ab").variants
-    assert b.sent_users == 0 and b.conversion_rate is None and b.ctr is None
-    assert b.vs_baseline.difference is None and b.vs_baseline.p_value is None
-    assert b.vs_baseline.significant is False
+    assert b.sent_users == 0 and b.conversion_rate is None and b.ctr is None and b.revenue_per_user is None
+    assert b.vs_baseline.difference is None and b.vs_baseline.p_value == 1.0 and b.vs_baseline.ci_low is None
+    # A variant planned for half the users got none: the split is broken.
+    assert (b.vs_baseline.significant, b.vs_baseline.verdict) == (False, "do_not_decide")
+    assert (a.probability_best, b.probability_best) == (1.0, None)

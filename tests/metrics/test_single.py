@@ -243,7 +243,7 @@ def test_json_has_the_documented_shape(single: Engine) -> None:
     doc = period(single).to_json()
     assert list(doc) == [
         "campaign", "period", "totals", "control", "trend", "funnel", "split", "errors_by_code",
-        "errors_by_category", "variants", "winner", "sample_ratio",
+        "errors_by_category", "variants", "winner", "sample_ratio", "verdict", "test_started",
     ]
     assert doc["campaign"] == {"id": "s", "name": "Campaign s", "type": "single", "conversion_event": "Charged",
                                "conversion_window_hours": 24.0, "currency": "USD"}
@@ -260,8 +260,12 @@ def test_json_has_the_documented_shape(single: Engine) -> None:
     assert list(doc["control"]) == [
         "users", "converted_users", "conversion_rate", "revenue", "treatment_users", "treatment_converted_users",
         "treatment_conversion_rate", "treatment_revenue", "lift", "incremental_conversions", "incremental_revenue",
-        "p_value",
+        "p_value", "test", "verdict",
     ]
+    assert list(doc["control"]["test"]) == [
+        "difference", "ci_low", "ci_high", "p_value", "significant", "fixed_p_value", "verdict"]
+    assert doc["control"]["verdict"] == "not_enough_data"  # 6 and 2 users
+    assert (doc["verdict"], doc["test_started"]) == (None, "2026-11-02T00:00:00+00:00")
     assert list(doc["trend"]) == ["hourly", "daily", "weekly", "monthly"]
     assert list(doc["trend"]["daily"][0]) == [
         "bucket", "sent", "impressions", "clicks", "errors", "conversions", "revenue", "partial"]
