@@ -49,7 +49,15 @@ LABELS = {
     "fcm": "FCM",
     "apns": "APNs",
     "any": "Any",
+    # verdicts of the sequential comparisons
+    "winner": "Winner",
+    "loser": "Worse",
+    "keep_running": "Keep running",
+    "not_enough_data": "Not enough data",
+    "do_not_decide": "Do not decide",
+    "inconclusive": "Inconclusive",
     # trend granularities
+    "hourly": "Hourly",
     "daily": "Daily",
     "weekly": "Weekly",
     "monthly": "Monthly",

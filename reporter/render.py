@@ -24,6 +24,7 @@ from reporter import formatting as fmt
 from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
 from reporter.metrics.model import CampaignStats
+from reporter.verdicts_text import ab_sentence, control_sentence
 
 log = logging.getLogger(__name__)
 CHART_SCHEME = "chart:"
@@ -116,30 +117,6 @@ def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Call
     return delta
 
 
-def _control_verdict(stats: CampaignStats) -> str:
-    ctl = stats.control
-    if not ctl.users:
-        return "This campaign has no control group in the period, so its lift cannot be measured."
-    if ctl.p_value is None or ctl.treatment_conversion_rate is None:
-        return "Not enough data to compare with the control group."
-    direction = "more" if (ctl.lift or 0) > 0 else "less"
-    if ctl.p_value < 0.05:
-        lift = fmt.DASH if ctl.lift is None else fmt.rate(abs(ctl.lift), 1)
-        return f"Targeted users converted {lift} {direction} often than the control group; the difference is significant (p {fmt.p_value(ctl.p_value)})."
-    return f"The difference from the control group is not significant (p {fmt.p_value(ctl.p_value)}): it may be chance."
-
-
-def _ab_verdict(stats: CampaignStats) -> str:
-    if stats.winner:
-        v = next(v for v in stats.variants if v.variant == stats.winner)
-        cmp = v.vs_baseline
-        return (
-            f"Winner: {v.variant} · {v.name}, converting {fmt.rate(v.conversion_rate)} "
-            f"({fmt.points(cmp.difference if cmp else None)} against the baseline, p {fmt.p_value(cmp.p_value if cmp else None)})."
-        )
-    return "No significant winner yet: no variant beats the baseline after the Holm correction."
-
-
 def _svg_inline(chart: Chart) -> Markup:
     svg = chart.svg.replace("<svg", f'<svg role="img" aria-label="{html.escape(chart.alt)}"', 1)
     return Markup(svg)
@@ -187,8 +164,10 @@ def render_html(
         "css": _css(),
         "version": __version__,
         "docs_url": branding.docs_url,
-        "control_verdict": _control_verdict(stats),
-        "ab_verdict": _ab_verdict(stats) if stats.variants else "",
+        "control_verdict": control_sentence(stats),
+        "ab_verdict": ab_sentence(stats) if stats.variants else "",
+        # The answer on the first page: the A/B test's verdict, or the control group's.
+        "headline": ab_sentence(stats) if stats.variants else control_sentence(stats) if stats.control.users else "",
     }
     template = _environment().get_template("ab.html.j2" if c.type == "ab" else "single.html.j2")
     page = template.render(context, embed=_svg_inline, pdf=False)
@@ -254,9 +233,7 @@ def render_email(stats: CampaignStats, subject_template: str, note: str, brandin
         ("Revenue", fmt.money(t.revenue, c.currency), f"{fmt.count(t.conversions)} conversions"),
         ("Errors", fmt.count(t.errors), ""),
     ]
-    verdict = _ab_verdict(stats) if stats.variants else _control_verdict(stats) if stats.control.users else ""
-    if stats.sample_ratio is not None and stats.sample_ratio.mismatch:
-        verdict = "Warning: sample-ratio mismatch, the A/B split is broken. " + verdict
+    verdict = ab_sentence(stats) if stats.variants else control_sentence(stats) if stats.control.users else ""
     html_body = _environment().get_template("email.html.j2").render(
         subject=subject, stats=stats, c=c, period_text=period_text, figures=figures, verdict=verdict, note=note,
         company=branding.company, accent=branding.accent,

@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from reporter.metrics.model import CampaignStats
+from reporter.verdicts_text import ab_sentence, control_sentence
 
 DASH = "—"
 
@@ -20,6 +21,10 @@ def format_rate(value: float | None) -> str:
     """A percentage with two decimals, or an em dash when undefined."""
     return DASH if value is None else f"{value:.2f}%"
 
+
+
+def _ci(value: float | None) -> str:
+    return DASH if value is None else f"{value:+.2f}"
 
 
 def _signed(value: float | None) -> str:
@@ -84,8 +89,8 @@ def print_stats(console: Any, stats: CampaignStats) -> None:
         for v in stats.variants:
             cmp = v.vs_baseline
             diff = "baseline" if cmp is None else (
-                DASH if cmp.difference is None else f"{cmp.difference:+.2f} pp [{cmp.ci_low:+.2f}, {cmp.ci_high:+.2f}]"
-                + (" *" if cmp.significant else "")
+                DASH if cmp.difference is None else f"{cmp.difference:+.2f} pp [{_ci(cmp.ci_low)}, {_ci(cmp.ci_high)}] "
+                + cmp.verdict.replace("_", " ")
             )
             table.add_row(
                 f"{v.variant} {v.name}", format_count(v.sent), format_count(v.impressions), format_count(v.clicks), format_rate(v.ctr), format_count(v.errors),
@@ -93,6 +98,8 @@ def print_stats(console: Any, stats: CampaignStats) -> None:
                 format_rate(None if v.probability_best is None else 100 * v.probability_best),
             )
         console.print(table)
-        console.print(f"Winner: {stats.winner or 'no significant winner yet'}")
         if stats.sample_ratio is not None and stats.sample_ratio.mismatch:
             console.print(f"[bold red]Sample-ratio mismatch[/] (p = {_p(stats.sample_ratio.p_value)}): the split is broken.")
+        console.print(ab_sentence(stats), markup=False, highlight=False)
+    if stats.control.users:
+        console.print(control_sentence(stats), markup=False, highlight=False)

@@ -83,10 +83,12 @@ def test_bad_campaigns_are_rejected_with_reasons(engine: Engine, tmp_path: Path)
          "variants": [{"variant": "A", "name": "a", "split_pct": 50}, {"variant": "B", "name": "b", "split_pct": 50}]},
         {"campaign_id": "bad-currency", "name": "x", "type": "single", "start_at": "2026-11-01", "currency": "XYZ"},
         {"campaign_id": "bad-control", "name": "x", "type": "single", "start_at": "2026-11-01", "control_group_pct": 101},
+        {"campaign_id": "bad-planned", "name": "x", "type": "single", "start_at": "2026-11-01", "planned_users": 2.5},
+        {"campaign_id": "planned", "name": "x", "type": "single", "start_at": "2026-11-01", "planned_users": "20000"},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     summary = load_campaigns(engine, path)
-    assert (summary.loaded, summary.rejected) == (1, 6)
+    assert (summary.loaded, summary.rejected) == (2, 7)
     rejects = [json.loads(line) for line in summary.rejects_path.read_text().splitlines()]
     assert [(r["line"], r["reason"]) for r in rejects] == [
         (2, "missing name"),
@@ -95,8 +97,12 @@ def test_bad_campaigns_are_rejected_with_reasons(engine: Engine, tmp_path: Path)
         (5, "variant split_pct sum to 100, expected 90 (100 - control_group_pct)"),
         (6, "currency is not an ISO 4217 code: 'XYZ'"),
         (7, "control_group_pct must be between 0 and 100, got 101"),
+        (8, "planned_users must be a whole number of users, at least 1, got 2.5"),
     ]
     assert json.loads(rejects[0]["record"]) == records[1]  # unchanged
+    with engine.connect() as conn:
+        planned = conn.exec_driver_sql("SELECT campaign_id, planned_users FROM campaigns ORDER BY campaign_id").all()
+    assert [tuple(row) for row in planned] == [("ok", None), ("planned", 20000)]
 
 
 def _write_events_csv(path: Path, rows: list[str]) -> Path:

@@ -85,7 +85,11 @@ def test_html_shows_headline_figures_formatted(demo_engine: Engine) -> None:
     assert "Nov 26, 2026, 7:00 AM UTC" in html
     for variant in stats.variants:
         assert f"<b>{variant.variant}</b> · {variant.name}" in html
-    assert "no significant winner yet" in html.lower() or "Winner:" in html
+    # The verdict is the first thing after the header, and again under the comparison.
+    from reporter.verdicts_text import ab_sentence
+
+    sentence = ab_sentence(stats)
+    assert html.index(sentence) < html.index('id="sent-conversions"') and html.count(sentence) == 2
 
 
 def test_undefined_rates_show_a_dash(demo_engine: Engine) -> None:

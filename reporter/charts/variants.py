@@ -52,11 +52,12 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
                     right.annotate(note, (0, yi), xytext=(5, 0), textcoords="offset points", va="center", fontsize=7.5,
                                    color=MUTED)
                     continue
-                low, high = cmp.ci_low or 0.0, cmp.ci_high or 0.0
+                low = cmp.difference if cmp.ci_low is None else cmp.ci_low
+                high = cmp.difference if cmp.ci_high is None else cmp.ci_high
                 spans += [low, high]
                 right.errorbar(cmp.difference, yi, xerr=[[cmp.difference - low], [high - cmp.difference]],
                                fmt="o", color=colour, ecolor=colour, capsize=4, markersize=5)
-                verdict = "significant" if cmp.significant else "not significant"
+                verdict = fmt.label(cmp.verdict)
                 right.text(1.03, yi, f"{fmt.points(cmp.difference)}, p {fmt.p_value(cmp.p_value)}\n{verdict}",
                            transform=right.get_yaxis_transform(), va="center", fontsize=7.5, clip_on=False,
                            color=INK if cmp.significant else MUTED, fontweight="bold" if cmp.significant else "normal")
@@ -74,13 +75,13 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
             "baseline" if v.baseline else fmt.points(v.vs_baseline.difference if v.vs_baseline else None),
             "" if v.baseline or not v.vs_baseline else f"{fmt.points(v.vs_baseline.ci_low)} to {fmt.points(v.vs_baseline.ci_high)}",
             "" if v.baseline or not v.vs_baseline else fmt.p_value(v.vs_baseline.p_value),
-            "" if v.baseline or not v.vs_baseline else ("yes" if v.vs_baseline.significant else "no"),
+            "" if v.baseline or not v.vs_baseline else fmt.label(v.vs_baseline.verdict),
         )
         for v in variants
     )
     alt = "Conversion rate by variant: " + "; ".join(f"{v.variant} {fmt.rate(v.conversion_rate)}" for v in variants) + "."
     return Chart("variants-comparison", title, alt, svg,
-                 ("Variant", "Conversion rate", "Difference", "95% interval", "p-value", "Significant"), rows)
+                 ("Variant", "Conversion rate", "Difference", "95% interval", "p-value (always valid)", "Verdict"), rows)
 
 
 def trends(variants: Sequence[VariantStats]) -> Chart:
