@@ -25,7 +25,6 @@ def _tune_sqlite(dbapi_conn: object, _record: object) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache
-    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 

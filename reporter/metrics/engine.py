@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -242,7 +243,7 @@ QUERIES: tuple[tuple[str, Callable[[Connection, queries.Scope], Any]], ...] = (
     ("users", queries.distinct_users),
     ("conv", queries.conversions),
     ("assigned", queries.assignments),
-    ("sends", queries.first_sends),
+    ("sends:*", queries.first_sends),
     ("counts", queries.event_counts),
     ("reach", queries.reach),
     ("split_rows", queries.impressions_split),
@@ -250,7 +251,7 @@ QUERIES: tuple[tuple[str, Callable[[Connection, queries.Scope], Any]], ...] = (
 )
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 # What the comparisons need from the data since the test started, when that is not the period.
-SINCE_QUERIES = ("conv", "assigned", "sends")
+SINCE_QUERIES = ("conv", "assigned", "sends")  # "sends" stands for every "sends:<variant>" job
 Job = tuple[str, Callable[[Connection, queries.Scope], Any], queries.Scope]
 
 
@@ -266,7 +267,7 @@ class _Work:
 def _plan_work(campaign: _Campaign, period: Period) -> _Work:
     buckets = plan(period)
     scope = _scope(campaign, period, buckets)
-    jobs = [(name, query, scope) for name, query in QUERIES]
+    jobs = _jobs(campaign, scope)
     tz = zone(period.timezone)
     started = local_midnight(campaign.start_at.astimezone(tz).date(), tz)
     since: BucketPlan | None = None
@@ -275,8 +276,23 @@ def _plan_work(campaign: _Campaign, period: Period) -> _Work:
         since = plan(since_period)
         if started != period.start:
             since_scope = _scope(campaign, since_period, since)
-            jobs += [(f"since_{name}", query, since_scope) for name, query in QUERIES if name in SINCE_QUERIES]
+            jobs += [(f"since_{name}", query, s) for name, query, s in _jobs(campaign, since_scope)
+                     if name.split(":")[0] in SINCE_QUERIES]
     return _Work(buckets, since, tuple(jobs))
+
+
+def _jobs(campaign: _Campaign, scope: queries.Scope) -> list[Job]:
+    """QUERIES on one scope, with a first-sends query per variant."""
+    jobs: list[Job] = [(name, query, scope) for name, query in QUERIES]
+    for v in scope.variants:
+        jobs.insert(4, (f"sends:{v}", partial(queries.first_sends, variant=v), scope))
+    return jobs
+
+
+def _sends(results: dict[str, Any], prefix: str = "") -> dict[str, queries.Histogram]:
+    """{"*" or variant: users by the bucket of their first send} from the per-variant jobs."""
+    head = f"{prefix}sends:"
+    return {name[len(head):]: hist for name, hist in results.items() if name.startswith(head)}
 
 
 def _assemble(campaign: _Campaign, period: Period, work: _Work, results: dict[str, Any]) -> CampaignStats:
@@ -285,11 +301,13 @@ def _assemble(campaign: _Campaign, period: Period, work: _Work, results: dict[st
     users: queries.UserCounts = results["users"]
     conv: queries.Conversions = results["conv"]
     assigned: queries.Assignments = results["assigned"]
-    sends: dict[str, queries.Histogram] = results["sends"]
+    sends = _sends(results)
     reach: queries.Reach = results["reach"]
     split_rows: list[tuple[str, str, int]] = results["split_rows"]
     error_rows: list[tuple[str, int]] = results["error_rows"]
-    since = {name: results.get(f"since_{name}", results[name]) for name in SINCE_QUERIES}
+    prefix = "since_" if "since_conv" in results else ""
+    since = {name: results[f"{prefix}{name}"] for name in SINCE_QUERIES if name != "sends"}
+    since["sends"] = _sends(results, prefix)
     total: dict[int, int] = defaultdict(int)
     by_channel: dict[str, int] = defaultdict(int)  # sent per channel, campaign-wide
     per_variant: dict[str | None, dict[int, int]] = defaultdict(lambda: defaultdict(int))
