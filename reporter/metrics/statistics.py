@@ -54,7 +54,7 @@ def holm(p_values: list[float | None], alpha: float = 0.05) -> list[bool]:
     return rejected
 
 
-def probability_best(successes: list[int], trials: list[int], points: int = 4_001) -> list[float | None]:
+def probability_best(successes: list[int], trials: list[int], points: int = 1_001) -> list[float | None]:
     """P(each rate is the highest) under independent Beta(1+x, 1+n-x) posteriors; None for an arm with no users.
 
     Numerical integration of f_i(p) * prod_{j != i} F_j(p) on a grid made of a
