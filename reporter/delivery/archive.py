@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from reporter.files import safe_name, write_atomic
+
+log = logging.getLogger(__name__)
 
 INDEX = "index.json"
 MANIFEST = "manifest.json"
@@ -46,10 +49,21 @@ class ArchivedRun:
     artifacts: tuple[Artifact, ...]
 
     def path(self, root: Path, name: str) -> Path:
-        """The absolute path of one of the run's files (a name from its manifest only)."""
-        if name not in {a.name for a in self.artifacts}:
+        """The absolute path of one of the run's files (a name from its manifest only, inside the root)."""
+        folder = inside(root, self.folder)
+        if name not in {a.name for a in self.artifacts} or folder is None:
             raise FileNotFoundError(name)
-        return root / self.folder / name
+        path = (folder / name).resolve()
+        if not path.is_relative_to(folder):
+            raise FileNotFoundError(name)
+        return path
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """root/relative resolved, or None when it is the root itself or lies outside it (a tampered index)."""
+    base = root.resolve()
+    path = (base / relative).resolve()
+    return path if path != base and path.is_relative_to(base) else None
 
 
 def _from_dict(data: dict) -> ArchivedRun:
@@ -144,5 +158,9 @@ class Archive:
                     keep.append(run)
             self._write_index(keep)
         for run in drop:
-            shutil.rmtree(self.root / run.folder, ignore_errors=True)
+            folder = inside(self.root, run.folder)
+            if folder is None:
+                log.warning("retention: skipped %r from the archive index: not a folder inside %s", run.folder, self.root)
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
         return drop

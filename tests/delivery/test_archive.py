@@ -105,3 +105,26 @@ def test_path_only_serves_files_of_the_manifest(tmp_path: Path) -> None:
     run = store(archive)
     with pytest.raises(FileNotFoundError):
         run.path(archive.root, "../../../etc/passwd")
+
+
+# Every escape points into this test's own tmp_path: a regression must never reach a real folder.
+@pytest.mark.parametrize("folder", ["../../victim", "{victim}", "{victim}/../victim", ".", "daily/../../../victim"])
+def test_retention_never_deletes_outside_the_archive(tmp_path: Path, folder: str, caplog: pytest.LogCaptureFixture) -> None:
+    root, victim = tmp_path / "archive" / "inner", tmp_path / "victim"
+    folder = folder.format(victim=victim)
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    archive = Archive(root)
+    store(archive, period="2026-11-01", when=T - timedelta(days=400))
+    store(archive, period="2026-11-20", when=T)
+    index = json.loads((root / "index.json").read_text())
+    old = next(r for r in index["runs"] if r["period"] == "2026-11-01") if isinstance(index, dict) else next(
+        r for r in index if r["period"] == "2026-11-01")
+    old["folder"] = folder
+    (root / "index.json").write_text(json.dumps(index))
+    archive.apply_retention(T, keep_days=30)
+    assert (victim / "keep.txt").read_text() == "precious"
+    assert root.exists() and (root / "daily" / "c1" / "2026-11-20").exists()
+    assert "not a folder inside" in caplog.text
+    run = next(r for r in Archive(root).runs() if r.period == "2026-11-20")
+    assert run.path(root, run.artifacts[0].name).is_file()
