@@ -80,6 +80,11 @@ def _text(rec: dict[str, Any], key: str, required: bool = False, max_len: int = 
     value = str(value).strip()
     if len(value) > max_len:
         raise Reject(f"{key} is longer than {max_len} characters")
+    if "\x00" in value:
+        # PostgreSQL refuses NUL in text, and it would cost the whole batch.
+        raise Reject(f"{key} contains a NUL character")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise Reject(f"{key} is not valid Unicode (a lone surrogate)")
     return value
 
 

@@ -350,3 +350,27 @@ def test_a_reload_cannot_drop_a_variant_or_type_that_events_use(loaded: Engine, 
     with loaded.connect() as conn:
         names = dict(conn.execute(select(Campaign.campaign_id, Campaign.name)).all())
     assert names["c-ab"] == "Renamed"  # adding a variant is fine
+
+
+def test_nul_and_lone_surrogates_are_rejects_and_the_good_records_load(engine: Engine, tmp_path: Path) -> None:
+    """One bad string used to abort the whole load (exit 1) and lose the good records of the file."""
+    campaigns = tmp_path / "c.jsonl"
+    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    load_campaigns(engine, campaigns)
+    events = tmp_path / "e.jsonl"
+    lines = [
+        '{"campaign_id": "c", "user_id": "u1", "event": "sent", "ts": "2026-11-02T00:00:00Z"}',
+        '{"campaign_id": "c", "user_id": "bad \\ud800 name", "event": "sent", "ts": "2026-11-02T00:00:00Z"}',
+        '{"campaign_id": "c", "user_id": "nul \\u0000 name", "event": "sent", "ts": "2026-11-02T00:00:00Z"}',
+        '{"campaign_id": "c", "user_id": "u4", "event": "sent", "ts": "2026-11-02T00:00:00Z"}',
+    ]
+    events.write_text("\n".join(lines) + "\n")
+    summary = load_events(engine, events)
+    assert (summary.loaded, summary.rejected) == (2, 2)
+    rejects = [json.loads(line) for line in summary.rejects_path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["reason"], r["record"]) for r in rejects] == [
+        (2, "user_id is not valid Unicode (a lone surrogate)", lines[1]),
+        (3, "user_id contains a NUL character", lines[2]),
+    ]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT user_id FROM events ORDER BY user_id").scalars().all() == ["u1", "u4"]
