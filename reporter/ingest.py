@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, delete, insert, or_, select, update
+from sqlalchemy.exc import DataError, IntegrityError, InternalError, ProgrammingError
 
 from reporter.errors import InputFileError
 from reporter.metrics.timezones import to_us
@@ -34,6 +35,8 @@ from reporter.models import (
 from reporter.sources import DataFile, RawRecord, RejectsWriter, data_format, read_csv, read_jsonl, read_list
 
 BATCH_SIZE = 10_000
+# What a database raises for a row it will not store (a constraint, a bad value, a trigger).
+REFUSALS = (DataError, IntegrityError, InternalError, ProgrammingError)
 
 EVENT_FIELDS = (
     "event_id", "campaign_id", "variant", "user_id", "device_id", "event", "ts",
@@ -425,6 +428,48 @@ def _reject(summary: LoadSummary, rejects: RejectsWriter, record: RawRecord, rea
     summary.reasons[kind] = summary.reasons.get(kind, 0) + 1
 
 
+def _store_splitting(
+    engine: Engine, rows: list[dict[str, Any]], refused: Callable[[dict[str, Any], str], None] | None
+) -> tuple[int, int]:
+    """_store_batch, halving a batch the database refuses until the refused rows are found.
+
+    When every row of a batch of several is refused, the fault is not in the data: the error is raised.
+    """
+    try:
+        return _store_batch(engine, rows)
+    except REFUSALS:
+        if refused is None:
+            raise
+        found: list[tuple[dict[str, Any], str]] = []
+        loaded, duplicates = _bisect(engine, rows, found)
+        if len(found) == len(rows) > 1:
+            raise
+        for row, reason in found:
+            refused(row, reason)
+        return loaded, duplicates
+
+
+def _bisect(engine: Engine, rows: list[dict[str, Any]], found: list[tuple[dict[str, Any], str]]) -> tuple[int, int]:
+    try:
+        return _store_batch(engine, rows)
+    except REFUSALS as exc:
+        if len(rows) > 1:
+            half = len(rows) // 2
+            first, second = _bisect(engine, rows[:half], found), _bisect(engine, rows[half:], found)
+            return first[0] + second[0], first[1] + second[1]
+        row = rows[0]
+        if row["event_id"] is not None and _event_id_stored(engine, row["event_id"]):
+            return 0, 1  # another load stored it since this batch looked: a duplicate
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        found.append((row, f"refused by the database: {reason}"))
+        return 0, 0
+
+
+def _event_id_stored(engine: Engine, event_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(Event.id).where(Event.event_id == event_id)).first() is not None
+
+
 def _store_batch(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
     """Insert one batch in one transaction, skipping stored event_ids; returns (loaded, duplicates)."""
     with engine.begin() as conn:
@@ -472,15 +517,20 @@ def store_events(
     rows: Iterable[dict[str, Any]],
     batch_size: int = BATCH_SIZE,
     on_batch: Callable[[int, int], None] | None = None,
+    refused: Callable[[dict[str, Any], str], None] | None = None,
 ) -> tuple[int, int]:
-    """Store validated event rows in batches (one transaction each); returns (loaded, duplicates)."""
+    """Store validated event rows in batches (one transaction each); returns (loaded, duplicates).
+
+    A batch the database refuses is split until the refused rows are found; each
+    goes to `refused(row, reason)` and every other row is stored.
+    """
     loaded = duplicates = 0
     batches = 0
     batch: list[dict[str, Any]] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= batch_size:
-            n, d = _store_batch(engine, batch)
+            n, d = _store_splitting(engine, batch, refused)
             loaded, duplicates = loaded + n, duplicates + d
             batch = []
             batches += 1
@@ -491,7 +541,7 @@ def store_events(
             if on_batch is not None:
                 on_batch(loaded, duplicates)
     if batch:
-        n, d = _store_batch(engine, batch)
+        n, d = _store_splitting(engine, batch, refused)
         loaded, duplicates = loaded + n, duplicates + d
         if on_batch is not None:
             on_batch(loaded, duplicates)
@@ -527,23 +577,32 @@ def load_events(
     check = _header_checker(path, EVENT_FIELDS, EVENT_REQUIRED)
     with DataFile(path) as data:
 
+        pending: dict[int, RawRecord] = {}  # the records of the batch in hand, by id() of their row
+
         def rows() -> Iterator[dict[str, Any]]:
             for record in _records(data, fmt, check):
                 try:
                     if record.fields is None:
                         raise Reject(record.problem or "unreadable record")
-                    yield parse_event(record.fields, campaigns)
+                    row = parse_event(record.fields, campaigns)
                 except Reject as exc:
                     _reject(summary, rejects, record, str(exc))
+                    continue
+                pending[id(row)] = record
+                yield row
+
+        def refused(row: dict[str, Any], reason: str) -> None:
+            _reject(summary, rejects, pending[id(row)], reason)
 
         def batch_done(loaded: int, duplicates: int) -> None:
+            pending.clear()
             if progress is not None:
                 progress(data.bytes_read, data.size)
             if on_batch is not None:
                 on_batch(loaded, duplicates)
 
         try:
-            summary.loaded, summary.duplicates = store_events(engine, rows(), batch_size, batch_done)
+            summary.loaded, summary.duplicates = store_events(engine, rows(), batch_size, batch_done, refused)
         finally:
             summary.rejects_path = rejects.close()
     return summary

@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,7 +263,8 @@ class RejectsWriter:
     def __init__(self, source: Path, fmt: str) -> None:
         suffix = ".rejects.csv" if fmt == "csv" else ".rejects.jsonl"
         self.path = source.with_name(source.name + suffix)
-        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        # Per process: two loads of the same file must not write into one temporary file.
+        self._tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         self._fmt = fmt
         self._file: IO[str] | None = None
         self._csv: Any = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -374,3 +375,60 @@ def test_nul_and_lone_surrogates_are_rejects_and_the_good_records_load(engine: E
     ]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT user_id FROM events ORDER BY user_id").scalars().all() == ["u1", "u4"]
+
+
+def _refuse_user(engine: Engine, user: str) -> None:
+    """Make the database itself refuse one user's rows, as a constraint the loader does not know would."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.user_id = '{user}' "
+                "BEGIN SELECT RAISE(ABORT, 'user is blocked'); END")
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                f"IF NEW.user_id = '{user}' THEN RAISE EXCEPTION 'user is blocked'; END IF; RETURN NEW; END $$ "
+                "LANGUAGE plpgsql")
+            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse()")
+
+
+def test_a_row_the_database_refuses_costs_only_itself(engine: Engine, tmp_path: Path) -> None:
+    campaigns = tmp_path / "c.jsonl"
+    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    load_campaigns(engine, campaigns)
+    _refuse_user(engine, "u13")
+    events = tmp_path / "e.jsonl"
+    events.write_text("".join(
+        json.dumps({"campaign_id": "c", "user_id": f"u{i}", "event": "sent", "ts": "2026-11-02T00:00:00Z"}) + "\n"
+        for i in range(25)))
+    summary = load_events(engine, events, batch_size=10)
+    assert (summary.loaded, summary.rejected) == (24, 1)
+    (reject,) = [json.loads(line) for line in summary.rejects_path.read_text().splitlines()]
+    assert reject["line"] == 14 and reject["reason"].startswith("refused by the database: ")
+    assert "user is blocked" in reject["reason"]
+    with engine.connect() as conn:
+        users = conn.exec_driver_sql("SELECT user_id FROM events").scalars().all()
+    assert sorted(users) == sorted(f"u{i}" for i in range(25) if i != 13)
+
+
+def test_two_concurrent_loads_of_one_file_both_succeed_without_duplicates(db_url: str, tmp_path: Path) -> None:
+    from reporter.db import make_engine, upgrade
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    campaigns = tmp_path / "c.jsonl"
+    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    load_campaigns(engine, campaigns)
+    events = tmp_path / "e.jsonl"
+    events.write_text("".join(
+        json.dumps({"event_id": f"e{i}", "campaign_id": "c", "user_id": f"u{i % 500}", "event": "sent",
+                    "ts": f"2026-11-02T{i % 24:02d}:00:00Z"}) + "\n"
+        for i in range(20_000)))
+    env = {**os.environ, "REPORTER_DATABASE_URL": db_url}
+    procs = [subprocess.Popen([sys.executable, "-m", "reporter", "load", "events", str(events)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outcomes
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM events").one() == (20_000, 20_000)
+    engine.dispose()
