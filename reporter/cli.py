@@ -210,7 +210,7 @@ def campaigns_cmd(app: AppContext) -> None:
 def demo_cmd(app: AppContext, users: int, seed: int, out: Path) -> None:
     """Create the database, load a synthetic data set, show its campaigns and render their reports."""
     from reporter.catalog import list_campaigns
-    from reporter.db import analyze
+    from reporter.db import analyze, shown_url
     from reporter.demo import PLANS, load_demo
 
     engine = app.engine()
@@ -218,7 +218,7 @@ def demo_cmd(app: AppContext, users: int, seed: int, out: Path) -> None:
     with console.status("generating and loading the demo data..."):
         loaded, existing = load_demo(engine, users, seed)
         analyze(engine)
-    console.print(f"demo data: {loaded:,} events loaded, {existing:,} already present ({app.db_url})")
+    console.print(f"demo data: {loaded:,} events loaded, {existing:,} already present ({shown_url(app.db_url)})")
     demo_ids = {p.campaign_id for p in PLANS}
     campaigns = [c for c in list_campaigns(engine) if c.campaign_id in demo_ids]
     _print_headlines(console, engine, campaigns)

@@ -56,6 +56,32 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
     return engine
 
 
+def shown_url(url: str) -> str:
+    """The database URL for people and logs: its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<not a database URL>"
+
+
+def stored_url(url: str) -> str:
+    """The database URL without its password, as a reference to store (job stores, run records)."""
+    try:
+        return make_url(url)._replace(password=None).render_as_string(hide_password=False)
+    except ArgumentError:
+        return url
+
+
+def runtime_url(reference: str, environ: dict[str, str] | None = None) -> str:
+    """The URL to connect with: the environment's REPORTER_DATABASE_URL when `reference` is it without its password."""
+    import os
+
+    full = (environ if environ is not None else os.environ).get("REPORTER_DATABASE_URL")
+    if full and stored_url(full) == stored_url(reference):
+        return full
+    return reference
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 

@@ -136,7 +136,7 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
 def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
     """What APScheduler runs (in a worker process): one run of the job, due at `fire_time`."""
     from reporter.cli_support import branding_of, smtp_of
-    from reporter.db import make_engine
+    from reporter.db import make_engine, runtime_url
     from reporter.settings import load_settings
 
     import threading
@@ -154,7 +154,7 @@ def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time
     grace = timedelta(seconds=settings.scheduler.misfire_grace_s)
     due = datetime.fromisoformat(fire_time) if fire_time else (
         latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now)
-    engine = make_engine(db_url)
+    engine = make_engine(runtime_url(db_url))
     try:
         smtp = smtp_of(settings, check=False) if job.email else None
         delivery = delivery_for(settings, smtp, branding_of(settings))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 import signal
 import socket
@@ -26,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine
 
+from reporter.db import stored_url
 from reporter.jobs.schedule import trigger
 from reporter.settings import Settings
 
@@ -103,7 +105,10 @@ def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: P
     for job in settings.jobs:
         tz = job.timezone or settings.timezone
         new_trigger = (triggers or {}).get(job.name) or trigger(job.schedule, tz)
-        kwargs = {"job_name": job.name, "config_path": str(config_path) if config_path else None, "db_url": db_url}
+        # The job store keeps the URL without its password; workers take the full one from
+        # the scheduler's environment (see serve), so no secret is pickled into a table.
+        kwargs = {"job_name": job.name, "config_path": str(config_path) if config_path else None,
+                  "db_url": stored_url(db_url)}
         old = stored.pop(job.name, None)
         if old is not None and str(old.trigger) == str(new_trigger) and old.kwargs == kwargs:
             kept.append(job.name)
@@ -121,6 +126,7 @@ def serve(engine: Engine, settings: Settings, config_path: Path | None, db_url: 
           stop: threading.Event | None = None) -> None:
     """Run the scheduler in the foreground until SIGINT or SIGTERM; reports in hand are finished first."""
     stop = stop or threading.Event()
+    os.environ["REPORTER_DATABASE_URL"] = db_url  # inherited by the worker processes, never stored
     scheduler = build_scheduler(engine, settings)
     scheduler.start(paused=True)
     report = sync_jobs(scheduler, settings, config_path, db_url)
