@@ -190,10 +190,12 @@ def compute_stats_concurrently(
             results = _spread(engine, work.jobs, workers, lambda conn: conn)
             if main.exec_driver_sql("PRAGMA data_version").scalar_one() == version:
                 return _assemble(campaign, period, work, results)
-        # Written to all along: read on one connection inside one transaction.
-        with main.begin():
-            main.exec_driver_sql("SELECT 1 FROM campaigns LIMIT 1")
-            results = {name: query(main, scope) for name, query, scope in work.jobs}
+        # Written to all along: read on one connection inside one transaction (pysqlite
+        # begins none for reads on its own, so each statement would see its own state).
+        main.commit()  # closes SQLAlchemy's implicit transaction of the reads above
+        main.exec_driver_sql("BEGIN")
+        results = {name: query(main, scope) for name, query, scope in work.jobs}
+        main.commit()
         return _assemble(campaign, period, work, results)
 
 
