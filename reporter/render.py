@@ -140,6 +140,7 @@ def render_html(
     tz = stats.period.timezone
     period_text = fmt.period(stats.period.start, stats.period.end, tz)
     has_previous = previous is not None and (previous.totals.sent or previous.totals.conversions)
+    ab_verdict = ab_sentence(stats) if stats.variants else ""
     window = c.conversion_window_hours
     context = {
         "stats": stats,
@@ -165,9 +166,9 @@ def render_html(
         "version": __version__,
         "docs_url": branding.docs_url,
         "control_verdict": control_sentence(stats),
-        "ab_verdict": ab_sentence(stats) if stats.variants else "",
+        "ab_verdict": ab_verdict,
         # The answer on the first page: the A/B test's verdict, or the control group's.
-        "headline": ab_sentence(stats) if stats.variants else control_sentence(stats) if stats.control.users else "",
+        "headline": ab_verdict or (control_sentence(stats) if stats.control.users else ""),
     }
     template = _environment().get_template("ab.html.j2" if c.type == "ab" else "single.html.j2")
     page = template.render(context, embed=_svg_inline, pdf=False)

@@ -9,16 +9,14 @@ boundaries, and folds the per-key figures into the trend, zeros included.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from reporter.metrics.model import Period, Trend, TrendBucket
-from reporter.metrics.timezones import EPOCH_DATE, US, from_us, local_midnight, to_us, zone
+from reporter.metrics.timezones import EPOCH_DATE, HOUR_US, US, from_us, local_midnight, to_us, zone
 
-HOUR_US = 3_600 * US
 HOURLY_MAX = timedelta(days=7)
-FIGURES = ("sent", "impressions", "clicks", "errors", "conversions", "revenue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,21 +117,20 @@ def _month_days(first: date) -> list[date]:
 def _group(
     by_day: dict[date, dict[str, float]],
     day_partial: dict[date, bool],
-    key_of: object,
-    label_of: object,
-    days_of: object,
+    key_of: Callable[[date], date],
+    label_of: Callable[[date], str],
+    days_of: Callable[[date], list[date]],
 ) -> tuple[TrendBucket, ...]:
+    """Days summed into weeks or months (keyed by their first day); partial unless every day is whole."""
     groups: dict[date, dict[str, float]] = {}
     for d, figures in by_day.items():
-        acc = groups.setdefault(key_of(d), defaultdict(float))  # type: ignore[operator]
+        acc = groups.setdefault(key_of(d), defaultdict(float))
         for k, v in figures.items():
             acc[k] += v
-    out = []
-    for key, figures in groups.items():
-        days = days_of(key)  # type: ignore[operator]
-        partial = any(d not in by_day or day_partial[d] for d in days)
-        out.append(_bucket(label_of(key), figures, partial))  # type: ignore[operator]
-    return tuple(out)
+    return tuple(
+        _bucket(label_of(key), figures, any(d not in by_day or day_partial[d] for d in days_of(key)))
+        for key, figures in groups.items()
+    )
 
 
 def _bucket(label: str, figures: Mapping[str, float], partial: bool) -> TrendBucket:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
@@ -119,12 +119,17 @@ def default_period(campaign: _Campaign, tz: Any, now: datetime | None) -> tuple[
     the future); one without events gets its start day. Never empty.
     """
     now = now or datetime.now(timezone.utc)
-    first_day = campaign.start_at.astimezone(tz).date()
+    first_day = _start_day(campaign, tz)
     ends = [from_us(campaign.last_event_us + 1)] if campaign.last_event_us is not None else []
     if campaign.end_at is not None and campaign.end_at <= now:
         ends.append(campaign.end_at)
     last_day = max([(e - timedelta(microseconds=1)).astimezone(tz).date() for e in ends] + [first_day])
     return local_midnight(first_day, tz), local_midnight(last_day + timedelta(days=1), tz)
+
+
+def _start_day(campaign: _Campaign, tz: Any) -> date:
+    """The local day of the campaign's start_at: where its default period and its tests begin."""
+    return campaign.start_at.astimezone(tz).date()
 
 
 def compute_stats(
@@ -263,6 +268,7 @@ class _Work:
 
     buckets: BucketPlan
     since: BucketPlan | None
+    started: datetime  # local midnight of the start day
     jobs: tuple[Job, ...]
 
 
@@ -271,7 +277,7 @@ def _plan_work(campaign: _Campaign, period: Period) -> _Work:
     scope = _scope(campaign, period, buckets)
     jobs = _jobs(campaign, scope)
     tz = zone(period.timezone)
-    started = local_midnight(campaign.start_at.astimezone(tz).date(), tz)
+    started = local_midnight(_start_day(campaign, tz), tz)
     since: BucketPlan | None = None
     if started < period.end:
         since_period = Period(started, period.end, period.timezone)
@@ -280,7 +286,7 @@ def _plan_work(campaign: _Campaign, period: Period) -> _Work:
             since_scope = _scope(campaign, since_period, since)
             jobs += [(f"since_{name}", query, s) for name, query, s in _jobs(campaign, since_scope)
                      if name.split(":")[0] in SINCE_QUERIES]
-    return _Work(buckets, since, tuple(jobs))
+    return _Work(buckets, since, started.astimezone(tz), tuple(jobs))
 
 
 def _jobs(campaign: _Campaign, scope: queries.Scope) -> list[Job]:
@@ -402,11 +408,11 @@ def _assemble(campaign: _Campaign, period: Period, work: _Work, results: dict[st
             campaign, buckets, per_variant, per_variant_channel, distinct_variant, sends, conv, revenue_by_variant,
             variant_figures, _variant_arms(campaign, work.since, since),
         )
-    control = _control(sent_users, conv, assigned)
+    control = _control(sends["*"], conv, assigned)
     arms = _control_arms(work.since, since)
     if arms is not None:
-        (test, gate), = [verdicts.compare(*arms, campaign.info.planned_users)]
-        (test,) = verdicts.decide([(test, gate)], campaign.info.planned_users, arms[0].n + arms[1].n, False)
+        tested = verdicts.compare(*arms, campaign.info.planned_users)
+        (test,) = verdicts.decide([tested], campaign.info.planned_users, arms[0].n + arms[1].n, False)
         control = replace(control, test=test, verdict=test.verdict)
     return CampaignStats(
         campaign=campaign.info,
@@ -422,14 +428,8 @@ def _assemble(campaign: _Campaign, period: Period, work: _Work, results: dict[st
         winner=winner,
         sample_ratio=sample_ratio,
         verdict=verdict,
-        test_started=_test_start(work, period),
+        test_started=work.started if work.since is not None else None,
     )
-
-
-def _test_start(work: _Work, period: Period) -> datetime | None:
-    if work.since is None or not work.since.buckets:
-        return None
-    return from_us(work.since.buckets[0].lo).astimezone(zone(period.timezone))
 
 
 def _variant_arms(campaign: _Campaign, since: BucketPlan | None, results: dict[str, Any]) -> dict[str, verdicts.Arm]:
@@ -452,20 +452,18 @@ def _control_arms(since: BucketPlan | None, results: dict[str, Any]) -> tuple[ve
         return None
     a: queries.Assignments = results["assigned"]
     conv: queries.Conversions = results["conv"]
-    treated = verdicts.cumulate(
-        [results["sends"]["*"], a.errors_first, a.errors_then_sent, a.control_then_treated], since, [1, 1, -1, -1])
+    hists, signs = zip(*a.treatment(results["sends"]["*"]))
+    treated = verdicts.cumulate(hists, since, signs)
     control = verdicts.Arm(verdicts.cumulate([a.control], since),
                            verdicts.cumulate([conv.itt_by_bucket["control"]], since))
     treatment = verdicts.Arm(treated, verdicts.cumulate([conv.itt_by_bucket["treatment"]], since))
     return control, treatment
 
 
-def _control(sent_users: int, conv: queries.Conversions, a: queries.Assignments) -> ControlGroup:
+def _control(sends: queries.Histogram, conv: queries.Conversions, a: queries.Assignments) -> ControlGroup:
     """The control group against the treatment group, by intent to treat."""
     users = sum(a.control.values())
-    # Users with a send or an error in the period, less those assigned to the control first.
-    treated = (sent_users + sum(a.errors_first.values()) - sum(a.errors_then_sent.values())
-               - sum(a.control_then_treated.values()))
+    treated = sum(sign * sum(hist.values()) for hist, sign in a.treatment(sends))
     converted, treated_converted = conv.itt_converted.get("control", 0), conv.itt_converted.get("treatment", 0)
     revenue, treated_revenue = conv.itt_revenue.get("control", 0.0), conv.itt_revenue.get("treatment", 0.0)
     rate, treated_rate = st.rate(converted, users), st.rate(treated_converted, treated)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -44,12 +45,11 @@ from sqlalchemy import (
 )
 
 from reporter.metrics.taxonomy import UNINSTALL_CODES
+from reporter.metrics.timezones import DAY_US, HOUR_US
 from reporter.models import CHANNELS, Event, EventType
 
 EVENTS = Event.__table__
 COUNTED = (EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR)
-HOUR_US = 3_600 * 1_000_000
-DAY_US = 24 * HOUR_US
 
 
 @dataclass(frozen=True)
@@ -183,17 +183,25 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
     return out
 
 
+def _firsts(scope: Scope, name: str, kind: EventType, variant: str | None = None) -> Any:
+    """(user_id, at): each user's first event of `kind` (of `variant`) in the period.
+
+    A streaming GROUP BY user_id on the (campaign, event, user_id, ts) index, the
+    variant filtered on the covered column.
+    """
+    e = EVENTS.alias(name)
+    where = [scope.where(e, kind)] + ([e.c.variant == variant] if variant is not None else [])
+    return select(e.c.user_id, func.min(e.c.ts).label("at")).where(*where).group_by(e.c.user_id).subquery(name)
+
+
 def first_sends(conn: Connection, scope: Scope, variant: str | None = None) -> Histogram:
     """Users by the bucket of their first send (of `variant`, or of any) in the period.
 
     The sum is the distinct users sent to; the buckets give the cumulative users
-    at every look of the sequential tests. A streaming GROUP BY user_id on the
-    (campaign, event, user_id, ts) index, the variant filtered on the covered
-    column; one statement per variant, so that they can run side by side.
+    at every look of the sequential tests. One statement per variant, so that
+    they can run side by side.
     """
-    e = EVENTS.alias("first_sent")
-    cond = [scope.where(e, EventType.SENT)] + ([e.c.variant == variant] if variant is not None else [])
-    firsts = select(e.c.user_id, func.min(e.c.ts).label("at")).where(*cond).group_by(e.c.user_id).subquery()
+    firsts = _firsts(scope, "first_sent", EventType.SENT, variant)
     bucket = scope.bucket_of(firsts.c.at)
     return {int(k): int(n) for k, n in conn.execute(select(bucket, func.count()).group_by(bucket))}
 
@@ -411,6 +419,10 @@ class Assignments:
     errors_first: Histogram  # users whose first error precedes any send, by the error's bucket
     errors_then_sent: Histogram  # of those, users sent to later, by the send's bucket
 
+    def treatment(self, first_sends: Histogram) -> tuple[tuple[Histogram, int], ...]:
+        """The treatment group as signed histograms: users sent to or failed, less those assigned to control first."""
+        return ((first_sends, 1), (self.errors_first, 1), (self.errors_then_sent, -1), (self.control_then_treated, -1))
+
 
 def assignments(conn: Connection, scope: Scope) -> Assignments:
     """Uninstalls, and who joins which group when, by intent to treat (a probe per control or error user)."""
@@ -419,20 +431,12 @@ def assignments(conn: Connection, scope: Scope) -> Assignments:
     parts = [select(literal(0), zero, func.count(distinct(e.c.user_id))).where(
         scope.where(e, EventType.ERROR), e.c.error_code.in_(UNINSTALL_CODES))]
     # Materialized, so that the probes run once per user, not once per mention below.
-    g = EVENTS.alias("g")
-    first_control = (
-        select(g.c.user_id, func.min(g.c.ts).label("at")).where(scope.where(g, EventType.CONTROL))
-        .group_by(g.c.user_id).subquery("first_control")
-    )
+    first_control = _firsts(scope, "first_control", EventType.CONTROL)
     controls = (
         select(first_control.c.at, _first_in_period(scope, first_control, *TREATED).label("other"))
         .cte("control_firsts").prefix_with("MATERIALIZED")
     )
-    r = EVENTS.alias("r")
-    first_error = (
-        select(r.c.user_id, func.min(r.c.ts).label("at")).where(scope.where(r, EventType.ERROR))
-        .group_by(r.c.user_id).subquery("first_error")
-    )
+    first_error = _firsts(scope, "first_error", EventType.ERROR)
     errors = (
         select(first_error.c.at, _first_in_period(scope, first_error, EventType.SENT).label("other"))
         .cte("error_firsts").prefix_with("MATERIALIZED")

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from reporter.errors import OptionError
 
 US = 1_000_000
-DAY_US = 86_400 * US
+HOUR_US = 3_600 * US
+DAY_US = 24 * HOUR_US
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 EPOCH_DATE = date(1970, 1, 1)
 
@@ -76,11 +77,6 @@ def offset_segments(tz: ZoneInfo, start_us: int, end_us: int) -> list[tuple[int,
             t += step
     segments.append((end_us, current * US))
     return segments
-
-
-def day_of(day_number: int) -> date:
-    """The local calendar date of a day number (days since 1970-01-01, local time)."""
-    return EPOCH_DATE + timedelta(days=day_number)
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
