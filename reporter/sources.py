@@ -257,6 +257,20 @@ def read_list(data: DataFile) -> Iterator[RawRecord]:
             yield RawRecord(line, raw, item)
 
 
+def _remove_orphans(path: Path) -> None:
+    """Delete the temporary rejects files of loads that died (kill -9) before publishing them."""
+    for tmp in path.parent.glob(f"{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 1 : -len(".tmp")]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 class RejectsWriter:
     """Writes rejected records, unchanged, beside the input; replaced atomically at the end."""
 
@@ -265,6 +279,7 @@ class RejectsWriter:
         self.path = source.with_name(source.name + suffix)
         # Per process: two loads of the same file must not write into one temporary file.
         self._tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        _remove_orphans(self.path)
         self._fmt = fmt
         self._file: IO[str] | None = None
         self._csv: Any = None

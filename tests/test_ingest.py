@@ -432,3 +432,18 @@ def test_two_concurrent_loads_of_one_file_both_succeed_without_duplicates(db_url
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM events").one() == (20_000, 20_000)
     engine.dispose()
+
+
+def test_a_killed_load_leaves_no_temporary_rejects_file_behind(sqlite_engine: Engine, tmp_path: Path) -> None:
+    campaigns = tmp_path / "c.jsonl"
+    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    load_campaigns(sqlite_engine, campaigns)
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"campaign_id": "c", "user_id": "u1", "event": "sent", "ts": "2026-11-02T00:00:00Z"}\nnot json\n')
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer runs, as a load killed with -9 leaves behind
+    orphan = tmp_path / f"e.jsonl.rejects.jsonl.{dead.pid}.tmp"
+    orphan.write_text("half written\n")
+    summary = load_events(sqlite_engine, events)
+    assert summary.rejected == 1
+    assert not orphan.exists()
