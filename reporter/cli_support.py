@@ -25,7 +25,8 @@ def branding_of(settings: Settings) -> Branding:
 def smtp_of(settings: Settings, check: bool) -> SmtpConfig:
     """The SMTP settings with the password from the environment, checked by connecting when asked."""
     s = settings.smtp
-    config = SmtpConfig(s.host, s.port, s.security, s.username, s.password(), s.timeout_s, s.retries)
+    config = SmtpConfig(s.host, s.port, s.security, s.username, s.password(), s.timeout_s, s.retries,
+                        data_timeout_s=s.data_timeout_s)
     if check:
         check_connection(config)
     return config

@@ -16,20 +16,23 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///reporter.db"
 # The Alembic revision this code needs; bump it with every new migration.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
-def _tune_sqlite(dbapi_conn: object, _record: object) -> None:
-    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache
-    cur.close()
+def _sqlite_tuning(busy_timeout_s: float):  # noqa: ANN202
+    def tune(dbapi_conn: object, _record: object) -> None:
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache
+        cur.close()
+
+    return tune
 
 
-def make_engine(url: str = DEFAULT_URL) -> Engine:
-    """Create an engine for any SQLAlchemy URL; SQLite gets WAL and a larger cache."""
+def make_engine(url: str = DEFAULT_URL, busy_timeout_s: float = 30.0) -> Engine:
+    """Create an engine for any SQLAlchemy URL; SQLite gets WAL, a larger cache and waits `busy_timeout_s` for locks."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -42,7 +45,7 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
                 if not parent.exists():
                     raise DatabaseError(f"--db: folder {str(parent)!r} does not exist")
             engine = create_engine(url)
-            event.listen(engine, "connect", _tune_sqlite)
+            event.listen(engine, "connect", _sqlite_tuning(busy_timeout_s))
         elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
             # JIT compiles the attribution query for ~0.3 s to save nothing: the
             # metrics queries are index probes and range counts, not long scans.

@@ -163,6 +163,9 @@ class RunStatus(enum.StrEnum):
     STORED = "stored"
     DELIVERED = "delivered"
     FAILED = "failed"
+    # The server may or may not have delivered it (a timeout or a lost connection after the
+    # message data was sent): never re-sent automatically, only on an explicit --resend.
+    UNKNOWN = "unknown"
 
 
 class Run(Base):
@@ -182,9 +185,13 @@ class Run(Base):
     owner: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # retries stop retry_for_h after it
+    # The heartbeat: a working unit's owner refreshes it while rendering and sending.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
+    # When the unit failed for good (a permanent refusal, or retries given up); operators are told once.
+    final_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     artifacts: Mapped[str | None] = mapped_column(Text)  # JSON list of archive paths
 
     deliveries: Mapped[list["Delivery"]] = relationship(
@@ -201,7 +208,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     recipient: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20))  # sent | failed
+    status: Mapped[str] = mapped_column(String(20))  # sent | failed | unknown
     smtp_code: Mapped[int | None] = mapped_column(Integer)
     smtp_message: Mapped[str | None] = mapped_column(Text)
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

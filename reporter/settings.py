@@ -78,6 +78,9 @@ class SmtpSettings(Model):
                                      description="Name of the environment variable holding the password.")
     sender: EmailAddress = Field("reports@localhost.localdomain", alias="from", description="The From address.")
     timeout_s: float = Field(30, gt=0, description="Seconds before a connection or reply times out.")
+    data_timeout_s: float = Field(600, gt=0, description="Seconds to wait for the reply to the end of the message "
+                                  "(RFC 5321: 10 minutes); no reply in time is an unknown outcome, never re-sent "
+                                  "automatically.")
     max_attachment_mb: float = Field(10, gt=0, description="Above this size the mail links to the archive instead.")
     retries: int = Field(4, ge=0, le=20, description="Retries of a transient failure (exponential backoff).")
 
@@ -98,6 +101,15 @@ class SchedulerSettings(Model):
     workers: int = Field(2, ge=1, le=64, description="Processes rendering in parallel.")
     instance: str = Field("", pattern=r"^[a-z0-9-]*$",
                           description="This scheduler's name; each instance keeps its own job store table.")
+    abandon_after_s: int = Field(120, ge=5, description="A unit whose owner has shown no sign of life for this long "
+                                 "(its heartbeat) is abandoned and taken over.")
+    retry_for_h: float = Field(48, ge=0, description="Failed and abandoned units are retried, with backoff, for this "
+                               "many hours after their first attempt (0: never).")
+
+
+class NotifySettings(Model):
+    on_failure: list[EmailAddress] = Field(default_factory=list, description="Told once when a unit fails for good "
+                                           "(a permanent refusal, or retries given up).")
 
 
 class LoggingSettings(Model):
@@ -115,6 +127,19 @@ class WebSettings(Model):
     secret_key_env: str = Field("REPORTER_WEB_SECRET", description="Variable holding the session signing key.")
     anonymous: bool = Field(False, description="Anyone may browse (viewer role); nobody may run jobs.")
     users: list[WebUser] = Field(default_factory=list, description="Users of the web app.")
+    session_hours: float = Field(12, gt=0, description="A login lasts this long from the moment it was made, however "
+                                                       "much it is used; a logout ends it at once.")
+    login_user_failures: int = Field(5, ge=1, description="Wrong passwords for one user name within login_window_s "
+                                                          "before that name is locked out (answered 429).")
+    login_address_failures: int = Field(20, ge=1, description="Wrong passwords from one client address within "
+                                                               "login_window_s before that address is locked out.")
+    login_window_s: int = Field(900, ge=1, description="Seconds over which failed logins are counted; also the first "
+                                                       "lockout, each further lockout of the same name or address twice "
+                                                       "the last.")
+    login_lockout_max_s: int = Field(86400, ge=1, description="The longest lockout; a name or address with no failure "
+                                                              "for this long starts again from the first.")
+    password_threads: int = Field(2, ge=1, le=16, description="Passwords verified at once (argon2, in threads beside "
+                                                              "the event loop).")
 
 
 class EmailSettings(Model):
@@ -167,6 +192,7 @@ class Settings(Model):
                           description="Where the reports' footer links for the definition of every figure.")
     smtp: SmtpSettings = SmtpSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
     jobs: list[JobSettings] = Field(default_factory=list, description="Report jobs.")

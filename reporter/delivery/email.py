@@ -6,12 +6,19 @@ limit), UTF-8 throughout. Sending: STARTTLS, implicit TLS or plain, with
 login; transient failures (connection refused, timeouts, 4xx replies) are
 retried with exponential backoff, permanent ones (5xx) are not; each
 recipient's outcome is reported separately.
+
+Once the whole message data has been sent, a timeout or a lost connection
+is an *unknown* outcome: the server may have delivered it (a slow server
+often stores the message, then answers late). It is never retried here, so a
+slow reply can't turn into several copies; the wait for that reply is its
+own setting, 10 minutes by default (RFC 5321, section 4.5.3.2.6).
 """
 
 from __future__ import annotations
 
 import email.policy
 import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -44,6 +51,11 @@ class Outcome:
     code: int | None
     message: str
     transient: bool = False
+    unknown: bool = False  # the data went out, the reply did not come back: maybe delivered
+
+    @property
+    def status(self) -> str:
+        return "sent" if self.sent else "unknown" if self.unknown else "failed"
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class SmtpConfig:
     retries: int
     backoff_s: float = 1.0
     ssl_context: ssl.SSLContext | None = None
+    data_timeout_s: float = 600.0  # the wait for the reply to the end of the message data
 
 
 def one_line(text: str) -> str:
@@ -102,12 +115,43 @@ class TransientFailure(Exception):
     """A failure worth retrying: the connection, a timeout, or a 4xx reply for the whole message."""
 
 
+class _PatientData:
+    """SMTP's DATA with its own wait for the final reply, and a record of whether the data went out."""
+
+    data_timeout_s = 600.0
+    data_sent = False
+
+    def data(self, msg: bytes) -> tuple[int, bytes]:  # replaces smtplib.SMTP.data (bytes only)
+        self.putcmd("data")  # type: ignore[attr-defined]
+        code, reply = self.getreply()  # type: ignore[attr-defined]
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        body = re.sub(rb"(?m)^\.", b"..", msg)  # dot-stuffing (RFC 5321, section 4.5.2)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.send(body + b".\r\n")  # type: ignore[attr-defined]
+        self.data_sent = True
+        self.sock.settimeout(self.data_timeout_s)  # type: ignore[attr-defined]
+        reply = self.getreply()  # type: ignore[attr-defined]
+        self.sock.settimeout(self.timeout)  # type: ignore[attr-defined]
+        return reply  # type: ignore[no-any-return]
+
+
+class _Client(_PatientData, smtplib.SMTP):
+    pass
+
+
+class _TlsClient(_PatientData, smtplib.SMTP_SSL):
+    pass
+
+
 def _connect(config: SmtpConfig) -> smtplib.SMTP:
     context = config.ssl_context or ssl.create_default_context()
     if config.security == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_s, context=context)
+        client: smtplib.SMTP = _TlsClient(config.host, config.port, timeout=config.timeout_s, context=context)
     else:
-        client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
+        client = _Client(config.host, config.port, timeout=config.timeout_s)
+    client.data_timeout_s = config.data_timeout_s  # type: ignore[attr-defined]
     client.ehlo()
     if config.security == "starttls":
         client.starttls(context=context)
@@ -179,7 +223,7 @@ def send(
                 outcomes[r] = Outcome(r, False, code, f"{type(exc).__name__}: {exc}", transient=True)
             raise TransientFailure(str(exc)) from exc
         try:
-            refused = client.sendmail(envelope_from, pending, data)
+            refused = _transaction(client, envelope_from, pending, data)
         except smtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError, smtplib.SMTPResponseException) as exc:
@@ -191,6 +235,18 @@ def send(
             pending = []
             return
         except (OSError, smtplib.SMTPServerDisconnected, socket.timeout) as exc:
+            if getattr(client, "data_sent", False):
+                # The message is with the server; whether it took it is unknown. Never re-sent from here.
+                accepted = getattr(client, "accepted", pending)
+                for r in pending:
+                    if r in accepted:
+                        outcomes[r] = Outcome(r, False, None, f"no reply after the message was sent ({type(exc).__name__}: "
+                                              f"{exc}); it may have been delivered", unknown=True)
+                    else:
+                        code, reply = client.refused[r]  # type: ignore[attr-defined]
+                        outcomes[r] = Outcome(r, False, code, _text(reply))
+                pending = []
+                return
             for r in pending:
                 outcomes[r] = Outcome(r, False, None, f"{type(exc).__name__}: {exc}", transient=True)
             raise TransientFailure(str(exc)) from exc
@@ -198,7 +254,7 @@ def send(
             try:
                 client.quit()
             except (OSError, smtplib.SMTPException):
-                pass
+                client.close()
         retry = []
         for r in pending:
             if r in refused:
@@ -225,6 +281,33 @@ def send(
     except RetryError:
         log.warning("gave up on %d recipients after %d attempts", len(pending), config.retries + 1)
     return [outcomes[parseaddr(r)[1] or r] for r in recipients]
+
+
+def _transaction(client: smtplib.SMTP, envelope_from: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+    """MAIL, RCPT for each recipient, DATA: the refused recipients, as smtplib's sendmail returns them.
+
+    Kept apart from sendmail so that the recipients accepted before a lost reply are known.
+    """
+    client.ehlo_or_helo_if_needed()
+    code, reply = client.mail(envelope_from)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+    refused: dict[str, tuple[int, bytes]] = {}
+    client.refused = refused  # type: ignore[attr-defined]
+    client.accepted = []  # type: ignore[attr-defined]
+    for r in recipients:
+        code, reply = client.rcpt(r)
+        if code in (250, 251):
+            client.accepted.append(r)  # type: ignore[attr-defined]
+        else:
+            refused[r] = (code, reply)
+    if not client.accepted:  # type: ignore[attr-defined]
+        client.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = client.data(data)
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
 
 
 def _text(reply: object) -> str:

@@ -2,6 +2,9 @@
 
 `run_job` is the one path of `reporter run` and of the scheduler;
 `scheduled_run` is the thin function APScheduler calls (by textual reference).
+`retry_units` is the scheduler's second duty: failed and abandoned units of
+earlier runs are retried with backoff until `scheduler.retry_for_h` has
+passed, then given up (logged, and operators told once).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from sqlalchemy import Engine, exists, select
 from reporter.errors import OptionError, UserError
 from reporter.jobs.periods import PERIODS, period_bounds
 from reporter.jobs.schedule import latest_fire_time
-from reporter.jobs.unit import Delivery, Unit, UnitFailed, UnitResult, STOP, preview_unit, run_unit, stop_now
+from reporter.jobs.runlog import WORKING, abandoned, retry_backoff, set_status, unfinished
+from reporter.jobs.unit import (Delivery, Unit, UnitFailed, UnitResult, STOP, preview_unit, run_unit, stop_now,
+                                tell_operators)
 from reporter.logs import log_unit
 from reporter.metrics.timezones import from_us, local_midnight, to_us, zone
-from reporter.models import Campaign, Event, EventType
+from reporter.models import Campaign, Event, EventType, RunStatus
 from reporter.settings import JobSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -72,15 +77,20 @@ def _first_event(engine: Engine, campaign_id: str) -> datetime | None:
     return from_us(first) if first is not None else None
 
 
+def unit_template(job: JobSettings, tz: str, at: datetime) -> Unit:
+    """A unit of the job with its formats and recipients; campaign and period still to fill in."""
+    email = job.email
+    return Unit(job.name, "", at, at, tz, tuple(job.formats), job.archive,
+                tuple(email.to) if email else (), tuple(email.cc) if email else (), tuple(email.bcc) if email else (),
+                email.subject if email else Unit.subject, email.attach_html if email else False)
+
+
 def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime,
                campaigns: Sequence[str] = (), period: str | None = None) -> list[Unit]:
     """The units of one run of a job: one per campaign, each with its period."""
     tz = job_timezone(settings, job)
     chosen = parse_period(period, tz) if period else job.period
-    email = job.email
-    template = Unit(job.name, "", fire_time, fire_time, tz, tuple(job.formats), job.archive,
-                    tuple(email.to) if email else (), tuple(email.cc) if email else (), tuple(email.bcc) if email else (),
-                    email.subject if email else Unit.subject, email.attach_html if email else False)
+    template = unit_template(job, tz, fire_time)
     if isinstance(chosen, tuple):
         start, end = chosen
     elif chosen != "campaign_lifetime":
@@ -105,19 +115,23 @@ def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: 
 def delivery_for(settings: Settings, smtp: object, branding: object) -> Delivery:
     return Delivery(str(settings.archive.root), smtp, settings.smtp.sender,  # type: ignore[arg-type]
                     int(settings.smtp.max_attachment_mb * 2**20), branding,  # type: ignore[arg-type]
-                    settings.archive.retention_days, settings.archive.retention_runs)
+                    settings.archive.retention_days, settings.archive.retention_runs,
+                    settings.scheduler.abandon_after_s, tuple(settings.notify.on_failure))
 
 
 def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime, delivery: Delivery,
             campaigns: Sequence[str] = (), period: str | None = None, dry_run: bool = False,
-            clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> list[UnitResult]:
+            clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), resend: bool = False) -> list[UnitResult]:
     """Run every unit of one run of a job; a failed unit does not stop the others."""
     results = []
     failures = []
     for unit in plan_units(engine, settings, job, fire_time, campaigns, period):
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
         try:
-            result = preview_unit(engine, unit, delivery, clock) if dry_run else run_unit(engine, unit, delivery, clock)
+            if dry_run:
+                result = preview_unit(engine, unit, delivery, clock)
+            else:
+                result = run_unit(engine, unit, delivery, clock, resend=resend)
         except UnitFailed as exc:
             log_unit(log, {**fields, "status": "failed", "error": str(exc.__cause__ or exc)})
             failures.append(exc)
@@ -133,31 +147,100 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
     return results
 
 
-def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
-    """What APScheduler runs (in a worker process): one run of the job, due at `fire_time`."""
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def retry_units(engine: Engine, settings: Settings, delivery: Delivery,
+                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> list[UnitResult]:
+    """Retry the configured jobs' failed and abandoned units whose backoff has passed; give up after retry_for_h.
+
+    A unit is retried with the job's current settings (recipients, formats) and
+    the period it was planned for. Units of `reporter deliver` (no job in the
+    config) are left to the operator.
+    """
+    now = clock()
+    retry_for = timedelta(hours=settings.scheduler.retry_for_h)
+    abandon_after = timedelta(seconds=settings.scheduler.abandon_after_s)
+    jobs = {job.name: job for job in settings.jobs}
+    results = []
+    for run in unfinished(engine):
+        job = jobs.get(run.job)
+        if job is None:
+            continue
+        status, error, waited = run.status, run.error, False
+        if status in WORKING:
+            why = abandoned(status, run.owner, run.updated_at, now, abandon_after)
+            if why is None:
+                continue  # in hand, alive
+            if not set_status(engine, run.id, RunStatus.FAILED, now, error=why, expect=status):
+                continue
+            log.warning("%s / %s / %s: %s", run.job, run.campaign_id, run.period, why)
+            status, error, waited = RunStatus.FAILED, why, True  # it did not fail: no backoff
+        unit = replace(unit_template(job, run.timezone, now), campaign_id=run.campaign_id,
+                       start=_aware(run.period_from), end=_aware(run.period_to))
+        if unit.period != run.period:
+            log.warning("run %d: period %s no longer matches its bounds; not retried", run.id, run.period)
+            continue
+        first = _aware(run.first_claimed_at or run.claimed_at)
+        if now - first >= retry_for:
+            tell_operators(engine, run.id, unit, delivery, error or "failed", clock,
+                           why=f"was given up after {run.attempts} attempts in {settings.scheduler.retry_for_h:g} h")
+            continue
+        if not waited and now < _aware(run.updated_at) + retry_backoff(run.attempts):
+            continue
+        fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
+        try:
+            result = run_unit(engine, unit, delivery, clock)
+        except UnitFailed as exc:
+            log_unit(log, {**fields, "status": "failed", "retry": True, "error": str(exc.__cause__ or exc)})
+            if STOP.is_set():
+                break
+            continue
+        log_unit(log, {**fields, "status": str(result.status), "retry": True, "attempt": result.claim.attempts})
+        results.append(result)
+    return results
+
+
+def scheduled_retry(config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
+    """What APScheduler runs every minute or so (in a worker process): `retry_units`."""
+    settings, engine, delivery = _worker_setup(config_path, db_url, lambda s: any(job.email for job in s.jobs))
+    try:
+        return len(retry_units(engine, settings, delivery))
+    finally:
+        engine.dispose()
+
+
+def _worker_setup(config_path: str | None, db_url: str,
+                  needs_smtp: Callable[[Settings], bool]) -> tuple[Settings, Engine, Delivery]:
+    """A worker process's settings, engine and delivery; SIGTERM stops the unit in hand, never half-writes it."""
+    import threading
+
     from reporter.cli_support import branding_of, smtp_of
     from reporter.db import make_engine, runtime_url
+    from reporter.logs import configure
     from reporter.settings import load_settings
-
-    import threading
 
     if threading.current_thread() is threading.main_thread():  # a worker process, not a thread pool
         signal.signal(signal.SIGTERM, stop_now)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's: the report in hand finishes
-    from reporter.logs import configure
-
     settings = load_settings(Path(config_path) if config_path else None)
     configure(settings.logging.format, settings.logging.level)  # worker processes may be spawned, not forked
+    smtp = smtp_of(settings, check=False) if needs_smtp(settings) or settings.notify.on_failure else None
+    engine = make_engine(runtime_url(db_url))
+    return settings, engine, delivery_for(settings, smtp, branding_of(settings))
+
+
+def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
+    """What APScheduler runs (in a worker process): one run of the job, due at `fire_time`."""
+    settings, engine, delivery = _worker_setup(config_path, db_url, lambda s: s.job(job_name).email is not None)
     job = settings.job(job_name)
     tz = job_timezone(settings, job)
     now = datetime.now(timezone.utc)
     grace = timedelta(seconds=settings.scheduler.misfire_grace_s)
     due = datetime.fromisoformat(fire_time) if fire_time else (
         latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now)
-    engine = make_engine(runtime_url(db_url))
     try:
-        smtp = smtp_of(settings, check=False) if job.email else None
-        delivery = delivery_for(settings, smtp, branding_of(settings))
         return len(run_job(engine, settings, job, due, delivery))
     finally:
         engine.dispose()

@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
@@ -25,6 +25,7 @@ from apscheduler.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from reporter.db import stored_url
@@ -33,6 +34,8 @@ from reporter.settings import Settings
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "reporter.jobs.runner:scheduled_run"
+RETRY_FUNCTION = "reporter.jobs.runner:scheduled_retry"
+RETRY_JOB = "_retry"  # not a configured job's name: those match [a-z0-9-]+
 
 
 class _WithFireTime:
@@ -77,6 +80,8 @@ def build_scheduler(engine: Engine, settings: Settings, processes: bool = True) 
     )
 
     def on_event(event: JobExecutionEvent) -> None:
+        if event.job_id == RETRY_JOB and event.code != EVENT_JOB_ERROR:
+            return  # every minute or so: its retries log themselves
         if event.code == EVENT_JOB_MISSED:
             log.warning("job %s missed its run at %s by more than the grace time (%d s): skipped",
                         event.job_id, event.scheduled_run_time.isoformat(), settings.scheduler.misfire_grace_s)
@@ -117,6 +122,14 @@ def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: P
                           replace_existing=True, coalesce=True, max_instances=1,
                           misfire_grace_time=settings.scheduler.misfire_grace_s)
         (changed if old is not None else added).append(job.name)
+    # The retry sweep: failed and abandoned units of earlier runs (see runner.retry_units).
+    every = max(1, min(60, settings.scheduler.abandon_after_s // 2))
+    retry_kwargs = {"config_path": str(config_path) if config_path else None, "db_url": stored_url(db_url)}
+    old = stored.pop(RETRY_JOB, None)
+    if old is None or old.kwargs != retry_kwargs or old.trigger.interval != timedelta(seconds=every):
+        scheduler.add_job(RETRY_FUNCTION, trigger=IntervalTrigger(seconds=every), id=RETRY_JOB, name="retry failed units",
+                          kwargs=retry_kwargs, replace_existing=True, coalesce=True, max_instances=1,
+                          misfire_grace_time=every)
     for name in stored:
         scheduler.remove_job(name)
     return SyncReport(tuple(added), tuple(changed), tuple(stored), tuple(kept))
@@ -130,8 +143,9 @@ def serve(engine: Engine, settings: Settings, config_path: Path | None, db_url: 
     scheduler = build_scheduler(engine, settings)
     scheduler.start(paused=True)
     report = sync_jobs(scheduler, settings, config_path, db_url)
-    log.info("scheduler %s started: %d jobs (added %s, changed %s, removed %s)", instance_name(settings),
-             len(settings.jobs), list(report.added), list(report.changed), list(report.removed))
+    log.info("scheduler %s started: %d jobs (added %s, changed %s, removed %s); failed units are retried for %g h",
+             instance_name(settings), len(settings.jobs), list(report.added), list(report.changed),
+             list(report.removed), settings.scheduler.retry_for_h)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s: stopping after the reports in hand", signal.Signals(signum).name)
@@ -142,6 +156,8 @@ def serve(engine: Engine, settings: Settings, config_path: Path | None, db_url: 
         signal.signal(signal.SIGTERM, on_signal)
     scheduler.resume()
     for job in scheduler.get_jobs():
+        if job.id == RETRY_JOB:
+            continue
         log.info("job %s next runs at %s", job.id, job.next_run_time.isoformat() if job.next_run_time else "never")
     try:
         while not stop.wait(0.5):

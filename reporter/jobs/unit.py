@@ -2,18 +2,23 @@
 
 The one code path of scheduled runs and on-demand runs. The run log says what
 happened at every step, so a unit is never delivered twice and a failed one
-can be retried: a retry sends only to the recipients that did not get it.
+can be retried: a retry sends only to the recipients that did not get it, and
+never to one whose outcome is unknown (unless asked to `resend`). A unit
+already delivered is sent to recipients added since. While a unit is in hand
+its heartbeat shows its owner is alive.
 """
 
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parseaddr
+from html import escape as html_escape
 
 from sqlalchemy import Engine
 
@@ -21,8 +26,10 @@ from reporter.delivery.archive import Archive
 from reporter.delivery.email import Attachment, Outcome, SmtpConfig, build_message, send
 from reporter.errors import ReporterError
 from reporter.files import period_name, safe_name
-from reporter.jobs.runlog import Claim, ClaimResult, claim, delivered_recipients, record_delivery, set_status
+from reporter.jobs.runlog import (Claim, ClaimResult, claim, handled_recipients, heartbeat, mark_final,
+                                  recipient_statuses, record_delivery, set_status, take)
 from reporter.metrics.model import Period
+from reporter.metrics.timezones import zone
 from reporter.models import RunStatus
 from reporter.render import Branding, Rendered, render_email
 from reporter.reports import build_report, report_bytes
@@ -68,6 +75,12 @@ class Delivery:
     branding: Branding = Branding()
     retention_days: int = 0  # 0: keep forever
     retention_runs: int = 0  # 0: no limit
+    abandon_after_s: float = 120.0  # a unit in hand with no heartbeat for this long is taken over
+    notify_to: tuple[str, ...] = ()  # operators told once of a unit's final failure
+
+    @property
+    def heartbeat_s(self) -> float:
+        return min(max(self.abandon_after_s / 4, 0.5), 30.0)
 
 
 @dataclass(frozen=True)
@@ -78,19 +91,28 @@ class UnitResult:
     paths: tuple[str, ...] = ()
     outcomes: tuple[Outcome, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    note: str = ""  # e.g. that only new recipients were sent to
 
     @property
     def message(self) -> str:
         u = self.unit
         where = f"{u.job} / {u.campaign_id} / {u.period}"
         if self.claim.result == ClaimResult.DONE:
+            if self.claim.status == RunStatus.UNKNOWN:
+                return (f"{where}: delivery outcome unknown (attempt {self.claim.attempts}): the server may have "
+                        "delivered it; not re-sent (--resend sends it again)")
             return f"{where}: already {self.claim.status} (attempt {self.claim.attempts}); nothing to do"
         if self.claim.result == ClaimResult.BUSY:
             return f"{where}: being produced by another process ({self.claim.status}); nothing to do"
-        failed = [o for o in self.outcomes if not o.sent]
+        parts = [f"{where}: {self.status}"] + ([self.note] if self.note else [])
+        failed = [o for o in self.outcomes if not o.sent and not o.unknown]
         if failed:
-            return f"{where}: {self.status}; not delivered to " + ", ".join(f"{o.recipient} ({o.code} {o.message})" for o in failed)
-        return f"{where}: {self.status}"
+            parts.append("not delivered to " + ", ".join(f"{o.recipient} ({o.code} {o.message})" for o in failed))
+        unknown = [o for o in self.outcomes if o.unknown]
+        if unknown:
+            parts.append("outcome unknown for " + ", ".join(o.recipient for o in unknown)
+                         + " (the server may have delivered it; not re-sent automatically, --resend sends it again)")
+        return "; ".join(parts)
 
 
 class UnitFailed(ReporterError):
@@ -118,48 +140,100 @@ def _checkpoint() -> None:
 
 
 def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[], datetime],
-             sleep: Callable[[float], None] | None = None) -> UnitResult:
-    """Claim the unit and produce it; a unit already done or in hand elsewhere is left alone."""
-    terminal = (RunStatus.DELIVERED,) if unit.recipients else (RunStatus.DELIVERED, RunStatus.STORED)
-    got = claim(engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, unit.timezone, clock(), terminal)
+             sleep: Callable[[float], None] | None = None, resend: bool = False) -> UnitResult:
+    """Claim the unit and produce it; a unit already done or in hand elsewhere is left alone.
+
+    A delivered unit is sent to recipients that have not had it; with `resend`, also to those
+    whose outcome is unknown.
+    """
+    terminal = (RunStatus.DELIVERED, RunStatus.UNKNOWN) + (() if unit.recipients else (RunStatus.STORED,))
+    got = claim(engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, unit.timezone, clock(), terminal,
+                timedelta(seconds=delivery.abandon_after_s))
+    note = ""
+    if got.result == ClaimResult.DONE and unit.recipients and got.status in (RunStatus.DELIVERED, RunStatus.UNKNOWN):
+        handled = handled_recipients(engine, got.run_id, resend)
+        new = [r for r in unit.recipients if _address(r) not in handled]
+        if new:
+            if not take(engine, got.run_id, got.status, clock()):
+                return UnitResult(unit, Claim(ClaimResult.BUSY, got.run_id, RunStatus.CLAIMED, got.attempts), RunStatus.CLAIMED)
+            got = Claim(ClaimResult.RETRY, got.run_id, RunStatus.CLAIMED, got.attempts + 1)
+            note = f"sent only to {', '.join(_address(r) for r in new)} (the others already had it)"
     if got.result in (ClaimResult.DONE, ClaimResult.BUSY):
         return UnitResult(unit, got, got.status)
     timings: dict[str, float] = {}
     try:
-        set_status(engine, got.run_id, RunStatus.RENDERING, clock())
-        t = time.perf_counter()
-        stats, rendered = build_report(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, clock(), delivery.branding)
-        files = _files(unit, rendered, with_pdf=bool(unit.recipients))  # the mail attaches or links the PDF
-        timings["render_s"] = time.perf_counter() - t
-        _checkpoint()
-        paths: list[str] = []
-        if unit.archive:
-            archive = Archive(delivery.archive_root)
-            stored = archive.store(unit.job, unit.campaign_id, stats.campaign.name, unit.period, unit.timezone,
-                                   rendered.generated_at, files)
-            paths = [str(stored.path(archive.root, a.name)) for a in stored.artifacts]
-            if delivery.retention_days or delivery.retention_runs:
-                archive.apply_retention(clock(), delivery.retention_days, delivery.retention_runs)
-        set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths, final=not unit.recipients)
-        if not unit.recipients:
-            return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)
-        _checkpoint()
-        t = time.perf_counter()
-        outcomes = _deliver(engine, got.run_id, unit, delivery, stats, files, paths, clock, sleep)
-        timings["deliver_s"] = time.perf_counter() - t
+        with heartbeat(engine, got.run_id, clock, delivery.heartbeat_s):
+            set_status(engine, got.run_id, RunStatus.RENDERING, clock())
+            t = time.perf_counter()
+            stats, rendered = build_report(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, clock(),
+                                           delivery.branding)
+            files = _files(unit, rendered, with_pdf=bool(unit.recipients))  # the mail attaches or links the PDF
+            timings["render_s"] = time.perf_counter() - t
+            _checkpoint()
+            paths: list[str] = []
+            if unit.archive:
+                archive = Archive(delivery.archive_root)
+                stored = archive.store(unit.job, unit.campaign_id, stats.campaign.name, unit.period, unit.timezone,
+                                       rendered.generated_at, files)
+                paths = [str(stored.path(archive.root, a.name)) for a in stored.artifacts]
+                if delivery.retention_days or delivery.retention_runs:
+                    archive.apply_retention(clock(), delivery.retention_days, delivery.retention_runs)
+            set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths, final=not unit.recipients)
+            if not unit.recipients:
+                return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)
+            _checkpoint()
+            t = time.perf_counter()
+            outcomes = _deliver(engine, got.run_id, unit, delivery, stats, files, paths, clock, sleep, resend)
+            timings["deliver_s"] = time.perf_counter() - t
     except BaseException as exc:
         # Interrupted or broken: the unit is recorded as failed, so it can be retried at once.
         set_status(engine, got.run_id, RunStatus.FAILED, clock(), error=f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, Exception):
             raise
         raise UnitFailed(f"{unit.job} / {unit.campaign_id} / {unit.period}: failed: {exc}") from exc
-    failed = [o for o in outcomes if not o.sent]
+    failed = [o for o in outcomes if not o.sent and not o.unknown]
+    standing = recipient_statuses(engine, got.run_id)  # this attempt's outcomes and the earlier ones
+    unknown = sorted(r for r in {_address(r) for r in unit.recipients} if standing.get(r) == "unknown")
     if failed:
         error = "not delivered to " + ", ".join(f"{o.recipient} ({o.code} {o.message})" for o in failed)
         set_status(engine, got.run_id, RunStatus.FAILED, clock(), error=error)
-        return UnitResult(unit, got, RunStatus.FAILED, tuple(paths), tuple(outcomes), timings)
+        if not any(o.transient for o in failed):  # refused for good: retrying would not change the answer
+            tell_operators(engine, got.run_id, unit, delivery, error, clock)
+        return UnitResult(unit, got, RunStatus.FAILED, tuple(paths), tuple(outcomes), timings, note)
+    if unknown:
+        error = "outcome unknown for " + ", ".join(unknown) + " (the server may have delivered it)"
+        set_status(engine, got.run_id, RunStatus.UNKNOWN, clock(), error=error)
+        return UnitResult(unit, got, RunStatus.UNKNOWN, tuple(paths), tuple(outcomes), timings, note)
     set_status(engine, got.run_id, RunStatus.DELIVERED, clock())
-    return UnitResult(unit, got, RunStatus.DELIVERED, tuple(paths), tuple(outcomes), timings)
+    return UnitResult(unit, got, RunStatus.DELIVERED, tuple(paths), tuple(outcomes), timings, note)
+
+
+def _address(recipient: str) -> str:
+    return parseaddr(recipient)[1] or recipient
+
+
+def tell_operators(engine: Engine, run_id: int, unit: Unit, delivery: Delivery, error: str,
+                   clock: Callable[[], datetime], why: str = "failed") -> None:
+    """Tell `notify.on_failure` that a unit failed for good: once per unit, whichever process gets here first."""
+    if not mark_final(engine, run_id, clock()):
+        return
+    where = f"{unit.job} / {unit.campaign_id} / {unit.period}"
+    log.error("%s: %s for good: %s", where, why, error)
+    if not delivery.notify_to:
+        return
+    if delivery.smtp is None:
+        log.error("%s: cannot tell %s: no SMTP server configured", where, ", ".join(delivery.notify_to))
+        return
+    local = zone(unit.timezone)
+    text = (f"The report {where} {why} for good and will not be retried automatically.\n\n"
+            f"Last error: {error}\n\n"
+            f"To try again: reporter run {shlex.quote(unit.job)} --campaign {shlex.quote(unit.campaign_id)} --period "
+            f"{unit.start.astimezone(local).date()}..{unit.end.astimezone(local).date()}\n")
+    message = build_message(delivery.sender, list(delivery.notify_to), [], f"reporter: {where} {why}",
+                            f"<pre>{html_escape(text)}</pre>", text, [], clock())
+    for outcome in send(delivery.smtp, message, delivery.sender, list(delivery.notify_to)):
+        if not outcome.sent:
+            log.error("%s: could not tell %s of the failure: %s %s", where, outcome.recipient, outcome.code, outcome.message)
 
 
 def _files(unit: Unit, rendered: Rendered, with_pdf: bool) -> dict[str, bytes]:
@@ -183,11 +257,12 @@ def preview_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable
 
 
 def _deliver(engine: Engine, run_id: int, unit: Unit, delivery: Delivery, stats: object, files: dict[str, bytes],
-             paths: list[str], clock: Callable[[], datetime], sleep: Callable[[float], None] | None) -> list[Outcome]:
+             paths: list[str], clock: Callable[[], datetime], sleep: Callable[[float], None] | None,
+             resend: bool) -> list[Outcome]:
     if delivery.smtp is None:
         raise ReporterError("no SMTP server configured")
-    done = delivered_recipients(engine, run_id)
-    pending = [r for r in unit.recipients if (parseaddr(r)[1] or r) not in done]
+    done = handled_recipients(engine, run_id, resend)
+    pending = [r for r in unit.recipients if _address(r) not in done]
     pdf_name = next(name for name in files if name.endswith(".pdf"))
     attachments = []
     note = "The full report is attached as a PDF."
@@ -207,5 +282,5 @@ def _deliver(engine: Engine, run_id: int, unit: Unit, delivery: Delivery, stats:
     message = build_message(delivery.sender, to, cc, body.subject, body.html, body.text, attachments, clock())
     outcomes = send(delivery.smtp, message, delivery.sender, pending, sleep=sleep)
     for outcome in outcomes:
-        record_delivery(engine, run_id, outcome.recipient, outcome.sent, outcome.code, outcome.message, clock())
+        record_delivery(engine, run_id, outcome.recipient, outcome.status, outcome.code, outcome.message, clock())
     return outcomes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -37,12 +38,15 @@ class Received:
 
 @dataclass
 class Handler:
-    """Collects messages; can refuse recipients (550) and defer the first N messages (451)."""
+    """Collects messages; can refuse recipients (550), defer the first N messages (451), store a message and
+    then answer late (`reply_after_s`) or drop the connection instead of answering (`drop_after_data`)."""
 
     refuse: set[str] = field(default_factory=set)
     defer_data: int = 0
     received: list[Received] = field(default_factory=list)
     data_attempts: int = 0
+    reply_after_s: float = 0.0
+    drop_after_data: int = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
         if address in self.refuse:
@@ -57,6 +61,12 @@ class Handler:
             return "451 4.3.0 Try again later"
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        if self.drop_after_data > 0:  # stored, then the connection is lost before the reply
+            self.drop_after_data -= 1
+            server.transport.abort()
+            return "250 never seen"
+        if self.reply_after_s:
+            await asyncio.sleep(self.reply_after_s)
         return "250 Message accepted"
 
 
