@@ -527,6 +527,26 @@ def config_check(app: AppContext) -> None:
         click.echo(f"  {job.name}: {job.schedule} ({tz}), next {nxt.isoformat() if nxt else 'never'}")
 
 
+# -- archive ---------------------------------------------------------------------------------
+
+
+@cli.group("archive")
+def archive_group() -> None:
+    """The report archive."""
+
+
+@archive_group.command("reindex")
+@click.option("--archive", "root", type=click.Path(path_type=Path), help="Archive root [default: archive.root of the config].")
+@click.pass_obj
+def archive_reindex(app: AppContext, root: Path | None) -> None:
+    """Rebuild the archive's index.json from the run folders' manifests (a damaged index is kept aside)."""
+    from reporter.delivery.archive import Archive
+
+    archive = Archive(root or app.settings().archive.root)
+    runs = archive.reindex()
+    click.echo(f"indexed {len(runs)} runs in {archive.root}")
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 
