@@ -6,7 +6,6 @@ a failed piece of work is exit code 1; `--debug` shows the traceback.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -68,13 +67,11 @@ class AppContext:
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, db: str | None, debug: bool) -> None:
     """Scheduled PDF and HTML reports of push-notification campaigns."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     from reporter.db import DEFAULT_URL
+    from reporter.logs import configure_default
     from reporter.settings import load_settings
 
+    configure_default(debug)
     if config is None and DEFAULT_CONFIG.exists():
         config = DEFAULT_CONFIG
     elif config is not None and not config.exists():
@@ -85,12 +82,15 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, debug: bool) ->
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from reporter.terminal import console
 
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:
-        console.width = 200  # piped into a file or a script: do not cut columns at 80
-    return console
+    return console(stderr)
+
+
+def _echo(message: object, err: bool = False) -> None:
+    from reporter.terminal import echo
+
+    echo(message, err)
 
 
 # -- db -------------------------------------------------------------------------------------
@@ -130,9 +130,9 @@ def _print_summary(kind: str, summary: Any) -> None:
     line = ", ".join(parts)
     if summary.rejects_path is not None:
         line += f" (see {summary.rejects_path})"
-    click.echo(line)
+    _echo(line)
     for reason, count in sorted(summary.reasons.items(), key=lambda kv: -kv[1]):
-        click.echo(f"  {count:>10,}  {reason}")
+        _echo(f"  {count:>10,}  {reason}")
 
 
 @load.command("campaigns")
@@ -377,7 +377,7 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
     result = run_unit(engine, unit, delivery_for(settings, smtp, _branding(app)), lambda: datetime.now(timezone.utc))
     for path in result.paths:
         click.echo(path)
-    click.echo(result.message, err=result.status == "failed")
+    _echo(result.message, err=result.status == "failed")
     if result.status == "failed":
         sys.exit(1)
 
@@ -419,7 +419,7 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
     for result in results:
         for path in result.paths:
             click.echo(path)
-        click.echo(result.message)
+        _echo(result.message)
     if any(r.status == "failed" for r in results):
         sys.exit(1)
 
@@ -464,6 +464,7 @@ def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
     from rich.table import Table
 
     from reporter.history import runs
+    from reporter.terminal import lines
 
     table = Table("job", "campaign", "period", "status", "try", "claimed", "finished", "deliveries", "error / artifacts",
                   box=None)
@@ -472,7 +473,7 @@ def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
         deliveries = ", ".join(f"{d.recipient} {d.status}{f' ({d.smtp_code})' if d.status != 'sent' else ''}" for d in r.deliveries)
         table.add_row(r.job, r.campaign_id, r.period, r.status, str(r.attempts), r.claimed_at.isoformat(timespec="seconds"),
                       r.finished_at.isoformat(timespec="seconds") if r.finished_at else "—", deliveries or "—",
-                      r.error or "\n".join(r.artifacts) or "—")
+                      r.error or lines(r.artifacts) or "—")
     _console().print(table if rows else "the run log is empty")
 
 
@@ -569,9 +570,9 @@ def main(argv: list[str] | None = None) -> None:
 
         if isinstance(exc, ConfigError):
             for line in exc.problems:
-                click.echo(line, err=True)
+                _echo(line, err=True)
         else:
-            click.echo(f"error: {exc}", err=True)
+            _echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -579,6 +580,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the one place that turns the unexpected into a line
         if debug:
             raise
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        _echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)
     sys.exit(0)

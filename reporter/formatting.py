@@ -1,7 +1,8 @@
-"""Number, rate, money, date and label formatting: one place for templates, charts and e-mail."""
+"""Number, rate, money, date, label and data-text formatting: one place for templates, charts, e-mail and the terminal."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -62,6 +63,35 @@ LABELS = {
     "weekly": "Weekly",
     "monthly": "Monthly",
 }
+
+
+def _escapes(codepoints: Iterable[int]) -> dict[int, str]:
+    """A str.translate table showing each code point as its Python escape: \\n, \\x1b, \\u202e."""
+    return {cp: ascii(chr(cp))[1:-1] for cp in codepoints}
+
+
+# C0 and C1 controls and DEL: a terminal obeys them (ESC starts a command, CR and LF start a line).
+_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+# Bidi embeddings, overrides and isolates reorder the rest of a line; line and paragraph separators end it.
+_LAYOUT = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
+_TERMINAL = _escapes([*_CONTROLS, *_LAYOUT, *range(0xD800, 0xE000)])
+# HTML forbids the controls but tab, line feed, form feed and carriage return (whitespace there), and noncharacters.
+_NONCHARACTERS = [*range(0xFDD0, 0xFDF0), *(plane + last for plane in range(0, 0x110000, 0x10000) for last in (0xFFFE, 0xFFFF))]
+_HTML = _escapes([*(cp for cp in _CONTROLS if cp not in (0x09, 0x0A, 0x0C, 0x0D)), *range(0xD800, 0xE000), *_NONCHARACTERS])
+
+
+def printable(text: str) -> str:
+    """Data text for a terminal or a text log: controls, bidi overrides and lone surrogates shown as escapes.
+
+    `Sale\\x1b[2J` and `id\\nnext` print as those characters, never clear the
+    screen or start a line. Backslashes are left alone, so this is idempotent.
+    """
+    return text.translate(_TERMINAL)
+
+
+def report_text(text: str) -> str:
+    """Data text for an HTML report: the code points HTML forbids shown as escapes (\\x1b), whitespace kept."""
+    return text.translate(_HTML)
 
 
 def label(key: str) -> str:

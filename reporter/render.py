@@ -61,6 +61,11 @@ class Rendered:
     generated_at: datetime
 
 
+def _data_text(value: Any) -> Any:
+    """Every `{{ }}` value: a plain string (data) shows the code points HTML forbids as escapes; markup passes."""
+    return fmt.report_text(value) if type(value) is str else value
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -72,6 +77,7 @@ def _environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_data_text,
     )
     env.tests["endswith"] = lambda value, suffix: str(value).endswith(suffix)
     env.filters.update(
@@ -118,12 +124,12 @@ def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Call
 
 
 def _svg_inline(chart: Chart) -> Markup:
-    svg = chart.svg.replace("<svg", f'<svg role="img" aria-label="{html.escape(chart.alt)}"', 1)
+    svg = chart.svg.replace("<svg", f'<svg role="img" aria-label="{html.escape(fmt.report_text(chart.alt))}"', 1)
     return Markup(svg)
 
 
 def _svg_reference(chart: Chart) -> Markup:
-    return Markup(f'<img src="{CHART_SCHEME}{chart.key}" alt="{html.escape(chart.alt)}">')
+    return Markup(f'<img src="{CHART_SCHEME}{chart.key}" alt="{html.escape(fmt.report_text(chart.alt))}">')
 
 
 def render_html(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from reporter.metrics.model import CampaignStats
@@ -36,9 +37,12 @@ def _p(value: float | None) -> str:
 
 
 def print_stats(console: Any, stats: CampaignStats) -> None:
-    """Print the campaign's headline, control, funnel, split, errors and variants."""
+    """Print the campaign's headline, control, funnel, split, errors and variants.
+
+    The console is `terminal.console()`: it escapes control characters and parses markup only where a call asks.
+    """
     c, t, p = stats.campaign, stats.totals, stats.period
-    console.print(f"[bold]{c.name}[/bold] ({c.id}, {c.type})", markup=True, highlight=False)
+    console.print(f"[bold]{escape(c.name)}[/bold] ({escape(c.id)}, {c.type})", markup=True, highlight=False)
     console.print(f"{p.start.isoformat()} .. {p.end.isoformat()} ({p.timezone}); window {c.conversion_window_hours:g} h")
     head = Table("figure", "value", "rate", title="Sent conversions", box=None, title_justify="left")
     for label, value, rate in (
@@ -99,7 +103,8 @@ def print_stats(console: Any, stats: CampaignStats) -> None:
             )
         console.print(table)
         if stats.sample_ratio is not None and stats.sample_ratio.mismatch:
-            console.print(f"[bold red]Sample-ratio mismatch[/] (p = {_p(stats.sample_ratio.p_value)}): the split is broken.")
+            console.print(f"[bold red]Sample-ratio mismatch[/] (p = {_p(stats.sample_ratio.p_value)}): the split is broken.",
+                          markup=True)
         console.print(ab_sentence(stats), markup=False, highlight=False)
     if stats.control.users:
         console.print(control_sentence(stats), markup=False, highlight=False)
