@@ -80,10 +80,31 @@ def new_figure(size: tuple[float, float] = FULL, left: float = 0.62, bottom: flo
     return fig, fig.add_subplot()
 
 
+def text_width(text: str, size: float = RC["font.size"], bold: bool = False) -> float:
+    """The width (inches) of a line of text in the theme's font."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(family=FONT, size=size, weight="bold" if bold else "normal")
+    width, _height, _descent = text_to_path.get_text_width_height_descent(text, font, ismath=False)
+    return width / 72
+
+
 def label_margin(labels: list[str], minimum: float = 0.5) -> float:
     """The left margin (inches) that fits category labels at the theme's tick size."""
     longest = max((len(text) for text in labels), default=0)
-    return max(minimum, 0.2 + longest * 0.075)
+    # The estimate by length is the margin of every usual label; wide letters (WWW, CCC) need the measure.
+    widest = max((text_width(text) for text in labels), default=0.0)
+    return max(minimum, 0.2 + longest * 0.075, widest + 0.12)
+
+
+def fit_text(text: str, width: float, size: float = RC["font.size"], bold: bool = False) -> str:
+    """The text, cut with an ellipsis where needed to fit a width (inches): a panel title never runs into the next."""
+    if text_width(text, size, bold) <= width:
+        return text
+    while len(text) > 1 and text_width(text + "…", size, bold) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def to_svg(fig: Figure) -> str:

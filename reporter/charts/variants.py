@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from reporter import formatting as fmt
 from reporter.charts.figure import Chart
-from reporter.charts.theme import BLUE, FULL, GREEN, GREY, INK, MUTED, ORANGE, PINK, SERIES, label_margin, no_data, safe_text, theme, to_svg
+from reporter.charts.theme import (
+    BLUE, FULL, GREEN, GREY, INK, MUTED, ORANGE, PINK, SERIES, fit_text, label_margin, no_data, safe_text, theme, to_svg,
+)
 from reporter.metrics.model import VariantStats
 
 
 def _name(v: VariantStats) -> str:
     return f"{safe_text(v.variant, 8)} · {safe_text(v.name, 22)}"
+
+
+def _width(fig: Figure, ax: Axes) -> float:
+    """The width (inches) of a panel."""
+    return ax.get_position().width * fig.get_figwidth()
 
 
 def comparison(variants: Sequence[VariantStats]) -> Chart:
@@ -94,7 +102,7 @@ def trends(variants: Sequence[VariantStats]) -> Chart:
         axes = fig.subplots(1, max(1, len(variants)), sharey=True, squeeze=False)[0]
         top = max((b.sent for v in variants for b in v.trend), default=0)
         for ax, v in zip(axes, variants):
-            ax.set_title(_name(v), fontsize=8.5)
+            ax.set_title(fit_text(_name(v), _width(fig, ax), 8.5, bold=True), fontsize=8.5)
             if not v.trend:
                 no_data(ax)
                 continue
@@ -134,7 +142,7 @@ def funnels(variants: Sequence[VariantStats]) -> Chart:
         axes = fig.subplots(1, max(1, len(variants)), sharex=True, squeeze=False)[0]
         top = max((v.sent for v in variants), default=0)
         for ax, v in zip(axes, variants):
-            ax.set_title(_name(v), fontsize=8.5)
+            ax.set_title(fit_text(_name(v), _width(fig, ax), 8.5, bold=True), fontsize=8.5)
             values = [v.sent, v.impressions, v.clicks, v.converted_users]
             if not v.sent:
                 no_data(ax)
