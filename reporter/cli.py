@@ -346,10 +346,11 @@ def _smtp(app: AppContext, check: bool) -> Any:
 @click.option("--attach-html", is_flag=True, help="Attach the HTML report too.")
 @click.option("--no-archive", is_flag=True, help="Do not store the report in the archive.")
 @click.option("--format", "formats", default="pdf,html", show_default=True)
+@click.option("--resend", is_flag=True, help="Send again to recipients whose delivery outcome is unknown.")
 @click.pass_obj
 def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, job: str,
                 mail_to: tuple[str, ...], mail_cc: tuple[str, ...], mail_bcc: tuple[str, ...], subject: str | None,
-                attach_html: bool, no_archive: bool, formats: str) -> None:
+                attach_html: bool, no_archive: bool, formats: str, resend: bool) -> None:
     """Produce one campaign's report now: archive it and e-mail it, once (logged in the run log)."""
     from datetime import datetime, timezone
 
@@ -374,11 +375,12 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
         period = resolve_period(conn, campaign, _parse_bound(start, "--from", tz), _parse_bound(end, "--to", tz), tz)
     unit = Unit(job, campaign, period.start, period.end, tz, parse_formats(formats), not no_archive, mail_to, mail_cc,
                 mail_bcc, subject or DEFAULT_SUBJECT, attach_html)
-    result = run_unit(engine, unit, delivery_for(settings, smtp, _branding(app)), lambda: datetime.now(timezone.utc))
+    result = run_unit(engine, unit, delivery_for(settings, smtp, _branding(app)), lambda: datetime.now(timezone.utc),
+                      resend=resend)
     for path in result.paths:
         click.echo(path)
-    _echo(result.message, err=result.status == "failed")
-    if result.status == "failed":
+    _echo(result.message, err=result.status in ("failed", "unknown"))
+    if result.status in ("failed", "unknown"):
         sys.exit(1)
 
 
@@ -397,8 +399,10 @@ def _configure_logging(app: AppContext) -> None:
 @click.option("--campaign", "campaigns", multiple=True, help="Only this campaign (repeatable).")
 @click.option("--period", help="A period name (yesterday, last_week, ...) or FROM..TO dates, TO excluded.")
 @click.option("--dry-run", is_flag=True, help="Render and store under the archive's _preview folder; send nothing.")
+@click.option("--resend", is_flag=True, help="Send again to recipients whose delivery outcome is unknown.")
 @click.pass_obj
-def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str | None, dry_run: bool) -> None:
+def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str | None, dry_run: bool,
+            resend: bool) -> None:
     """Run one configured job now (the scheduler's code path)."""
     import signal
     from datetime import datetime, timezone
@@ -413,14 +417,14 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
     engine = app.engine()
     signal.signal(signal.SIGTERM, stop_now)
     results = run_job(engine, settings, job_settings, datetime.now(timezone.utc), delivery_for(settings, smtp, _branding(app)),
-                      campaigns, period, dry_run)
+                      campaigns, period, dry_run, resend=resend)
     if not results:
         click.echo(f"{job}: no campaign to report on")
     for result in results:
         for path in result.paths:
             click.echo(path)
         _echo(result.message)
-    if any(r.status == "failed" for r in results):
+    if any(r.status in ("failed", "unknown") for r in results):
         sys.exit(1)
 
 
@@ -470,7 +474,8 @@ def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
                   box=None)
     rows = runs(app.engine(), job, limit)
     for r in rows:
-        deliveries = ", ".join(f"{d.recipient} {d.status}{f' ({d.smtp_code})' if d.status != 'sent' else ''}" for d in r.deliveries)
+        deliveries = ", ".join(f"{d.recipient} {d.status}{f' ({d.smtp_code})' if d.status == 'failed' else ''}"
+                               for d in r.deliveries)
         table.add_row(r.job, r.campaign_id, r.period, r.status, str(r.attempts), r.claimed_at.isoformat(timespec="seconds"),
                       r.finished_at.isoformat(timespec="seconds") if r.finished_at else "—", deliveries or "—",
                       r.error or lines(r.artifacts) or "—")
