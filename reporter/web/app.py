@@ -1,23 +1,28 @@
 """The ASGI app (Starlette): archive, report pages, downloads, history, jobs with run-now, JSON API.
 
-Every response carries security headers; archived HTML is served with a
-Content-Security-Policy that forbids any fetch. Files are found through the
-archive index only: a request names an indexed run folder and a file of its
-manifest, never a path, so nothing outside the archive root can be read.
+Every response carries security headers, error pages included; archived HTML
+is served with a Content-Security-Policy that forbids any fetch. Files are
+found through the archive index only: a request names an indexed run folder
+and a file of its manifest, never a path, so nothing outside the archive root
+can be read. Passwords are verified in a small thread pool, never in the event
+loop, and failed logins are limited per user name and per client address.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import secrets
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -26,43 +31,13 @@ from starlette.routing import Route
 
 from reporter import __version__
 from reporter.web.auth import User, authenticate
+from reporter.web.headers import REPORT_CSP, HeadedStarlette
+from reporter.web.history import address_of, redact_message, visible_runs
 from reporter.web.listing import CachedArchive, paginate
+from reporter.web.sessions import Login, SessionStore
+from reporter.web.throttle import Limit, LoginThrottle
 
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox allow-same-origin"
-APP_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
-           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 CONTENT_TYPES = {".pdf": "application/pdf", ".html": "text/html; charset=utf-8", ".json": "application/json"}
-
-
-class SecurityHeaders:
-    """ASGI middleware: security headers on every response (a CSP unless the route set its own)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _v in headers}
-                defaults = {
-                    b"x-content-type-options": b"nosniff",
-                    b"referrer-policy": b"no-referrer",
-                    b"cross-origin-opener-policy": b"same-origin",
-                    b"cache-control": b"no-store",
-                    b"content-security-policy": APP_CSP.encode(),
-                }
-                if b"content-security-policy" not in names:
-                    defaults[b"x-frame-options"] = b"DENY"
-                headers += [(k, v) for k, v in defaults.items() if k not in names]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def create_app(
@@ -72,20 +47,38 @@ def create_app(
     jobs: Callable[[], list[dict[str, Any]]],
     run_now: Callable[[str], list[str]],
     secret_key: str | None,
-) -> Starlette:
-    """The web app over an archive root, a run-log reader, a job lister and the run-now action."""
+    sessions: SessionStore,
+    throttle: LoginThrottle | None = None,
+) -> HeadedStarlette:
+    """The web app over an archive root, a run-log reader, a job lister, the run-now action and the session store."""
     from reporter.render import _environment
 
     env = _environment()
     archive = CachedArchive(archive_root)
-    users = {u.name: (u.password_hash, u.role) for u in settings.web.users}
-    anonymous = settings.web.anonymous
+    web = settings.web
+    users = {u.name: (u.password_hash, u.role) for u in web.users}
+    anonymous = web.anonymous
+    bcc = {j.name: frozenset(address_of(a) for a in j.email.bcc) if j.email else frozenset() for j in settings.jobs}
+    throttle = throttle or LoginThrottle(Limit(web.login_user_failures, web.login_window_s, web.login_lockout_max_s),
+                                         Limit(web.login_address_failures, web.login_window_s, web.login_lockout_max_s))
+    # A pool of its own: a flood of password guesses never takes the threads of other work.
+    verifier = ThreadPoolExecutor(max_workers=web.password_threads, thread_name_prefix="password")
 
     def current_user(request: Request) -> User | None:
-        data = request.session.get("user")
-        if data and data.get("name") in users:
-            return User(data["name"], users[data["name"]][1])
+        """The request's user, looked up once per request (a valid session costs one database read)."""
+        user = getattr(request.state, "user", False)
+        if user is False:
+            user = request.state.user = session_user(request)
+        return user
+
+    def session_user(request: Request) -> User | None:
+        login = Login.from_session(request.session.get("login"))
+        if login is not None and login.name in users and sessions.valid(login):
+            return User(login.name, users[login.name][1])
         return User("anonymous", "viewer") if anonymous else None
+
+    def csrf_ok(request: Request, form: Any) -> bool:
+        return secrets.compare_digest(str(form.get("csrf", "")), request.session.get("csrf", "") or "-")
 
     def csrf_token(request: Request) -> str:
         token = request.session.get("csrf")
@@ -212,23 +205,33 @@ def create_app(
             headers["X-Frame-Options"] = "SAMEORIGIN"
         return FileResponse(path, media_type=CONTENT_TYPES.get(suffix, "application/octet-stream"), headers=headers)
 
+    def history_rows(request: Request, user: User) -> tuple[str, list[Any]]:
+        job = request.query_params.get("job") or ""
+        operator = user.can_run and user.name != "anonymous"
+        return job, visible_runs(history(job or None, 200), operator, bcc.get, archive.archive.root)
+
     async def history_page(request: Request) -> Response:
         if isinstance(user := require(request), Response):
             return user
-        job = request.query_params.get("job") or None
-        return page(request, "history.html.j2", runs=history(job, 200), job=job or "",
-                    message=request.query_params.get("message"))
+        job, rows = history_rows(request, user)
+        return page(request, "history.html.j2", runs=rows, job=job, message=request.session.pop("flash", None))
 
     async def api_history(request: Request) -> Response:
         if isinstance(user := require(request, api=True), Response):
             return user
-        job = request.query_params.get("job") or None
-        return JSONResponse({"runs": [_jsonable(asdict(r)) for r in history(job, 200)]})
+        _job, rows = history_rows(request, user)
+        out = []
+        for row in rows:
+            data = _jsonable(asdict(row))
+            if row.recipients is None:
+                del data["recipients"]
+            out.append(data)
+        return JSONResponse({"runs": out})
 
     async def jobs_page(request: Request) -> Response:
         if isinstance(user := require(request), Response):
             return user
-        return page(request, "jobs.html.j2", jobs=jobs(), message=request.query_params.get("message"))
+        return page(request, "jobs.html.j2", jobs=jobs(), message=request.session.pop("flash", None))
 
     async def api_jobs(request: Request) -> Response:
         if isinstance(user := require(request, api=True), Response):
@@ -240,7 +243,7 @@ def create_app(
         if user is None:
             return JSONResponse({"error": "authentication required"}, status_code=401)
         form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), request.session.get("csrf", "") or "-"):
+        if not csrf_ok(request, form):
             return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)
         if not user.can_run or user.name == "anonymous":
             return JSONResponse({"error": "only operators may run jobs"}, status_code=403)
@@ -254,23 +257,43 @@ def create_app(
             message = "; ".join(lines) or f"{name}: no campaign to report on"
         except Exception as exc:  # noqa: BLE001 - shown to the operator, recorded in the run log
             message = f"{name}: failed: {exc}"
-        return RedirectResponse(f"/history?{urlencode({'job': name, 'message': message})}", status_code=303)
+        # Through the session, not the URL: a link cannot make the page say anything.
+        request.session["flash"] = redact_message(message, bcc.get(name), archive.archive.root)
+        return RedirectResponse(f"/history?{urlencode({'job': name})}", status_code=303)
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return page(request, "login.html.j2", next=request.query_params.get("next", "/"), error=None)
         form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), request.session.get("csrf", "") or "-"):
+        if not csrf_ok(request, form):
             return page(request, "login.html.j2", status=403, next="/", error="Your session expired; try again.")
-        user = authenticate(users, str(form.get("name", "")), str(form.get("password", "")))
+        name, target = str(form.get("name", "")), str(form.get("next", "/"))
+        address = request.client.host if request.client else "-"
+        wait = throttle.acquire(name, address)
+        if wait is not None:
+            response = page(request, "login.html.j2", status=429, next=target,
+                            error=f"Too many failed logins; try again in {_minutes(wait)}.")
+            response.headers["Retry-After"] = str(math.ceil(wait))
+            return response
+        user = None
+        try:
+            user = await asyncio.get_running_loop().run_in_executor(
+                verifier, authenticate, users, name, str(form.get("password", "")))
+        finally:
+            throttle.release(name, address, ok=user is not None)
         if user is None:
-            return page(request, "login.html.j2", status=401, next=str(form.get("next", "/")), error="Wrong name or password.")
+            return page(request, "login.html.j2", status=401, next=target, error="Wrong name or password.")
         request.session.clear()
-        request.session["user"] = {"name": user.name}
-        target = str(form.get("next", "/"))
+        request.session["login"] = sessions.issue(user.name).to_session()
         return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", status_code=303)
 
     async def logout(request: Request) -> Response:
+        form = await request.form()
+        if not csrf_ok(request, form):
+            return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)
+        login = Login.from_session(request.session.get("login"))
+        if login is not None and login.name in users and sessions.valid(login):
+            sessions.revoke(login.name)  # this cookie, and any copy of it, is now refused
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
@@ -288,12 +311,17 @@ def create_app(
         Route("/api/jobs", api_jobs),
     ]
     key = secret_key or secrets.token_urlsafe(32)
+    # The cookie's own expiry is renewed by every response; the login's issue time inside it is not.
     middleware = [
-        Middleware(SecurityHeaders),
         Middleware(SessionMiddleware, secret_key=key, session_cookie="reporter_session", same_site="strict",
-                   https_only=False, max_age=12 * 3600),
+                   https_only=False, max_age=int(sessions.lifetime_s)),
     ]
-    return Starlette(routes=routes, middleware=middleware)
+    return HeadedStarlette(routes=routes, middleware=middleware)
+
+
+def _minutes(seconds: float) -> str:
+    minutes = math.ceil(seconds / 60)
+    return "a minute" if minutes <= 1 else f"{minutes} minutes"
 
 
 def _jsonable(value: Any) -> Any:
@@ -306,7 +334,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str) -> Starlette:
+def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str) -> HeadedStarlette:
     """The app wired to the reporter: archive root, run log, configured jobs, run-now = `reporter run`."""
     import os
 
@@ -332,4 +360,6 @@ def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str)
                           delivery_for(settings, smtp, branding_of(settings)))
         return [r.message for r in results]
 
-    return create_app(settings, settings.archive.root, lambda job, limit: runs(engine, job, limit), jobs, run_now, secret)
+    sessions = SessionStore(engine, settings.web.session_hours * 3600, time.time)
+    return create_app(settings, settings.archive.root, lambda job, limit: runs(engine, job, limit), jobs, run_now, secret,
+                      sessions)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -15,6 +21,7 @@ from reporter.web.auth import hash_password
 from tests.delivery.conftest import demo_url  # noqa: F401
 
 PASSWORDS = {"vera": "viewer-secret-1", "otto": "operator-secret-2"}
+SECRET = "a-long-enough-secret-for-tests"
 T = datetime(2026, 11, 26, 7, tzinfo=timezone.utc)
 
 
@@ -33,23 +40,32 @@ def fill_archive(root: Path, n: int = 60) -> None:
                                                f"{cid}.html": b"<!doctype html><title>r</title><p>report " + str(i).encode()})
 
 
+ARCHIVE_JOB = "  - name: archive-only\n    schedule: daily 07:00\n    campaigns: [cart-reminder]\n    period: last_month\n"
+
+
 def make_client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
-                anonymous: bool = False) -> TestClient:
+                anonymous: bool = False, jobs: str = ARCHIVE_JOB, extra: str = "", web: str = "",
+                raise_server_exceptions: bool = True) -> TestClient:
+    """The app over a fresh archive and the given database; `extra` is more top-level config, `web` more web settings."""
     fill_archive(tmp_path / "archive")
     config = tmp_path / "reporter.yaml"
     config.write_text(
         f"archive:\n  root: {tmp_path / 'archive'}\n"
         "branding:\n  company: Acme Inc.\n"
-        f"web:\n  anonymous: {'true' if anonymous else 'false'}\n  users:\n"
+        f"web:\n  anonymous: {'true' if anonymous else 'false'}\n{web}  users:\n"
         f"    - {{name: vera, password_hash: '{hashes['vera']}', role: viewer}}\n"
         f"    - {{name: otto, password_hash: '{hashes['otto']}', role: operator}}\n"
-        "jobs:\n  - name: archive-only\n    schedule: daily 07:00\n    campaigns: [cart-reminder]\n    period: last_month\n"
+        f"{extra}jobs:\n{jobs}"
     )
-    monkeypatch.setenv("REPORTER_WEB_SECRET", "a-long-enough-secret-for-tests")
+    monkeypatch.setenv("REPORTER_WEB_SECRET", SECRET)
     from reporter.db import make_engine
+    from reporter.web.sessions import metadata
 
     settings = load_settings(config)
-    return TestClient(build_app(settings, make_engine(demo_url), config, demo_url), follow_redirects=False)
+    engine = make_engine(demo_url)
+    metadata.create_all(engine)  # the session table, until a migration of the schema creates it
+    return TestClient(build_app(settings, engine, config, demo_url), follow_redirects=False,
+                      raise_server_exceptions=raise_server_exceptions)
 
 
 @pytest.fixture
@@ -66,3 +82,24 @@ def login(client: TestClient, name: str) -> None:
 
 def csrf_of(client: TestClient, path: str = "/jobs") -> str:
     return client.get(path).text.split('name="csrf" value="')[1].split('"')[0]
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The app served by uvicorn in a thread on a free port; yields its base URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

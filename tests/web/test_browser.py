@@ -1,38 +1,21 @@
-"""A real browser (Debian's Chromium driven by Playwright): log in, filter, open, download, run a job."""
+"""A real browser (Debian's Chromium driven by Playwright): log in, filter, open, download, run a job, log out."""
 
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import PASSWORDS, make_client
+from tests.web.conftest import PASSWORDS, make_client, serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
 def server(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    import uvicorn
-
-    app = make_client(tmp_path, demo_url, hashes, monkeypatch).app
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(make_client(tmp_path, demo_url, hashes, monkeypatch).app) as base:
+        yield base
 
 
 def test_manager_and_operator_in_a_real_browser(server: str, tmp_path: Path) -> None:
@@ -87,4 +70,9 @@ def test_manager_and_operator_in_a_real_browser(server: str, tmp_path: Path) -> 
         page.screenshot(path=str(Path(os.environ.get("REPORTER_SCREENSHOTS", tmp_path)) / "web-history.png"), full_page=True)
         page.goto(server + "/")
         page.screenshot(path=str(Path(os.environ.get("REPORTER_SCREENSHOTS", tmp_path)) / "web-archive.png"))
+        # Log out (a form with the CSRF token): the session is over.
+        page.click("text=Log out")
+        page.wait_for_url(server + "/login")
+        page.goto(server + "/jobs")
+        assert page.locator("h1").inner_text() == "Log in"
         browser.close()
