@@ -138,8 +138,8 @@ class WebSettings(Model):
                                                        "the last.")
     login_lockout_max_s: int = Field(86400, ge=1, description="The longest lockout; a name or address with no failure "
                                                               "for this long starts again from the first.")
-    password_threads: int = Field(2, ge=1, le=16, description="Passwords verified at once (argon2, in threads beside "
-                                                              "the event loop).")
+    password_threads: int = Field(1, ge=1, le=16, description="Passwords verified at once (argon2, in threads beside "
+                                                              "the event loop; each takes a core for about 0.25 s).")
 
 
 class EmailSettings(Model):
