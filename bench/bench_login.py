@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_web import LUA, write_archive  # noqa: E402
 from reporter.db import make_engine, upgrade  # noqa: E402
 from reporter.web.auth import hash_password  # noqa: E402
-from reporter.web.sessions import metadata  # noqa: E402
 
 SECRET = "a-benchmark-secret-of-some-length"
 PASSWORD = "the-right-password"
@@ -97,7 +96,6 @@ def serve(tmp: Path, name: str, root: Path, users: str, web: str) -> tuple[subpr
     url = f"sqlite:///{tmp / name}.db"
     engine = make_engine(url)
     upgrade(engine)
-    metadata.create_all(engine)  # the session table, until a migration of the schema creates it
     engine.dispose()
     config = tmp / f"{name}.yaml"
     config.write_text(f"archive:\n  root: {root}\nlogging:\n  level: warning\nweb:\n{web}  users:\n{users}")

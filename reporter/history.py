@@ -17,6 +17,7 @@ class DeliveryView:
     status: str
     smtp_code: int | None
     smtp_message: str | None
+    kind: str | None = None  # to | cc | bcc; None for deliveries recorded before the kind was kept
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def runs(engine: Engine, job: str | None = None, limit: int = 50) -> list[RunVie
         deliveries: dict[int, list[DeliveryView]] = {}
         if ids:
             for d in conn.execute(select(*Delivery.__table__.c).where(Delivery.run_id.in_(ids)).order_by(Delivery.id)):
-                deliveries.setdefault(d.run_id, []).append(DeliveryView(d.recipient, d.status, d.smtp_code, d.smtp_message))
+                deliveries.setdefault(d.run_id, []).append(
+                    DeliveryView(d.recipient, d.status, d.smtp_code, d.smtp_message, d.kind))
     return [
         RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, _aware(r.claimed_at), _aware(r.finished_at),
                 r.error, tuple(json.loads(r.artifacts or "[]")), tuple(deliveries.get(r.id, ())))

@@ -209,8 +209,19 @@ class Delivery(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(20))  # sent | failed | unknown
+    kind: Mapped[str | None] = mapped_column(String(3))  # to | cc | bcc (None: recorded before 0004)
     smtp_code: Mapped[int | None] = mapped_column(Integer)
     smtp_message: Mapped[str | None] = mapped_column(Text)
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     run: Mapped[Run] = relationship(back_populates="deliveries")
+
+
+class WebSessionGeneration(Base):
+    """Per web user, the generation of its sessions: a logout increments it, revoking every older session."""
+
+    __tablename__ = "web_session_generations"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # a web.users name
+    generation: Mapped[int] = mapped_column(Integer)  # sessions issued under a smaller one are revoked
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the last logout

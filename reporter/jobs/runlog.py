@@ -267,9 +267,9 @@ def recipient_statuses(engine: Engine, run_id: int) -> dict[str, str]:
 
 
 def record_delivery(engine: Engine, run_id: int, recipient: str, status: str, code: int | None, message: str,
-                    now: datetime) -> None:
-    """Record (or update) one recipient's SMTP outcome: sent, failed or unknown."""
-    values = {"status": status, "smtp_code": code, "smtp_message": message[:2000], "attempted_at": now}
+                    now: datetime, kind: str | None = None) -> None:
+    """Record (or update) one recipient's SMTP outcome (sent, failed or unknown) and kind (to, cc or bcc)."""
+    values = {"status": status, "smtp_code": code, "smtp_message": message[:2000], "attempted_at": now, "kind": kind}
 
     def write() -> None:
         with engine.begin() as conn:

@@ -281,6 +281,8 @@ def _deliver(engine: Engine, run_id: int, unit: Unit, delivery: Delivery, stats:
     cc = [r for r in unit.cc if r in pending]
     message = build_message(delivery.sender, to, cc, body.subject, body.html, body.text, attachments, clock())
     outcomes = send(delivery.smtp, message, delivery.sender, pending, sleep=sleep)
+    kinds = {_address(r): kind for kind, group in (("bcc", unit.bcc), ("cc", unit.cc), ("to", unit.to)) for r in group}
     for outcome in outcomes:
-        record_delivery(engine, run_id, outcome.recipient, outcome.status, outcome.code, outcome.message, clock())
+        record_delivery(engine, run_id, outcome.recipient, outcome.status, outcome.code, outcome.message, clock(),
+                        kinds.get(outcome.recipient))
     return outcomes

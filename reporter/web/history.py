@@ -1,9 +1,10 @@
 """What each role sees of the run log: viewers counts, operators recipients, nobody Bcc addresses or server paths.
 
-The run log does not record which recipients were Bcc; the job's current
-config does. A run of a job that is no longer configured (or of an ad-hoc
-`reporter deliver --job`) shows no recipient at all, since none of them can be
-told apart from a Bcc one.
+The run log records each recipient's kind (to, cc or bcc); a Bcc recipient
+is never shown, nor one in the job's current Bcc list. Deliveries recorded
+before the kind was kept (schema 0004) fall back on the config: for a job
+that is no longer configured they show no recipient at all, since none of
+them can be told apart from a Bcc one.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def visible_runs(runs: Iterable[Any], operator: bool, bcc_of: Callable[[str], fr
     root = str(archive_root.resolve())
     rows = []
     for run in runs:
-        bcc = bcc_of(run.job)
-        shown = [d for d in run.deliveries if bcc is not None and address_of(d.recipient) not in bcc]
+        bcc = _bcc(run, bcc_of(run.job))
+        shown = [d for d in run.deliveries if _shown(d, bcc)]
         recipients = None
         if operator:
             recipients = tuple(RecipientRow(d.recipient, d.status, d.smtp_code, _redact(d.smtp_message, root, bcc))
@@ -79,6 +80,21 @@ def visible_runs(runs: Iterable[Any], operator: bool, bcc_of: Callable[[str], fr
             recipients, len(run.deliveries) - (len(recipients) if recipients is not None else 0),
         ))
     return rows
+
+
+def _bcc(run: Any, configured: frozenset[str] | None) -> frozenset[str] | None:
+    """The run's Bcc addresses: recorded, and the job's current ones; None when neither can tell."""
+    recorded = {address_of(d.recipient) for d in run.deliveries if d.kind == "bcc"}
+    if configured is None and all(d.kind is None for d in run.deliveries):
+        return None
+    return (configured or frozenset()) | recorded
+
+
+def _shown(delivery: Any, bcc: frozenset[str] | None) -> bool:
+    """Whether an operator may see this recipient: never a Bcc one, by its recorded kind or the job's config."""
+    if delivery.kind is None and bcc is None:
+        return False  # recorded before kinds were kept, and no config to tell
+    return delivery.kind != "bcc" and address_of(delivery.recipient) not in (bcc or frozenset())
 
 
 def _counts(deliveries: Iterable[Any]) -> dict[str, int]:

@@ -13,21 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from reporter.models import NAMING
+from reporter.models import WebSessionGeneration
 
-metadata = MetaData(naming_convention=NAMING)
-
-# Created by a migration of the reporter's schema (not by this module).
-session_generations = Table(
-    "web_session_generations",
-    metadata,
-    Column("name", String(200), primary_key=True),  # a web.users name
-    Column("generation", Integer, nullable=False),  # sessions issued under a smaller one are revoked
-    Column("revoked_at", DateTime(timezone=True), nullable=False),  # the last logout
-)
+session_generations = WebSessionGeneration.__table__  # created by migration 0004
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,9 @@ def make_client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypat
     )
     monkeypatch.setenv("REPORTER_WEB_SECRET", SECRET)
     from reporter.db import make_engine
-    from reporter.web.sessions import metadata
 
     settings = load_settings(config)
     engine = make_engine(demo_url)
-    metadata.create_all(engine)  # the session table, until a migration of the schema creates it
     return TestClient(build_app(settings, engine, config, demo_url), follow_redirects=False,
                       raise_server_exceptions=raise_server_exceptions)
 

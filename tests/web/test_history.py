@@ -69,10 +69,35 @@ def test_viewers_see_counts_and_archive_relative_names(mailed: tuple[TestClient,
                                 "mailed/cart-reminder/2026-10/cart-reminder.html"]
 
 
-def test_runs_of_jobs_no_longer_configured_show_no_recipient(mailed: tuple[TestClient, str], tmp_path: Path,
-                                                             demo_url: str, hashes: dict[str, str],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the job's config nobody can tell which recipients were Bcc: none is shown."""
+def test_runs_of_jobs_no_longer_configured_show_recipients_by_their_recorded_kind(
+    mailed: tuple[TestClient, str], tmp_path: Path, demo_url: str, hashes: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run log keeps each recipient's kind: a Bcc one stays hidden after its job left the config."""
+    (tmp_path / "later").mkdir()
+    client = make_client(tmp_path / "later", demo_url, hashes, monkeypatch, jobs=ARCHIVE_JOB)
+    login(client, "otto")
+    run = client.get("/api/history?job=mailed").json()["runs"][0]
+    assert "secret@" not in str(run).lower() and "[Bcc]" in run["error"]
+    assert sorted(r["recipient"] for r in run["recipients"]) == ["cc@example.com", "to@example.com"]
+    assert run["deliveries"] == {"sent": 1, "failed": 2}
+    assert "(1 not shown)" in client.get("/history?job=mailed").text
+
+
+def test_deliveries_recorded_before_kinds_were_kept_show_no_recipient_without_the_config(
+    mailed: tuple[TestClient, str], tmp_path: Path, demo_url: str, hashes: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a recorded kind or the job's config nobody can tell which recipients were Bcc: none is shown."""
+    from sqlalchemy import update
+
+    from reporter.db import make_engine
+    from reporter.models import Delivery
+
+    engine = make_engine(demo_url)
+    with engine.begin() as conn:
+        conn.execute(update(Delivery).values(kind=None))
+    engine.dispose()
     (tmp_path / "later").mkdir()
     client = make_client(tmp_path / "later", demo_url, hashes, monkeypatch, jobs=ARCHIVE_JOB)
     login(client, "otto")
