@@ -262,7 +262,7 @@ def _parse_bound(value: str | None, option: str, tz_name: str) -> Any:
     from datetime import date, datetime
 
     from reporter.errors import OptionError
-    from reporter.metrics.timezones import local_midnight, zone
+    from reporter.timezones import local_midnight, zone
 
     if value is None:
         return None

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, case, delete, insert, or_, select, up
 from sqlalchemy.exc import DataError, IntegrityError, InternalError, ProgrammingError
 
 from reporter.errors import InputFileError
-from reporter.metrics.timezones import to_us
+from reporter.timezones import to_us
 from reporter.models import (
     CAMPAIGN_TYPES,
     CHANNELS,

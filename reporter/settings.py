@@ -40,7 +40,7 @@ EmailAddress = Annotated[str, AfterValidator(check_address)]
 
 
 def check_timezone(value: str) -> str:
-    from reporter.metrics.timezones import parse_zone
+    from reporter.timezones import parse_zone
 
     parse_zone(value)
     return value

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from reporter.errors import InputFileError
 from reporter.ingest import load_campaigns, load_events, parse_timestamp
-from reporter.metrics.timezones import to_us
+from reporter.timezones import to_us
 from reporter.models import Campaign, Event, EventType, Variant
 
 DATA = Path(__file__).parent / "data"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from reporter.metrics.timezones import local_midnight
+from reporter.timezones import local_midnight
 
 PERIODS = ("yesterday", "last_7_days", "last_week", "last_month", "month_to_date", "campaign_lifetime")
 

@@ -26,7 +26,7 @@ from reporter.jobs.runlog import WORKING, abandoned, retry_backoff, set_status, 
 from reporter.jobs.unit import (Delivery, Unit, UnitFailed, UnitResult, STOP, preview_unit, run_unit, stop_now,
                                 tell_operators)
 from reporter.logs import log_unit
-from reporter.metrics.timezones import from_us, local_midnight, to_us, zone
+from reporter.timezones import from_us, local_midnight, to_us, zone
 from reporter.models import Campaign, Event, EventType, RunStatus
 from reporter.settings import JobSettings, Settings
 

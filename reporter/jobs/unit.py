@@ -29,7 +29,7 @@ from reporter.files import period_name, safe_name
 from reporter.jobs.runlog import (Claim, ClaimResult, claim, handled_recipients, heartbeat, mark_final,
                                   recipient_statuses, record_delivery, set_status, take)
 from reporter.metrics.model import Period
-from reporter.metrics.timezones import zone
+from reporter.timezones import zone
 from reporter.models import RunStatus
 from reporter.render import Branding, Rendered, render_email
 from reporter.reports import build_report, report_bytes

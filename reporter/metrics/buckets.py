@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from reporter.metrics.model import Period, Trend, TrendBucket
-from reporter.metrics.timezones import EPOCH_DATE, HOUR_US, US, from_us, local_midnight, to_us, zone
+from reporter.timezones import EPOCH_DATE, HOUR_US, US, from_us, local_midnight, to_us, zone
 
 HOURLY_MAX = timedelta(days=7)
 

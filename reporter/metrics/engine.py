@@ -36,7 +36,7 @@ from reporter.metrics.model import (
     VariantStats,
 )
 from reporter.metrics.taxonomy import classify
-from reporter.metrics.timezones import from_us, local_midnight, offset_segments, to_us, zone
+from reporter.timezones import from_us, local_midnight, offset_segments, to_us, zone
 from reporter.models import CHANNELS, Campaign, EventType, Variant
 
 SENT, IMPRESSION, CLICK, ERROR = EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR

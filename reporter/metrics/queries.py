@@ -45,7 +45,7 @@ from sqlalchemy import (
 )
 
 from reporter.metrics.taxonomy import UNINSTALL_CODES
-from reporter.metrics.timezones import DAY_US, HOUR_US
+from reporter.timezones import DAY_US, HOUR_US
 from reporter.models import CHANNELS, Event, EventType
 
 EVENTS = Event.__table__

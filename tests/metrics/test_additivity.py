@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from reporter.demo import PLANS, load_demo
 from reporter.metrics import CampaignStats
-from reporter.metrics.timezones import local_midnight
+from reporter.timezones import local_midnight
 from tests.metrics.helpers import campaign, load, stats
 
 ADDITIVE = ("conversions", "view_through_conversion_events", "click_through_conversion_events", "sent", "errors")
