@@ -31,7 +31,7 @@ from reporter.db import analyze, make_engine, upgrade  # noqa: E402
 from reporter.demo import load_demo  # noqa: E402
 from reporter.metrics import compute_stats_concurrently  # noqa: E402
 from reporter.render import Branding, render_html, render_pdf  # noqa: E402
-from reporter.reports import previous_stats, render_campaign  # noqa: E402
+from reporter.production import previous_stats, render_campaign  # noqa: E402
 
 GENERATED = datetime(2026, 11, 26, 7, tzinfo=timezone.utc)
 _ENGINE = None
@@ -65,7 +65,7 @@ def _batch_job(args: tuple[str, int, str]) -> int:
     cid, week, out = args
     start = datetime(2026, 10, 5, tzinfo=timezone.utc) + timedelta(weeks=week % 4)
     files = render_campaign(_ENGINE, cid, Path(out), ("pdf", "html"), start, start + timedelta(weeks=1), "UTC", GENERATED)
-    return len(files.paths)
+    return len(files)
 
 
 def batch(url: str, n: int, workers: int, out: str) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from reporter.errors import ReporterError, UserError
+from reporter.errors import OptionError, ReporterError, UserError
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
 
@@ -222,15 +222,15 @@ def demo_cmd(app: AppContext, users: int, seed: int, out: Path) -> None:
     demo_ids = {p.campaign_id for p in PLANS}
     campaigns = [c for c in list_campaigns(engine) if c.campaign_id in demo_ids]
     _print_headlines(console, engine, campaigns)
+    from reporter.production import render_campaign
     from reporter.render import Branding
-    from reporter.reports import render_campaign
 
     with console.status("rendering the reports..."):
         files = [render_campaign(engine, c.campaign_id, out / "demo" / c.campaign_id, branding=Branding(company="Acme Inc. (demo)"))
                  for c in campaigns]
     console.print("Reports:")
-    for report in files:
-        for path in report.paths:
+    for paths in files:
+        for path in paths:
             console.print(f"  {path}", highlight=False, soft_wrap=True)
 
 
@@ -261,7 +261,6 @@ def _parse_bound(value: str | None, option: str, tz_name: str) -> Any:
     """A --from/--to value: a date (midnight in the timezone) or a full ISO 8601 timestamp."""
     from datetime import date, datetime
 
-    from reporter.errors import OptionError
     from reporter.timezones import local_midnight, zone
 
     if value is None:
@@ -314,25 +313,21 @@ def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None
 @click.pass_obj
 def render_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, formats: str, out: Path) -> None:
     """Render the campaign's report (single-message or A/B) and print the file paths."""
-    from reporter.reports import parse_formats, render_campaign
+    from reporter.production import branding_of, render_campaign
 
-    chosen = parse_formats(formats)
-    files = render_campaign(app.engine(), campaign, out, chosen, _parse_bound(start, "--from", tz),
-                            _parse_bound(end, "--to", tz), tz, branding=_branding(app))
-    for path in files.paths:
+    paths = render_campaign(app.engine(), campaign, out, _formats(formats), _parse_bound(start, "--from", tz),
+                            _parse_bound(end, "--to", tz), tz, branding=branding_of(app.settings()))
+    for path in paths:
         click.echo(str(path))
 
 
-def _branding(app: AppContext) -> Any:
-    from reporter.cli_support import branding_of
+def _formats(value: str) -> tuple[str, ...]:
+    from reporter.production import FormatError, parse_formats
 
-    return branding_of(app.settings())
-
-
-def _smtp(app: AppContext, check: bool) -> Any:
-    from reporter.cli_support import smtp_of
-
-    return smtp_of(app.settings(), check)
+    try:
+        return parse_formats(value)
+    except FormatError as exc:
+        raise OptionError("--format", str(exc)) from None
 
 
 @cli.command("deliver")
@@ -352,12 +347,7 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
                 mail_to: tuple[str, ...], mail_cc: tuple[str, ...], mail_bcc: tuple[str, ...], subject: str | None,
                 attach_html: bool, no_archive: bool, formats: str, resend: bool) -> None:
     """Produce one campaign's report now: archive it and e-mail it, once (logged in the run log)."""
-    from datetime import datetime, timezone
-
-    from reporter.jobs.runner import delivery_for
-    from reporter.jobs.unit import DEFAULT_SUBJECT, Unit, run_unit
-    from reporter.metrics import resolve_period
-    from reporter.reports import parse_formats
+    from reporter.jobs.runner import deliver_now
     from reporter.settings import check_address
 
     for option, addresses in (("--mail-to", mail_to), ("--mail-cc", mail_cc), ("--mail-bcc", mail_bcc)):
@@ -368,15 +358,9 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
                 raise UserError(f"{option}: {exc}") from None
     if not (mail_to or mail_cc or mail_bcc) and no_archive:
         raise UserError("--no-archive: with no recipient either, there is nothing to deliver")
-    settings = app.settings()
-    smtp = _smtp(app, check=True) if (mail_to or mail_cc or mail_bcc) else None
-    engine = app.engine()
-    with engine.connect() as conn:
-        period = resolve_period(conn, campaign, _parse_bound(start, "--from", tz), _parse_bound(end, "--to", tz), tz)
-    unit = Unit(job, campaign, period.start, period.end, tz, parse_formats(formats), not no_archive, mail_to, mail_cc,
-                mail_bcc, subject or DEFAULT_SUBJECT, attach_html)
-    result = run_unit(engine, unit, delivery_for(settings, smtp, _branding(app)), lambda: datetime.now(timezone.utc),
-                      resend=resend)
+    result = deliver_now(app.engine(), app.settings(), campaign, _parse_bound(start, "--from", tz),
+                         _parse_bound(end, "--to", tz), tz, job, mail_to, mail_cc, mail_bcc, subject, attach_html,
+                         not no_archive, _formats(formats), resend)
     for path in result.paths:
         click.echo(path)
     _echo(result.message, err=result.status in ("failed", "unknown"))
@@ -407,17 +391,21 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
     import signal
     from datetime import datetime, timezone
 
-    from reporter.jobs.runner import delivery_for, run_job
+    from reporter.jobs.runner import production_for, run_job
     from reporter.jobs.unit import stop_now
+    from reporter.production import Production
 
     settings = app.settings()
     job_settings = settings.job(job)
     _configure_logging(app)
-    smtp = _smtp(app, check=True) if job_settings.email and not dry_run else None
+    if dry_run:
+        production = Production.from_settings(settings, mail=False)
+    else:
+        production = production_for(settings, [job_settings], check=True)
     engine = app.engine()
     signal.signal(signal.SIGTERM, stop_now)
-    results = run_job(engine, settings, job_settings, datetime.now(timezone.utc), delivery_for(settings, smtp, _branding(app)),
-                      campaigns, period, dry_run, resend=resend)
+    results = run_job(engine, settings, job_settings, datetime.now(timezone.utc), production, campaigns, period,
+                      dry_run, resend=resend)
     if not results:
         click.echo(f"{job}: no campaign to report on")
     for result in results:
@@ -432,12 +420,12 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
 @click.pass_obj
 def schedule_cmd(app: AppContext) -> None:
     """Run the scheduler in the foreground; SIGINT or SIGTERM stops it cleanly."""
+    from reporter.jobs.runner import production_for
     from reporter.jobs.scheduler import serve
 
     _configure_logging(app)
     settings = app.settings()
-    if any(job.email for job in settings.jobs):
-        _smtp(app, check=False)  # an unset password variable stops here, not at 7 in the morning
+    production_for(settings)  # an unset password variable stops here, not at 7 in the morning
     serve(app.engine(), settings, app.config_path.resolve() if app.config_path else None, app.db_url)
 
 

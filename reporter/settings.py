@@ -37,6 +37,7 @@ def check_address(value: str) -> str:
 
 
 EmailAddress = Annotated[str, AfterValidator(check_address)]
+DEFAULT_SUBJECT = "Push report: {campaign} — {period}"
 
 
 def check_timezone(value: str) -> str:
@@ -146,7 +147,7 @@ class EmailSettings(Model):
     to: list[EmailAddress] = Field(default_factory=list)
     cc: list[EmailAddress] = Field(default_factory=list)
     bcc: list[EmailAddress] = Field(default_factory=list)
-    subject: str = "Push report: {campaign} — {period}"
+    subject: str = DEFAULT_SUBJECT
     attach_html: bool = False
 
     @field_validator("subject")

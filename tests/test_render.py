@@ -20,7 +20,7 @@ from reporter.demo import load_demo
 from reporter.metrics import compute_stats
 from reporter.metrics.model import CampaignStats
 from reporter.render import Branding, render_html, render_pdf
-from reporter.reports import previous_stats
+from reporter.production import previous_stats
 
 GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
 A4 = (595.28, 841.89)

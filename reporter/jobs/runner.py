@@ -23,12 +23,12 @@ from reporter.errors import OptionError, UserError
 from reporter.jobs.periods import PERIODS, period_bounds
 from reporter.jobs.schedule import latest_fire_time
 from reporter.jobs.runlog import WORKING, abandoned, retry_backoff, set_status, unfinished
-from reporter.jobs.unit import (Delivery, Unit, UnitFailed, UnitResult, STOP, preview_unit, run_unit, stop_now,
-                                tell_operators)
+from reporter.jobs.unit import Unit, UnitFailed, UnitResult, STOP, preview_unit, run_unit, stop_now, tell_operators
 from reporter.logs import log_unit
 from reporter.timezones import from_us, local_midnight, to_us, zone
 from reporter.models import Campaign, Event, EventType, RunStatus
-from reporter.settings import JobSettings, Settings
+from reporter.production import Production
+from reporter.settings import DEFAULT_SUBJECT, JobSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,10 @@ def _first_event(engine: Engine, campaign_id: str) -> datetime | None:
 def unit_template(job: JobSettings, tz: str, at: datetime) -> Unit:
     """A unit of the job with its formats and recipients; campaign and period still to fill in."""
     email = job.email
-    return Unit(job.name, "", at, at, tz, tuple(job.formats), job.archive,
-                tuple(email.to) if email else (), tuple(email.cc) if email else (), tuple(email.bcc) if email else (),
-                email.subject if email else Unit.subject, email.attach_html if email else False)
+    mail = {} if email is None else {"to": tuple(email.to), "cc": tuple(email.cc), "bcc": tuple(email.bcc),
+                                     "subject": email.subject, "attach_html": email.attach_html}
+    return Unit(job=job.name, campaign_id="", start=at, end=at, timezone=tz, formats=tuple(job.formats),
+                archive=job.archive, **mail)
 
 
 def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime,
@@ -112,14 +113,14 @@ def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: 
     return units
 
 
-def delivery_for(settings: Settings, smtp: object, branding: object) -> Delivery:
-    return Delivery(str(settings.archive.root), smtp, settings.smtp.sender,  # type: ignore[arg-type]
-                    int(settings.smtp.max_attachment_mb * 2**20), branding,  # type: ignore[arg-type]
-                    settings.archive.retention_days, settings.archive.retention_runs,
-                    settings.scheduler.abandon_after_s, tuple(settings.notify.on_failure))
+def production_for(settings: Settings, jobs: Sequence[JobSettings] | None = None, check: bool = False) -> Production:
+    """The production of these jobs (all by default): with the SMTP server when one mails or operators are notified."""
+    chosen = settings.jobs if jobs is None else jobs
+    mail = any(job.email for job in chosen) or bool(settings.notify.on_failure)
+    return Production.from_settings(settings, mail=mail, check=check and any(job.email for job in chosen))
 
 
-def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime, delivery: Delivery,
+def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime, production: Production,
             campaigns: Sequence[str] = (), period: str | None = None, dry_run: bool = False,
             clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), resend: bool = False) -> list[UnitResult]:
     """Run every unit of one run of a job; a failed unit does not stop the others."""
@@ -129,9 +130,9 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
         try:
             if dry_run:
-                result = preview_unit(engine, unit, delivery, clock)
+                result = preview_unit(engine, unit, production, clock)
             else:
-                result = run_unit(engine, unit, delivery, clock, resend=resend)
+                result = run_unit(engine, unit, production, clock, resend=resend)
         except UnitFailed as exc:
             log_unit(log, {**fields, "status": "failed", "error": str(exc.__cause__ or exc)})
             failures.append(exc)
@@ -147,11 +148,34 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
     return results
 
 
+def deliver_now(engine: Engine, settings: Settings, campaign_id: str, start: datetime | None, end: datetime | None,
+                tz: str, job: str = "adhoc", to: Sequence[str] = (), cc: Sequence[str] = (), bcc: Sequence[str] = (),
+                subject: str | None = None, attach_html: bool = False, archive: bool = True,
+                formats: tuple[str, ...] = ("pdf", "html"), resend: bool = False,
+                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> UnitResult:
+    """One campaign's report now, archived and mailed once, as a unit of the run log (`reporter deliver`).
+
+    The addresses must be valid (`settings.check_address`); the period defaults as `reporter stats` does.
+    """
+    from reporter.metrics import resolve_period
+
+    recipients = (*to, *cc, *bcc)
+    if not recipients and not archive:
+        raise UserError("with no recipient and no archive there is nothing to deliver")
+    production = Production.from_settings(settings, mail=bool(recipients), check=bool(recipients))
+    with engine.connect() as conn:
+        period = resolve_period(conn, campaign_id, start, end, tz)
+    unit = Unit(job=job, campaign_id=campaign_id, start=period.start, end=period.end, timezone=tz, formats=formats,
+                archive=archive, to=tuple(to), cc=tuple(cc), bcc=tuple(bcc), subject=subject or DEFAULT_SUBJECT,
+                attach_html=attach_html)
+    return run_unit(engine, unit, production, clock, resend=resend)
+
+
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def retry_units(engine: Engine, settings: Settings, delivery: Delivery,
+def retry_units(engine: Engine, settings: Settings, production: Production,
                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> list[UnitResult]:
     """Retry the configured jobs' failed and abandoned units whose backoff has passed; give up after retry_for_h.
 
@@ -184,14 +208,14 @@ def retry_units(engine: Engine, settings: Settings, delivery: Delivery,
             continue
         first = _aware(run.first_claimed_at or run.claimed_at)
         if now - first >= retry_for:
-            tell_operators(engine, run.id, unit, delivery, error or "failed", clock,
+            tell_operators(engine, run.id, unit, production, error or "failed", clock,
                            why=f"was given up after {run.attempts} attempts in {settings.scheduler.retry_for_h:g} h")
             continue
         if not waited and now < _aware(run.updated_at) + retry_backoff(run.attempts):
             continue
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
         try:
-            result = run_unit(engine, unit, delivery, clock)
+            result = run_unit(engine, unit, production, clock)
         except UnitFailed as exc:
             log_unit(log, {**fields, "status": "failed", "retry": True, "error": str(exc.__cause__ or exc)})
             if STOP.is_set():
@@ -204,19 +228,17 @@ def retry_units(engine: Engine, settings: Settings, delivery: Delivery,
 
 def scheduled_retry(config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
     """What APScheduler runs every minute or so (in a worker process): `retry_units`."""
-    settings, engine, delivery = _worker_setup(config_path, db_url, lambda s: any(job.email for job in s.jobs))
+    settings, engine, production = _worker_setup(config_path, db_url)
     try:
-        return len(retry_units(engine, settings, delivery))
+        return len(retry_units(engine, settings, production))
     finally:
         engine.dispose()
 
 
-def _worker_setup(config_path: str | None, db_url: str,
-                  needs_smtp: Callable[[Settings], bool]) -> tuple[Settings, Engine, Delivery]:
-    """A worker process's settings, engine and delivery; SIGTERM stops the unit in hand, never half-writes it."""
+def _worker_setup(config_path: str | None, db_url: str) -> tuple[Settings, Engine, Production]:
+    """A worker process's settings, engine and production; SIGTERM stops the unit in hand, never half-writes it."""
     import threading
 
-    from reporter.cli_support import branding_of, smtp_of
     from reporter.db import make_engine, runtime_url
     from reporter.logs import configure
     from reporter.settings import load_settings
@@ -226,14 +248,13 @@ def _worker_setup(config_path: str | None, db_url: str,
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's: the report in hand finishes
     settings = load_settings(Path(config_path) if config_path else None)
     configure(settings.logging.format, settings.logging.level)  # worker processes may be spawned, not forked
-    smtp = smtp_of(settings, check=False) if needs_smtp(settings) or settings.notify.on_failure else None
     engine = make_engine(runtime_url(db_url))
-    return settings, engine, delivery_for(settings, smtp, branding_of(settings))
+    return settings, engine, production_for(settings)
 
 
 def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
     """What APScheduler runs (in a worker process): one run of the job, due at `fire_time`."""
-    settings, engine, delivery = _worker_setup(config_path, db_url, lambda s: s.job(job_name).email is not None)
+    settings, engine, production = _worker_setup(config_path, db_url)
     job = settings.job(job_name)
     tz = job_timezone(settings, job)
     now = datetime.now(timezone.utc)
@@ -241,6 +262,6 @@ def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time
     due = datetime.fromisoformat(fire_time) if fire_time else (
         latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now)
     try:
-        return len(run_job(engine, settings, job, due, delivery))
+        return len(run_job(engine, settings, job, due, production))
     finally:
         engine.dispose()

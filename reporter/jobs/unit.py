@@ -23,19 +23,18 @@ from html import escape as html_escape
 from sqlalchemy import Engine
 
 from reporter.delivery.archive import Archive
-from reporter.delivery.email import Attachment, Outcome, SmtpConfig, build_message, send
+from reporter.delivery.email import Attachment, Outcome, build_message, send
 from reporter.errors import ReporterError
-from reporter.files import period_name, safe_name
+from reporter.files import period_name
 from reporter.jobs.runlog import (Claim, ClaimResult, claim, handled_recipients, heartbeat, mark_final,
                                   recipient_statuses, record_delivery, set_status, take)
 from reporter.metrics.model import Period
 from reporter.timezones import zone
 from reporter.models import RunStatus
-from reporter.render import Branding, Rendered, render_email
-from reporter.reports import build_report, report_bytes
+from reporter.production import Production, Report, produce
+from reporter.settings import DEFAULT_SUBJECT
 
 log = logging.getLogger(__name__)
-DEFAULT_SUBJECT = "Push report: {campaign} — {period}"
 
 
 @dataclass(frozen=True)
@@ -62,25 +61,6 @@ class Unit:
     @property
     def recipients(self) -> tuple[str, ...]:
         return self.to + self.cc + self.bcc
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """Where delivery goes: the archive root, the SMTP server, the sender, the size limit."""
-
-    archive_root: str
-    smtp: SmtpConfig | None
-    sender: str
-    max_attachment_bytes: int
-    branding: Branding = Branding()
-    retention_days: int = 0  # 0: keep forever
-    retention_runs: int = 0  # 0: no limit
-    abandon_after_s: float = 120.0  # a unit in hand with no heartbeat for this long is taken over
-    notify_to: tuple[str, ...] = ()  # operators told once of a unit's final failure
-
-    @property
-    def heartbeat_s(self) -> float:
-        return min(max(self.abandon_after_s / 4, 0.5), 30.0)
 
 
 @dataclass(frozen=True)
@@ -139,7 +119,7 @@ def _checkpoint() -> None:
         raise Interrupted("interrupted by SIGTERM")
 
 
-def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[], datetime],
+def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable[[], datetime],
              sleep: Callable[[float], None] | None = None, resend: bool = False) -> UnitResult:
     """Claim the unit and produce it; a unit already done or in hand elsewhere is left alone.
 
@@ -148,7 +128,7 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
     """
     terminal = (RunStatus.DELIVERED, RunStatus.UNKNOWN) + (() if unit.recipients else (RunStatus.STORED,))
     got = claim(engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, unit.timezone, clock(), terminal,
-                timedelta(seconds=delivery.abandon_after_s))
+                timedelta(seconds=production.abandon_after_s))
     note = ""
     if got.result == ClaimResult.DONE and unit.recipients and got.status in (RunStatus.DELIVERED, RunStatus.UNKNOWN):
         handled = handled_recipients(engine, got.run_id, resend)
@@ -162,28 +142,27 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
         return UnitResult(unit, got, got.status)
     timings: dict[str, float] = {}
     try:
-        with heartbeat(engine, got.run_id, clock, delivery.heartbeat_s):
+        with heartbeat(engine, got.run_id, clock, production.heartbeat_s):
             set_status(engine, got.run_id, RunStatus.RENDERING, clock())
             t = time.perf_counter()
-            stats, rendered = build_report(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, clock(),
-                                           delivery.branding)
-            files = _files(unit, rendered, with_pdf=bool(unit.recipients))  # the mail attaches or links the PDF
+            report = produce(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, _formats(unit), clock(),
+                             production.branding)
             timings["render_s"] = time.perf_counter() - t
             _checkpoint()
             paths: list[str] = []
             if unit.archive:
-                archive = Archive(delivery.archive_root)
-                stored = archive.store(unit.job, unit.campaign_id, stats.campaign.name, unit.period, unit.timezone,
-                                       rendered.generated_at, files)
+                archive = Archive(production.archive_root)
+                stored = archive.store(unit.job, unit.campaign_id, report.stats.campaign.name, unit.period,
+                                       unit.timezone, report.rendered.generated_at, report.files)
                 paths = [str(stored.path(archive.root, a.name)) for a in stored.artifacts]
-                if delivery.retention_days or delivery.retention_runs:
-                    archive.apply_retention(clock(), delivery.retention_days, delivery.retention_runs)
+                if production.retention_days or production.retention_runs:
+                    archive.apply_retention(clock(), production.retention_days, production.retention_runs)
             set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths, final=not unit.recipients)
             if not unit.recipients:
                 return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)
             _checkpoint()
             t = time.perf_counter()
-            outcomes = _deliver(engine, got.run_id, unit, delivery, stats, files, paths, clock, sleep, resend)
+            outcomes = _deliver(engine, got.run_id, unit, production, report, paths, clock, sleep, resend)
             timings["deliver_s"] = time.perf_counter() - t
     except BaseException as exc:
         # Interrupted or broken: the unit is recorded as failed, so it can be retried at once.
@@ -198,7 +177,7 @@ def run_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[],
         error = "not delivered to " + ", ".join(f"{o.recipient} ({o.code} {o.message})" for o in failed)
         set_status(engine, got.run_id, RunStatus.FAILED, clock(), error=error)
         if not any(o.transient for o in failed):  # refused for good: retrying would not change the answer
-            tell_operators(engine, got.run_id, unit, delivery, error, clock)
+            tell_operators(engine, got.run_id, unit, production, error, clock)
         return UnitResult(unit, got, RunStatus.FAILED, tuple(paths), tuple(outcomes), timings, note)
     if unknown:
         error = "outcome unknown for " + ", ".join(unknown) + " (the server may have delivered it)"
@@ -212,75 +191,75 @@ def _address(recipient: str) -> str:
     return parseaddr(recipient)[1] or recipient
 
 
-def tell_operators(engine: Engine, run_id: int, unit: Unit, delivery: Delivery, error: str,
+def tell_operators(engine: Engine, run_id: int, unit: Unit, production: Production, error: str,
                    clock: Callable[[], datetime], why: str = "failed") -> None:
     """Tell `notify.on_failure` that a unit failed for good: once per unit, whichever process gets here first."""
     if not mark_final(engine, run_id, clock()):
         return
     where = f"{unit.job} / {unit.campaign_id} / {unit.period}"
     log.error("%s: %s for good: %s", where, why, error)
-    if not delivery.notify_to:
+    if not production.notify_to:
         return
-    if delivery.smtp is None:
-        log.error("%s: cannot tell %s: no SMTP server configured", where, ", ".join(delivery.notify_to))
+    if production.smtp is None:
+        log.error("%s: cannot tell %s: no SMTP server configured", where, ", ".join(production.notify_to))
         return
     local = zone(unit.timezone)
     text = (f"The report {where} {why} for good and will not be retried automatically.\n\n"
             f"Last error: {error}\n\n"
             f"To try again: reporter run {shlex.quote(unit.job)} --campaign {shlex.quote(unit.campaign_id)} --period "
             f"{unit.start.astimezone(local).date()}..{unit.end.astimezone(local).date()}\n")
-    message = build_message(delivery.sender, list(delivery.notify_to), [], f"reporter: {where} {why}",
+    message = build_message(production.sender, list(production.notify_to), [], f"reporter: {where} {why}",
                             f"<pre>{html_escape(text)}</pre>", text, [], clock())
-    for outcome in send(delivery.smtp, message, delivery.sender, list(delivery.notify_to)):
+    for outcome in send(production.smtp, message, production.sender, list(production.notify_to)):
         if not outcome.sent:
             log.error("%s: could not tell %s of the failure: %s %s", where, outcome.recipient, outcome.code, outcome.message)
 
 
-def _files(unit: Unit, rendered: Rendered, with_pdf: bool) -> dict[str, bytes]:
-    """The unit's archive files by name: its formats, and the PDF also when `with_pdf`."""
-    formats = tuple(f for f in ("pdf", "html") if f in unit.formats or (f == "pdf" and with_pdf))
-    base = safe_name(unit.campaign_id)
-    return {f"{base}.{fmt}": data for fmt, data in report_bytes(rendered, formats).items()}
+def _formats(unit: Unit) -> tuple[str, ...]:
+    """The unit's formats, and the PDF also when there are recipients (the mail attaches or links it)."""
+    return unit.formats + (("pdf",) if unit.recipients and "pdf" not in unit.formats else ())
 
 
-def preview_unit(engine: Engine, unit: Unit, delivery: Delivery, clock: Callable[[], datetime]) -> UnitResult:
+def preview_unit(engine: Engine, unit: Unit, production: Production, clock: Callable[[], datetime]) -> UnitResult:
     """A dry run: render and store under the archive's preview folder, send nothing, log nothing in the run log."""
-    stats, rendered = build_report(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, clock(), delivery.branding)
-    files = _files(unit, rendered, with_pdf=False)
-    archive = Archive(f"{delivery.archive_root}/_preview")
-    stored = archive.store(unit.job, unit.campaign_id, stats.campaign.name, unit.period, unit.timezone,
-                           rendered.generated_at, files)
+    report = produce(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, unit.formats, clock(),
+                     production.branding)
+    archive = Archive(f"{production.archive_root}/_preview")
+    stored = archive.store(unit.job, unit.campaign_id, report.stats.campaign.name, unit.period, unit.timezone,
+                           report.rendered.generated_at, report.files)
     if unit.recipients:
         log.info("dry run: would send %s to %s", unit.campaign_id, ", ".join(unit.recipients))
     preview = Claim(ClaimResult.NEW, 0, "preview", 0)
     return UnitResult(unit, preview, "preview", tuple(str(stored.path(archive.root, a.name)) for a in stored.artifacts))
 
 
-def _deliver(engine: Engine, run_id: int, unit: Unit, delivery: Delivery, stats: object, files: dict[str, bytes],
+def _deliver(engine: Engine, run_id: int, unit: Unit, production: Production, report: Report,
              paths: list[str], clock: Callable[[], datetime], sleep: Callable[[float], None] | None,
              resend: bool) -> list[Outcome]:
-    if delivery.smtp is None:
+    if production.smtp is None:
         raise ReporterError("no SMTP server configured")
     done = handled_recipients(engine, run_id, resend)
     pending = [r for r in unit.recipients if _address(r) not in done]
-    pdf_name = next(name for name in files if name.endswith(".pdf"))
+    files = report.files
+    pdf_name = report.named("pdf")
+    assert pdf_name is not None  # _formats asks for it
     attachments = []
     note = "The full report is attached as a PDF."
-    if len(files[pdf_name]) <= delivery.max_attachment_bytes:
+    if len(files[pdf_name]) <= production.max_attachment_bytes:
         attachments.append(Attachment(pdf_name, "application/pdf", files[pdf_name]))
     else:
         where = next((p for p in paths if p.endswith(".pdf")), None)
         size = len(files[pdf_name]) / 2**20
-        note = (f"The PDF ({size:.1f} MB) is larger than the {delivery.max_attachment_bytes / 2**20:.0f} MB limit for attachments; "
+        note = (f"The PDF ({size:.1f} MB) is larger than the {production.max_attachment_bytes / 2**20:.0f} MB limit for attachments; "
                 + (f"it is in the report archive: {where}" if where else "it was not archived (archive is off for this job)."))
-    html_name = next((name for name in files if name.endswith(".html")), None)
-    if unit.attach_html and html_name and len(files[html_name]) <= delivery.max_attachment_bytes:
+    html_name = report.named("html")
+    if unit.attach_html and html_name and len(files[html_name]) <= production.max_attachment_bytes:
         attachments.append(Attachment(html_name, "text/html", files[html_name]))
-    body = render_email(stats, unit.subject, note, delivery.branding)  # type: ignore[arg-type]
+    body = report.email(unit.subject, note, production.branding)
     to = [r for r in unit.to if r in pending]
     cc = [r for r in unit.cc if r in pending]
-    message = build_message(delivery.sender, to, cc, body.subject, body.html, body.text, attachments, clock())
-    outcomes = send(delivery.smtp, message, delivery.sender, pending, sleep=sleep)
+    message = build_message(production.sender, to, cc, body.subject, body.html, body.text, attachments, clock())
+    outcomes = send(production.smtp, message, production.sender, pending, sleep=sleep)
     kinds = {_address(r): kind for kind, group in (("bcc", unit.bcc), ("cc", unit.cc), ("to", unit.to)) for r in group}
     for outcome in outcomes:
         record_delivery(engine, run_id, outcome.recipient, outcome.status, outcome.code, outcome.message, clock(),

@@ -338,10 +338,9 @@ def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str)
     """The app wired to the reporter: archive root, run log, configured jobs, run-now = `reporter run`."""
     import os
 
-    from reporter.cli_support import branding_of, smtp_of
     from reporter.errors import UserError
     from reporter.history import job_overview, runs
-    from reporter.jobs.runner import delivery_for, run_job
+    from reporter.jobs.runner import production_for, run_job
 
     secret = os.environ.get(settings.web.secret_key_env)
     if not secret and not settings.web.anonymous:
@@ -355,9 +354,7 @@ def build_app(settings: Any, engine: Any, config_path: Path | None, db_url: str)
 
     def run_now(name: str) -> list[str]:
         job = settings.job(name)
-        smtp = smtp_of(settings, check=True) if job.email else None
-        results = run_job(engine, settings, job, datetime.now(timezone.utc),
-                          delivery_for(settings, smtp, branding_of(settings)))
+        results = run_job(engine, settings, job, datetime.now(timezone.utc), production_for(settings, [job], check=True))
         return [r.message for r in results]
 
     sessions = SessionStore(engine, settings.web.session_hours * 3600, time.time)

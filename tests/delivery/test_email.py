@@ -13,7 +13,8 @@ from sqlalchemy import Engine, select, update
 
 from reporter.delivery.email import SmtpConfig
 from reporter.jobs.runlog import ClaimResult
-from reporter.jobs.unit import Delivery, Unit, run_unit
+from reporter.jobs.unit import Unit, run_unit
+from reporter.production import Production
 from reporter.models import Campaign, Delivery as DeliveryRow, Run
 from tests.delivery.conftest import PASSWORD, USER, SmtpServer
 
@@ -38,9 +39,9 @@ def unit(**kw) -> Unit:  # noqa: ANN003
 
 
 def target(server: SmtpServer, tmp_path, security: str = "none", username: str | None = None,  # noqa: ANN001
-           password: str | None = None, max_bytes: int = 10 * 2**20) -> Delivery:
+           password: str | None = None, max_bytes: int = 10 * 2**20) -> Production:
     smtp = SmtpConfig(server.host, server.port, security, username, password, 10, 3, backoff_s=0.01, ssl_context=server.tls)
-    return Delivery(str(tmp_path / "archive"), smtp, "Acme Reports <reports@acme.test>", max_bytes)
+    return Production(str(tmp_path / "archive"), smtp, "Acme Reports <reports@acme.test>", max_bytes)
 
 
 def rename_campaign(engine: Engine, name: str) -> None:
@@ -64,7 +65,7 @@ def check_message(server: SmtpServer) -> None:
     assert "Été ☕ à Zürich" in text and "Été ☕ à Zürich" in html
     assert "<script" not in html and "style=" in html
     pdfs = [part for part in msg.iter_attachments() if part.get_content_type() == "application/pdf"]
-    assert len(pdfs) == 1 and pdfs[0].get_filename() == "welcome-series.pdf"
+    assert len(pdfs) == 1 and pdfs[0].get_filename() == "welcome-series_2026-W41.pdf"
     reader = PdfReader(io.BytesIO(pdfs[0].get_content()))
     assert "Été ☕ à Zürich" in reader.pages[0].extract_text()
 
@@ -128,7 +129,7 @@ def test_unreachable_server_is_retried_then_failed(demo_engine: Engine, tmp_path
 
     smtp = SmtpConfig("127.0.0.1", free_port(), "none", None, None, 2, 2, backoff_s=0.01)
     sleeps: list[float] = []
-    result = run_unit(demo_engine, unit(), Delivery(str(tmp_path), smtp, "r@acme.test", 2**20), clock, sleep=sleeps.append)
+    result = run_unit(demo_engine, unit(), Production(str(tmp_path), smtp, "r@acme.test", 2**20), clock, sleep=sleeps.append)
     assert result.status == "failed"
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0]  # exponential backoff between the three attempts
     assert all(o.transient and "ConnectionRefused" in o.message for o in result.outcomes)
@@ -260,7 +261,7 @@ def test_retention_runs_after_storing(demo_engine: Engine, tmp_path) -> None:  #
     from dataclasses import replace as copy
 
     archive_only = unit(to=(), cc=(), bcc=())
-    base = Delivery(str(tmp_path / "archive"), None, "r@acme.test", 2**20, retention_runs=1)
+    base = Production(str(tmp_path / "archive"), None, "r@acme.test", 2**20, retention_runs=1)
     weeks = [START + timedelta(weeks=i) for i in range(3)]
     for i, start in enumerate(weeks):
         later = NOW + timedelta(days=i)

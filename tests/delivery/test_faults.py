@@ -11,7 +11,8 @@ from sqlalchemy import Engine, select
 from reporter.db import make_engine
 from reporter.delivery.email import SmtpConfig
 from reporter.jobs.runlog import ClaimResult
-from reporter.jobs.unit import Delivery, run_unit
+from reporter.jobs.unit import run_unit
+from reporter.production import Production
 from reporter.models import Delivery as DeliveryRow, Run
 from reporter.settings import SmtpSettings
 from tests.delivery.conftest import SmtpServer
@@ -21,10 +22,10 @@ ALL = ["cc@example.test", "hidden@example.test", "owner@example.test"]
 
 
 def slow_target(server: SmtpServer, tmp_path, data_timeout_s: float, timeout_s: float = 5,  # noqa: ANN001
-                retries: int = 2) -> Delivery:
+                retries: int = 2) -> Production:
     smtp = SmtpConfig(server.host, server.port, "none", None, None, timeout_s, retries, backoff_s=0.01,
                       data_timeout_s=data_timeout_s)
-    return Delivery(str(tmp_path / "archive"), smtp, "reports@acme.test", 10 * 2**20)
+    return Production(str(tmp_path / "archive"), smtp, "reports@acme.test", 10 * 2**20)
 
 
 def outcomes_of(engine: Engine, job: str) -> tuple[str, dict[str, str]]:

@@ -17,8 +17,9 @@ from sqlalchemy import Engine, insert, select, update
 from reporter.db import make_engine
 from reporter.files import period_name
 from reporter.jobs.runlog import ClaimResult, claim
-from reporter.jobs.runner import delivery_for, retry_units, run_job
-from reporter.jobs.unit import Delivery as Target, Unit, run_unit
+from reporter.jobs.runner import production_for, retry_units, run_job
+from reporter.jobs.unit import Unit, run_unit
+from reporter.production import Production
 from reporter.metrics.model import Period
 from reporter.models import Run
 from reporter.settings import load_settings
@@ -63,14 +64,15 @@ def test_kill_9_while_rendering_is_taken_over_at_once(demo_url: str, smtp_server
 
 
 def _unit(job: str) -> Unit:
-    return Unit(job, "cart-reminder", *OCTOBER, "UTC", to=("boss@acme.test",))
+    return Unit(job=job, campaign_id="cart-reminder", start=OCTOBER[0], end=OCTOBER[1], timezone="UTC",
+                to=("boss@acme.test",))
 
 
-def _target(server: SmtpServer, tmp_path: Path, abandon_after_s: float = 120) -> Target:
+def _target(server: SmtpServer, tmp_path: Path, abandon_after_s: float = 120) -> Production:
     from reporter.delivery.email import SmtpConfig
 
     smtp = SmtpConfig(server.host, server.port, "none", None, None, 5, 0, data_timeout_s=30)
-    return Target(str(tmp_path / "archive"), smtp, "reports@acme.test", 2**24, abandon_after_s=abandon_after_s)
+    return Production(str(tmp_path / "archive"), smtp, "reports@acme.test", 2**24, abandon_after_s=abandon_after_s)
 
 
 def test_a_unit_elsewhere_is_abandoned_only_when_its_heartbeat_is_older_than_abandon_after_s(
@@ -109,9 +111,7 @@ def test_the_heartbeat_keeps_a_slow_unit_its_own(demo_engine: Engine, smtp_serve
 def _setup(tmp_path: Path, config_factory, server: SmtpServer, job: str, extra: str = ""):  # noqa: ANN001, ANN202
     config = config_factory(server.port, job_yaml(job, "0 7 1 * *"), extra)
     settings = load_settings(config)
-    from reporter.cli_support import branding_of, smtp_of
-
-    return settings, delivery_for(settings, smtp_of(settings, check=False), branding_of(settings))
+    return settings, production_for(settings)
 
 
 def test_a_failed_unit_of_an_earlier_period_is_retried_with_backoff(

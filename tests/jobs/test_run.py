@@ -34,7 +34,7 @@ def test_run_delivers_each_campaign_once(demo_url: str, smtp_server: SmtpServer,
     assert "weekly / cart-reminder / 2026-W41: delivered" in first.stdout
     assert "unit delivered job=weekly campaign=welcome-series period=2026-W41 status=delivered attempt=1" in first.stderr
     assert len(smtp_server.handler.received) == 2
-    assert (tmp_path / "archive" / "weekly" / "welcome-series" / "2026-W41" / "welcome-series.pdf").exists()
+    assert (tmp_path / "archive" / "weekly" / "welcome-series" / "2026-W41" / "welcome-series_2026-W41.pdf").exists()
     second = cli(args, tmp_path)
     assert second.returncode == 0
     assert second.stdout.count("already delivered") == 2
@@ -51,7 +51,7 @@ def test_dry_run_stores_a_preview_and_sends_nothing(demo_url: str, smtp_server: 
     assert result.returncode == 0, result.stderr
     assert "would send cart-reminder to boss@acme.test, Ana <ana@acme.test>" in result.stderr
     assert smtp_server.handler.received == []
-    assert (tmp_path / "archive" / "_preview" / "weekly" / "cart-reminder" / "2026-W41" / "cart-reminder.pdf").exists()
+    assert (tmp_path / "archive" / "_preview" / "weekly" / "cart-reminder" / "2026-W41" / "cart-reminder_2026-W41.pdf").exists()
     assert not (tmp_path / "archive" / "weekly").exists()
 
 

@@ -66,7 +66,7 @@ def test_the_scheduler_fires_a_job(demo_url: str, smtp_server: SmtpServer, confi
         scheduler.shutdown(wait=True)
     assert [r.status for r in runs_of(engine, "soon")] == ["delivered"]
     assert len(smtp_server.handler.received) == 1
-    assert list((tmp_path / "archive" / "soon" / "cart-reminder").glob("*/cart-reminder.pdf"))
+    assert list((tmp_path / "archive" / "soon" / "cart-reminder").glob("*/cart-reminder_*.pdf"))
 
 
 def _seed(engine: Engine, config: Path, db_url: str, job: str, due: datetime) -> None:

@@ -65,8 +65,8 @@ def test_viewers_see_counts_and_archive_relative_names(mailed: tuple[TestClient,
     assert "@" not in str(run) and str(tmp_path) not in str(run)
     assert run["deliveries"] == {"sent": 1, "failed": 2} and "recipients" not in run
     assert "[recipient]" in run["error"]
-    assert run["artifacts"] == ["mailed/cart-reminder/2026-10/cart-reminder.pdf",
-                                "mailed/cart-reminder/2026-10/cart-reminder.html"]
+    assert run["artifacts"] == ["mailed/cart-reminder/2026-10/cart-reminder_2026-10.pdf",
+                                "mailed/cart-reminder/2026-10/cart-reminder_2026-10.html"]
 
 
 def test_runs_of_jobs_no_longer_configured_show_recipients_by_their_recorded_kind(

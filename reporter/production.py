@@ -1,0 +1,153 @@
+"""Producing a report: the one home of the work from campaign data to files.
+
+`produce` computes the figures (and the previous period's, for the
+comparison), renders the HTML, lays out the PDF when asked for, and names the
+files `<campaign>_<period>.<format>` wherever they go (a folder, the archive,
+an attachment). `Production` is how and where reports go (archive, SMTP,
+branding, limits), built once from the settings. `reporter render` writes a
+report with `write_report`; the scheduler, `reporter run`, `reporter
+deliver` and the web's "Run now" go through `reporter.jobs.runner`, which
+produces each unit through `produce`.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from reporter.delivery.email import SmtpConfig, check_connection
+from reporter.errors import UserError
+from reporter.files import period_name, safe_name, write_atomic
+from reporter.metrics import CampaignStats, compute_stats_concurrently
+from reporter.metrics.model import Period
+from reporter.render import Branding, EmailBody, Rendered, render_email, render_html, render_pdf
+from reporter.settings import Settings
+
+FORMATS = ("pdf", "html")
+
+
+class FormatError(UserError):
+    """A report format that does not exist (the CLI names its --format option)."""
+
+
+def parse_formats(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """`pdf,html` -> ('pdf', 'html'); an unknown format is a FormatError."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise FormatError(f"unknown format {unknown[0]!r} (expected pdf, html or both)" if unknown
+                          else "no format given (expected pdf, html or both)")
+    return formats
+
+
+def report_name(campaign_id: str, period: Period) -> str:
+    """The base name of a report's files: `<campaign>_<period>` (the period's ISO form)."""
+    return f"{safe_name(campaign_id)}_{period_name(period)}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """One campaign's report over one period: its figures, its HTML, and its files by name."""
+
+    stats: CampaignStats
+    rendered: Rendered
+    files: dict[str, bytes]
+
+    def named(self, fmt: str) -> str | None:
+        """The name of the file of one format, None when it was not produced."""
+        return next((name for name in self.files if name.endswith(f".{fmt}")), None)
+
+    def email(self, subject_template: str, note: str, branding: Branding) -> EmailBody:
+        return render_email(self.stats, subject_template, note, branding)
+
+
+def previous_stats(engine: Engine, stats: CampaignStats) -> CampaignStats:
+    """The same campaign over the period of equal length just before."""
+    length = stats.period.end - stats.period.start
+    return compute_stats_concurrently(
+        engine, stats.campaign.id, stats.period.start - length, stats.period.start, stats.period.timezone
+    )
+
+
+def produce(engine: Engine, campaign_id: str, start: datetime | None, end: datetime | None, tz: str,
+            formats: tuple[str, ...], generated_at: datetime, branding: Branding = Branding()) -> Report:
+    """Compute, render and lay out one campaign's report (the PDF only when `formats` asks for it)."""
+    stats = compute_stats_concurrently(engine, campaign_id, start, end, tz)
+    rendered = render_html(stats, previous_stats(engine, stats), generated_at, branding)
+    base = report_name(stats.campaign.id, stats.period)
+    files = {f"{base}.{fmt}": render_pdf(rendered) if fmt == "pdf" else rendered.html.encode("utf-8")
+             for fmt in FORMATS if fmt in formats}
+    return Report(stats, rendered, files)
+
+
+def write_report(report: Report, folder: Path) -> tuple[Path, ...]:
+    """Write the report's files (atomically) into `folder`; returns their paths."""
+    paths = []
+    for name, data in report.files.items():
+        write_atomic(folder / name, data)
+        paths.append(folder / name)
+    return tuple(paths)
+
+
+@dataclass(frozen=True)
+class Production:
+    """How and where reports go: the archive, the SMTP server, the sender, the limits, the branding."""
+
+    archive_root: str
+    smtp: SmtpConfig | None
+    sender: str
+    max_attachment_bytes: int
+    branding: Branding = Branding()
+    retention_days: int = 0  # 0: keep forever
+    retention_runs: int = 0  # 0: no limit
+    abandon_after_s: float = 120.0  # a unit in hand with no heartbeat for this long is taken over
+    notify_to: tuple[str, ...] = ()  # operators told once of a unit's final failure
+
+    @property
+    def heartbeat_s(self) -> float:
+        return min(max(self.abandon_after_s / 4, 0.5), 30.0)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, mail: bool, check: bool = False) -> Production:
+        """The production of the config; with `mail`, the SMTP server too (reached first when `check`)."""
+        return cls(str(settings.archive.root), smtp_of(settings, check) if mail else None, settings.smtp.sender,
+                   int(settings.smtp.max_attachment_mb * 2**20), branding_of(settings),
+                   settings.archive.retention_days, settings.archive.retention_runs,
+                   settings.scheduler.abandon_after_s, tuple(settings.notify.on_failure))
+
+
+def branding_of(settings: Settings) -> Branding:
+    """The report branding of the config (the logo embedded, never fetched)."""
+    b = settings.branding
+    logo = None
+    if b.logo is not None:
+        kind = {".svg": "svg+xml", ".png": "png"}.get(b.logo.suffix.lower())
+        if kind is None or not b.logo.is_file():
+            raise UserError(f"branding.logo: {b.logo} is not a readable .svg or .png file")
+        logo = f"data:image/{kind};base64," + base64.b64encode(b.logo.read_bytes()).decode()
+    return Branding(company=b.company, accent=b.accent, logo_data_uri=logo, docs_url=settings.docs_url)
+
+
+def smtp_of(settings: Settings, check: bool) -> SmtpConfig:
+    """The SMTP settings with the password from the environment, checked by connecting when asked."""
+    s = settings.smtp
+    config = SmtpConfig(s.host, s.port, s.security, s.username, s.password(), s.timeout_s, s.retries,
+                        data_timeout_s=s.data_timeout_s)
+    if check:
+        check_connection(config)
+    return config
+
+
+def render_campaign(engine: Engine, campaign_id: str, out: Path, formats: tuple[str, ...] = FORMATS,
+                    start: datetime | None = None, end: datetime | None = None, tz: str = "UTC",
+                    generated_at: datetime | None = None, branding: Branding = Branding()) -> tuple[Path, ...]:
+    """Produce one campaign's report and write it into `out` (`reporter render`, the demo)."""
+    from datetime import timezone
+
+    generated_at = generated_at or datetime.now(timezone.utc).replace(microsecond=0)
+    return write_report(produce(engine, campaign_id, start, end, tz, formats, generated_at, branding), out)
