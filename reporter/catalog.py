@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 
@@ -36,7 +36,6 @@ def list_campaigns(engine: Engine) -> list[CampaignSummary]:
             .order_by(Campaign.start_at, Campaign.campaign_id)
         ).all()
     return [
-        CampaignSummary(cid, name, ctype, start_at if start_at.tzinfo else start_at.replace(tzinfo=timezone.utc),
-                        currency, n)
+        CampaignSummary(cid, name, ctype, start_at, currency, n)
         for cid, name, ctype, start_at, currency, n in rows
     ]

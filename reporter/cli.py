@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from reporter.errors import OptionError, ReporterError, UserError
+from reporter.errors import OptionError, PeriodError, ReporterError, UserError
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
 
@@ -322,7 +322,8 @@ def render_cmd(app: AppContext, campaign: str, start: str | None, end: str | Non
 
 
 def _formats(value: str) -> tuple[str, ...]:
-    from reporter.production import FormatError, parse_formats
+    from reporter.errors import FormatError
+    from reporter.production import parse_formats
 
     try:
         return parse_formats(value)
@@ -404,8 +405,11 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
         production = production_for(settings, [job_settings], check=True)
     engine = app.engine()
     signal.signal(signal.SIGTERM, stop_now)
-    results = run_job(engine, settings, job_settings, datetime.now(timezone.utc), production, campaigns, period,
-                      dry_run, resend=resend)
+    try:
+        results = run_job(engine, settings, job_settings, datetime.now(timezone.utc), production, campaigns, period,
+                          dry_run, resend=resend)
+    except PeriodError as exc:
+        raise OptionError("--period", str(exc)) from None
     if not results:
         click.echo(f"{job}: no campaign to report on")
     for result in results:
@@ -516,7 +520,7 @@ def config_check(app: AppContext) -> None:
     click.echo(f"{app.config_path or 'built-in defaults'}: valid, {len(settings.jobs)} jobs")
     now = datetime.now(timezone.utc)
     for job in settings.jobs:
-        tz = job.timezone or settings.timezone
+        tz = settings.timezone_of(job)
         nxt = next_fire_time(job.schedule, tz, now)
         click.echo(f"  {job.name}: {job.schedule} ({tz}), next {nxt.isoformat() if nxt else 'never'}")
 
@@ -559,7 +563,7 @@ def main(argv: list[str] | None = None) -> None:
     except ReporterError as exc:
         if debug:
             raise
-        from reporter.settings import ConfigError
+        from reporter.errors import ConfigError
 
         if isinstance(exc, ConfigError):
             for line in exc.problems:

@@ -44,3 +44,23 @@ class OptionError(UserError):
 
 class DatabaseError(UserError):
     """The database cannot be reached or is not at the schema this version needs."""
+
+
+class ConfigError(UserError):
+    """A config file that does not validate: one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class PeriodError(UserError):
+    """A period that is not a period name or FROM..TO dates, or that is empty (the CLI names its option)."""
+
+
+class FormatError(UserError):
+    """A report format that does not exist (the CLI names its --format option)."""
+
+
+class UnitFailed(ReporterError):
+    """A unit of work that failed to render, store or deliver (exit code 1)."""

@@ -14,6 +14,10 @@ from reporter.metrics.model import Period
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+FORMATS = ("pdf", "html")  # the formats of a report, in the order they are produced
+HEX_COLOUR = r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})"  # the only accent colour that may go into a stylesheet
+
+
 def safe_name(text: str, limit: int = 80) -> str:
     """A file or folder name made from data: never empty, never '.' or '..', no separators.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 
@@ -35,10 +35,6 @@ class RunView:
     deliveries: tuple[DeliveryView, ...]
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def runs(engine: Engine, job: str | None = None, limit: int = 50) -> list[RunView]:
     """The most recent runs (of one job), newest first, with their deliveries."""
     query = select(Run).order_by(Run.claimed_at.desc(), Run.id.desc()).limit(limit)
@@ -53,7 +49,7 @@ def runs(engine: Engine, job: str | None = None, limit: int = 50) -> list[RunVie
                 deliveries.setdefault(d.run_id, []).append(
                     DeliveryView(d.recipient, d.status, d.smtp_code, d.smtp_message, d.kind))
     return [
-        RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, _aware(r.claimed_at), _aware(r.finished_at),
+        RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, r.claimed_at, r.finished_at,
                 r.error, tuple(json.loads(r.artifacts or "[]")), tuple(deliveries.get(r.id, ())))
         for r in rows
     ]
@@ -66,8 +62,8 @@ def last_runs(engine: Engine) -> dict[str, RunView]:
         rows = conn.execute(
             select(*Run.__table__.c).join(latest, (Run.job == latest.c.job) & (Run.claimed_at == latest.c.at))
         ).all()
-    return {r.job: RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, _aware(r.claimed_at),
-                           _aware(r.finished_at), r.error, tuple(json.loads(r.artifacts or "[]")), ()) for r in rows}
+    return {r.job: RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, r.claimed_at,
+                           r.finished_at, r.error, tuple(json.loads(r.artifacts or "[]")), ()) for r in rows}
 
 
 def job_overview(engine: Engine, settings: object, now: datetime) -> list[dict[str, str | None]]:
@@ -77,7 +73,7 @@ def job_overview(engine: Engine, settings: object, now: datetime) -> list[dict[s
     last = last_runs(engine)
     out: list[dict[str, str | None]] = []
     for job in settings.jobs:  # type: ignore[attr-defined]
-        tz = job.timezone or settings.timezone  # type: ignore[attr-defined]
+        tz = settings.timezone_of(job)  # type: ignore[attr-defined]
         nxt = next_fire_time(job.schedule, tz, now)
         run = last.get(job.name)
         if isinstance(job.campaigns, str):

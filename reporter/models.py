@@ -10,7 +10,7 @@ database (no dialect date functions).
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import (
     BigInteger,
@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import DateTime
+from sqlalchemy.types import DateTime, TypeDecorator
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -36,6 +36,28 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in time, stored in UTC and read back as an aware UTC datetime on every database.
+
+    (SQLite keeps no offset: without this, what comes back is naive, and each reader had to guess.)
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a naive datetime cannot be stored: {value!r}")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -80,8 +102,8 @@ class Campaign(Base):
     campaign_id: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(Text)
     type: Mapped[str] = mapped_column(String(10))
-    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     conversion_event: Mapped[str | None] = mapped_column(String(200))
     conversion_window_hours: Mapped[float] = mapped_column(Float, default=24.0)
     control_group_pct: Mapped[float] = mapped_column(Float, default=0.0)
@@ -178,20 +200,20 @@ class Run(Base):
     job: Mapped[str] = mapped_column(String(100))
     campaign_id: Mapped[str] = mapped_column(String(200))
     period: Mapped[str] = mapped_column(String(40))
-    period_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    period_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    period_to: Mapped[datetime] = mapped_column(UtcDateTime)
     timezone: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))
     owner: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    first_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # retries stop retry_for_h after it
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # retries stop retry_for_h after it
     # The heartbeat: a working unit's owner refreshes it while rendering and sending.
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     # When the unit failed for good (a permanent refusal, or retries given up); operators are told once.
-    final_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    final_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     artifacts: Mapped[str | None] = mapped_column(Text)  # JSON list of archive paths
 
     deliveries: Mapped[list["Delivery"]] = relationship(
@@ -212,7 +234,7 @@ class Delivery(Base):
     kind: Mapped[str | None] = mapped_column(String(3))  # to | cc | bcc (None: recorded before 0004)
     smtp_code: Mapped[int | None] = mapped_column(Integer)
     smtp_message: Mapped[str | None] = mapped_column(Text)
-    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     run: Mapped[Run] = relationship(back_populates="deliveries")
 
@@ -224,4 +246,4 @@ class WebSessionGeneration(Base):
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # a web.users name
     generation: Mapped[int] = mapped_column(Integer)  # sessions issued under a smaller one are revoked
-    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the last logout
+    revoked_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the last logout

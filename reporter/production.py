@@ -20,19 +20,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from reporter.delivery.email import SmtpConfig, check_connection
-from reporter.errors import UserError
-from reporter.files import period_name, safe_name, write_atomic
+from reporter.errors import FormatError, UserError
+from reporter.files import FORMATS, period_name, safe_name, write_atomic
 from reporter.metrics import CampaignStats, compute_stats_concurrently
 from reporter.metrics.model import Period
 from reporter.render import Branding, EmailBody, Rendered, render_email, render_html, render_pdf
 from reporter.settings import Settings
-
-FORMATS = ("pdf", "html")
-
-
-class FormatError(UserError):
-    """A report format that does not exist (the CLI names its --format option)."""
-
 
 def parse_formats(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """`pdf,html` -> ('pdf', 'html'); an unknown format is a FormatError."""

@@ -20,6 +20,7 @@ from typing import Any
 from markupsafe import Markup
 
 from reporter import DOCS_URL, __version__
+from reporter.files import HEX_COLOUR
 from reporter import formatting as fmt
 from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
@@ -41,7 +42,7 @@ class Branding:
 
     def __post_init__(self) -> None:
         # The accent goes into the stylesheet: only a hex colour may, never arbitrary CSS.
-        if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})", self.accent):
+        if not re.fullmatch(HEX_COLOUR, self.accent):
             raise ValueError(f"branding accent must be a hex colour like #3b5bdb, got {self.accent!r}")
         if not re.fullmatch(r"https?://[^\s\"'<>]+", self.docs_url):
             raise ValueError(f"docs_url must be an http(s) URL, got {self.docs_url!r}")

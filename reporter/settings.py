@@ -16,17 +16,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reporter import DOCS_URL
-from reporter.errors import UserError
+from reporter.db import DEFAULT_URL
+from reporter.errors import ConfigError, UserError
+from reporter.files import FORMATS, HEX_COLOUR
+from reporter.jobs.periods import PERIODS
 
 ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\".]+")
-
-
-class ConfigError(UserError):
-    """A config file that does not validate: one line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def check_address(value: str) -> str:
@@ -55,7 +50,7 @@ class Model(BaseModel):
 
 
 class DatabaseSettings(Model):
-    url: str = Field("sqlite:///reporter.db", description="Any SQLAlchemy URL; --db and REPORTER_DATABASE_URL override it.")
+    url: str = Field(DEFAULT_URL, description="Any SQLAlchemy URL; --db and REPORTER_DATABASE_URL override it.")
 
 
 class ArchiveSettings(Model):
@@ -67,7 +62,7 @@ class ArchiveSettings(Model):
 class BrandingSettings(Model):
     company: str = Field("", description="Shown in the report header, footer and e-mail.")
     logo: Path | None = Field(None, description="A local SVG or PNG, embedded in the report (never fetched).")
-    accent: str = Field("#3b5bdb", pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", description="Accent colour (hex).")
+    accent: str = Field("#3b5bdb", pattern=f"^{HEX_COLOUR}$", description="Accent colour (hex).")
 
 
 class SmtpSettings(Model):
@@ -170,8 +165,8 @@ class JobSettings(Model):
     schedule: str
     timezone: TimezoneName | None = None
     campaigns: Literal["active"] | list[str] | CampaignPattern = "active"
-    period: Literal["yesterday", "last_7_days", "last_week", "last_month", "month_to_date", "campaign_lifetime"] = "yesterday"
-    formats: list[Literal["pdf", "html"]] = Field(default_factory=lambda: ["pdf", "html"], min_length=1)
+    period: Literal[PERIODS] = "yesterday"  # type: ignore[valid-type]
+    formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS), min_length=1)  # type: ignore[valid-type]
     archive: bool = True
     email: EmailSettings | None = None
 
@@ -197,6 +192,10 @@ class Settings(Model):
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
     jobs: list[JobSettings] = Field(default_factory=list, description="Report jobs.")
+
+    def timezone_of(self, job: JobSettings) -> str:
+        """The job's timezone, or the config's default."""
+        return job.timezone or self.timezone
 
     @field_validator("jobs")
     @classmethod

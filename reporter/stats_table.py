@@ -7,21 +7,13 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from reporter import formatting as fmt
+from reporter.formatting import DASH
 from reporter.metrics.model import CampaignStats
 from reporter.verdicts_text import ab_sentence, control_sentence
 
-DASH = "—"
-
-
-def format_count(value: int) -> str:
-    """A count with thousands separators."""
-    return f"{value:,}"
-
-
-def format_rate(value: float | None) -> str:
-    """A percentage with two decimals, or an em dash when undefined."""
-    return DASH if value is None else f"{value:.2f}%"
-
+format_count = fmt.count
+format_rate = fmt.rate
 
 
 def _ci(value: float | None) -> str:
@@ -32,8 +24,7 @@ def _signed(value: float | None) -> str:
     return DASH if value is None else f"{value:+,.1f}"
 
 
-def _p(value: float | None) -> str:
-    return DASH if value is None else ("<0.0001" if value < 1e-4 else f"{value:.4f}")
+_p = fmt.p_value
 
 
 def print_stats(console: Any, stats: CampaignStats) -> None:

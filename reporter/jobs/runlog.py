@@ -106,16 +106,11 @@ def _patiently(write: Callable[[], T], what: str) -> T:
             wait = min(wait * 2, 10.0)
 
 
-def _aware(dt: datetime, like: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=like.tzinfo)
-
-
 def abandoned(status: str, owner: str | None, updated_at: datetime, now: datetime,
               abandon_after: timedelta = ABANDON_AFTER) -> str | None:
     """Why a unit in a working state has no live owner, or None when it has one."""
     if status not in WORKING:
         return None
-    updated_at = _aware(updated_at, now)
     if now - updated_at >= abandon_after:
         return f"abandoned: no sign of life from {owner} since {updated_at.isoformat(timespec='seconds')}"
     if not owner_alive(owner):

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, exists, select
 
-from reporter.errors import OptionError, UserError
+from reporter.errors import PeriodError, UnitFailed, UserError
 from reporter.jobs.periods import PERIODS, period_bounds
 from reporter.jobs.schedule import latest_fire_time
 from reporter.jobs.runlog import WORKING, abandoned, retry_backoff, set_status, unfinished
-from reporter.jobs.unit import Unit, UnitFailed, UnitResult, STOP, preview_unit, run_unit, stop_now, tell_operators
+from reporter.jobs.unit import STOP, Unit, UnitResult, preview_unit, run_unit, stop_now, tell_operators
 from reporter.logs import log_unit
 from reporter.timezones import from_us, local_midnight, to_us, zone
 from reporter.models import Campaign, Event, EventType, RunStatus
@@ -31,10 +31,6 @@ from reporter.production import Production
 from reporter.settings import DEFAULT_SUBJECT, JobSettings, Settings
 
 log = logging.getLogger(__name__)
-
-
-def job_timezone(settings: Settings, job: JobSettings) -> str:
-    return job.timezone or settings.timezone
 
 
 def parse_period(value: str, tz: str) -> tuple[datetime, datetime] | str:
@@ -46,12 +42,12 @@ def parse_period(value: str, tz: str) -> tuple[datetime, datetime] | str:
         try:
             start, end = date.fromisoformat(first), date.fromisoformat(last)
         except ValueError:
-            raise OptionError("--period", f"not a period name or FROM..TO dates: {value!r}") from None
+            raise PeriodError(f"not a period name or FROM..TO dates: {value!r}") from None
         if start >= end:
-            raise OptionError("--period", f"the period is empty: {value!r} (TO is excluded)")
+            raise PeriodError(f"the period is empty: {value!r} (TO is excluded)")
         z = zone(tz)
         return local_midnight(start, z), local_midnight(end, z)
-    raise OptionError("--period", f"not a period name ({', '.join(PERIODS)}) or FROM..TO dates: {value!r}")
+    raise PeriodError(f"not a period name ({', '.join(PERIODS)}) or FROM..TO dates: {value!r}")
 
 
 def select_campaigns(engine: Engine, job: JobSettings, start: datetime, end: datetime) -> list[str]:
@@ -89,7 +85,7 @@ def unit_template(job: JobSettings, tz: str, at: datetime) -> Unit:
 def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime,
                campaigns: Sequence[str] = (), period: str | None = None) -> list[Unit]:
     """The units of one run of a job: one per campaign, each with its period."""
-    tz = job_timezone(settings, job)
+    tz = settings.timezone_of(job)
     chosen = parse_period(period, tz) if period else job.period
     template = unit_template(job, tz, fire_time)
     if isinstance(chosen, tuple):
@@ -124,6 +120,7 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
             campaigns: Sequence[str] = (), period: str | None = None, dry_run: bool = False,
             clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), resend: bool = False) -> list[UnitResult]:
     """Run every unit of one run of a job; a failed unit does not stop the others."""
+    STOP.clear()  # a SIGTERM seen by an earlier run of this process ended that run, not this one
     results = []
     failures = []
     for unit in plan_units(engine, settings, job, fire_time, campaigns, period):
@@ -171,10 +168,6 @@ def deliver_now(engine: Engine, settings: Settings, campaign_id: str, start: dat
     return run_unit(engine, unit, production, clock, resend=resend)
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def retry_units(engine: Engine, settings: Settings, production: Production,
                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> list[UnitResult]:
     """Retry the configured jobs' failed and abandoned units whose backoff has passed; give up after retry_for_h.
@@ -202,16 +195,16 @@ def retry_units(engine: Engine, settings: Settings, production: Production,
             log.warning("%s / %s / %s: %s", run.job, run.campaign_id, run.period, why)
             status, error, waited = RunStatus.FAILED, why, True  # it did not fail: no backoff
         unit = replace(unit_template(job, run.timezone, now), campaign_id=run.campaign_id,
-                       start=_aware(run.period_from), end=_aware(run.period_to))
+                       start=run.period_from, end=run.period_to)
         if unit.period != run.period:
             log.warning("run %d: period %s no longer matches its bounds; not retried", run.id, run.period)
             continue
-        first = _aware(run.first_claimed_at or run.claimed_at)
+        first = run.first_claimed_at or run.claimed_at
         if now - first >= retry_for:
             tell_operators(engine, run.id, unit, production, error or "failed", clock,
                            why=f"was given up after {run.attempts} attempts in {settings.scheduler.retry_for_h:g} h")
             continue
-        if not waited and now < _aware(run.updated_at) + retry_backoff(run.attempts):
+        if not waited and now < run.updated_at + retry_backoff(run.attempts):
             continue
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
         try:
@@ -256,7 +249,7 @@ def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time
     """What APScheduler runs (in a worker process): one run of the job, due at `fire_time`."""
     settings, engine, production = _worker_setup(config_path, db_url)
     job = settings.job(job_name)
-    tz = job_timezone(settings, job)
+    tz = settings.timezone_of(job)
     now = datetime.now(timezone.utc)
     grace = timedelta(seconds=settings.scheduler.misfire_grace_s)
     due = datetime.fromisoformat(fire_time) if fire_time else (

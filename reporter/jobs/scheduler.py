@@ -108,7 +108,7 @@ def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: P
     stored = {job.id: job for job in scheduler.get_jobs()}
     added, changed, kept = [], [], []
     for job in settings.jobs:
-        tz = job.timezone or settings.timezone
+        tz = settings.timezone_of(job)
         new_trigger = (triggers or {}).get(job.name) or trigger(job.schedule, tz)
         # The job store keeps the URL without its password; workers take the full one from
         # the scheduler's environment (see serve), so no secret is pickled into a table.

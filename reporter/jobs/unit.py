@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from reporter.delivery.archive import Archive
 from reporter.delivery.email import Attachment, Outcome, build_message, send
-from reporter.errors import ReporterError
+from reporter.errors import ReporterError, UnitFailed
 from reporter.files import period_name
 from reporter.jobs.runlog import (Claim, ClaimResult, claim, handled_recipients, heartbeat, mark_final,
                                   recipient_statuses, record_delivery, set_status, take)
@@ -93,10 +93,6 @@ class UnitResult:
             parts.append("outcome unknown for " + ", ".join(o.recipient for o in unknown)
                          + " (the server may have delivered it; not re-sent automatically, --resend sends it again)")
         return "; ".join(parts)
-
-
-class UnitFailed(ReporterError):
-    """A unit of work that failed to render, store or deliver (exit code 1)."""
 
 
 class Interrupted(Exception):

@@ -73,6 +73,7 @@ def test_a_connection_lost_after_the_data_is_an_unknown_outcome(
     smtp_server.handler.refuse = {"cc@example.test"}
     job = unit()
     result = run_unit(demo_engine, job, slow_target(smtp_server, tmp_path, data_timeout_s=5), clock, sleep=no_sleep)
+    assert result.status == "failed"
     assert len(smtp_server.handler.received) == 1 and smtp_server.handler.data_attempts == 1
     # Refused at RCPT: known and failed; accepted: unknown. A failed unit is retried for the refused one only.
     assert outcomes_of(demo_engine, job.job) == (

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reporter.settings import ConfigError, load_settings
+from reporter.errors import ConfigError
+from reporter.settings import load_settings
 
 EXAMPLE = Path(__file__).parent.parent.parent / "config" / "reporter.yaml"
 
