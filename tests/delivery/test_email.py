@@ -174,18 +174,6 @@ def test_concurrent_attempts_deliver_once(backend: str, request: pytest.FixtureR
     assert [r.status for r in results if r.claim.result == "new"] == ["delivered"]
 
 
-def test_stale_run_is_failed_then_retried(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
-    from reporter.jobs.runlog import claim
-
-    job = unit()
-    old = NOW - timedelta(hours=3)
-    first = claim(demo_engine, job.job, job.campaign_id, job.period, job.start, job.end, "UTC", old)
-    assert first.result == ClaimResult.NEW  # and then its process died
-    result = run_unit(demo_engine, job, target(smtp_server, tmp_path), clock)
-    assert result.claim.result == ClaimResult.RETRY and result.status == "delivered"
-    assert result.claim.attempts == 2
-
-
 def _cli(args: list[str], cwd, env: dict[str, str] | None = None):  # noqa: ANN001, ANN202
     import os
     import subprocess
