@@ -20,7 +20,6 @@ import email.policy
 import logging
 import re
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -205,67 +204,8 @@ def send(
 
     def attempt() -> None:
         nonlocal pending
-        try:
-            client = _connect(config)
-        except smtplib.SMTPAuthenticationError as exc:
-            for r in pending:
-                outcomes[r] = Outcome(r, False, exc.smtp_code, _text(exc.smtp_error))
-            pending = []
-            return
-        except (OSError, smtplib.SMTPException) as exc:
-            code = getattr(exc, "smtp_code", None)
-            if code is not None and code >= 500:
-                for r in pending:
-                    outcomes[r] = Outcome(r, False, code, _text(getattr(exc, "smtp_error", exc)))
-                pending = []
-                return
-            for r in pending:
-                outcomes[r] = Outcome(r, False, code, f"{type(exc).__name__}: {exc}", transient=True)
-            raise TransientFailure(str(exc)) from exc
-        try:
-            refused = _transaction(client, envelope_from, pending, data)
-        except smtplib.SMTPRecipientsRefused as exc:
-            refused = exc.recipients
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError, smtplib.SMTPResponseException) as exc:
-            transient = 400 <= exc.smtp_code < 500
-            for r in pending:
-                outcomes[r] = Outcome(r, False, exc.smtp_code, _text(exc.smtp_error), transient=transient)
-            if transient:
-                raise TransientFailure(str(exc)) from exc
-            pending = []
-            return
-        except (OSError, smtplib.SMTPServerDisconnected, socket.timeout) as exc:
-            if getattr(client, "data_sent", False):
-                # The message is with the server; whether it took it is unknown. Never re-sent from here.
-                accepted = getattr(client, "accepted", pending)
-                for r in pending:
-                    if r in accepted:
-                        outcomes[r] = Outcome(r, False, None, f"no reply after the message was sent ({type(exc).__name__}: "
-                                              f"{exc}); it may have been delivered", unknown=True)
-                    else:
-                        code, reply = client.refused[r]  # type: ignore[attr-defined]
-                        outcomes[r] = Outcome(r, False, code, _text(reply))
-                pending = []
-                return
-            for r in pending:
-                outcomes[r] = Outcome(r, False, None, f"{type(exc).__name__}: {exc}", transient=True)
-            raise TransientFailure(str(exc)) from exc
-        finally:
-            try:
-                client.quit()
-            except (OSError, smtplib.SMTPException):
-                client.close()
-        retry = []
-        for r in pending:
-            if r in refused:
-                code, reply = refused[r]
-                transient = 400 <= code < 500
-                outcomes[r] = Outcome(r, False, code, _text(reply), transient=transient)
-                if transient:
-                    retry.append(r)
-            else:
-                outcomes[r] = Outcome(r, True, 250, "accepted")
-        pending = retry
+        outcomes.update(_attempt(config, envelope_from, pending, data))
+        pending = [r for r in pending if outcomes[r].transient]
         if pending:
             raise TransientFailure(f"{len(pending)} recipients deferred")
 
@@ -281,6 +221,47 @@ def send(
     except RetryError:
         log.warning("gave up on %d recipients after %d attempts", len(pending), config.retries + 1)
     return [outcomes[parseaddr(r)[1] or r] for r in recipients]
+
+
+def _attempt(config: SmtpConfig, envelope_from: str, recipients: list[str], data: bytes) -> dict[str, Outcome]:
+    """One connection and transaction: each recipient's outcome (a transient one is worth another attempt)."""
+    try:
+        client = _connect(config)
+    except smtplib.SMTPAuthenticationError as exc:
+        return _each(recipients, exc.smtp_code, _text(exc.smtp_error))
+    except (OSError, smtplib.SMTPException) as exc:
+        code = getattr(exc, "smtp_code", None)
+        if code is not None and code >= 500:
+            return _each(recipients, code, _text(getattr(exc, "smtp_error", exc)))
+        return _each(recipients, code, f"{type(exc).__name__}: {exc}", transient=True)
+    try:
+        refused = _transaction(client, envelope_from, recipients, data)
+    except smtplib.SMTPRecipientsRefused as exc:
+        refused = exc.recipients
+    except smtplib.SMTPResponseException as exc:  # the sender or the data refused, for every recipient
+        return _each(recipients, exc.smtp_code, _text(exc.smtp_error), transient=400 <= exc.smtp_code < 500)
+    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        if not getattr(client, "data_sent", False):
+            return _each(recipients, None, f"{type(exc).__name__}: {exc}", transient=True)
+        # The message is with the server; whether it took it is unknown. Never re-sent from here.
+        refused = client.refused  # type: ignore[attr-defined]
+        maybe = f"no reply after the message was sent ({type(exc).__name__}: {exc}); it may have been delivered"
+        return {r: _refusal(r, *refused[r]) if r in refused else Outcome(r, False, None, maybe, unknown=True)
+                for r in recipients}
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+    return {r: _refusal(r, *refused[r]) if r in refused else Outcome(r, True, 250, "accepted") for r in recipients}
+
+
+def _each(recipients: list[str], code: int | None, message: str, transient: bool = False) -> dict[str, Outcome]:
+    return {r: Outcome(r, False, code, message, transient=transient) for r in recipients}
+
+
+def _refusal(recipient: str, code: int, reply: bytes) -> Outcome:
+    return Outcome(recipient, False, code, _text(reply), transient=400 <= code < 500)
 
 
 def _transaction(client: smtplib.SMTP, envelope_from: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
