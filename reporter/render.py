@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
@@ -26,6 +26,9 @@ from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
 from reporter.metrics.model import CampaignStats
 from reporter.verdicts_text import ab_sentence, control_sentence
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 log = logging.getLogger(__name__)
 CHART_SCHEME = "chart:"
@@ -93,6 +96,11 @@ def _environment() -> Any:
         signed_count=lambda v: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.count(round(v)),
     )
     return env
+
+
+def environment() -> Environment:
+    """The Jinja2 environment of every template (reports, e-mails, web pages), created once."""
+    return _environment()
 
 
 @lru_cache(maxsize=1)

@@ -51,9 +51,9 @@ def create_app(
     throttle: LoginThrottle | None = None,
 ) -> HeadedStarlette:
     """The web app over an archive root, a run-log reader, a job lister, the run-now action and the session store."""
-    from reporter.render import _environment
+    from reporter.render import environment
 
-    env = _environment()
+    env = environment()
     archive = CachedArchive(archive_root)
     web = settings.web
     users = {u.name: (u.password_hash, u.role) for u in web.users}
