@@ -293,12 +293,13 @@ def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None
     import json
 
     from reporter.metrics import compute_stats_concurrently
+    from reporter.metrics.serialize import stats_to_json
 
     from_dt = _parse_bound(start, "--from", tz)
     to_dt = _parse_bound(end, "--to", tz)
     stats = compute_stats_concurrently(app.engine(), campaign, from_dt, to_dt, tz)
     if as_json:
-        click.echo(json.dumps(stats.to_json(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(stats_to_json(stats), ensure_ascii=False, indent=2))
     else:
         from reporter.stats_table import print_stats
 

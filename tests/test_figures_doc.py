@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from reporter.demo import PLANS, load_demo
 from reporter.metrics import compute_stats
+from reporter.metrics.serialize import stats_to_json
 
 DOC = (Path(__file__).parent.parent / "docs" / "figures.md").read_text(encoding="utf-8")
 DOCUMENTED = set(re.findall(r"`([a-z_]+(?:\.(?:[a-z_]+|\*))*)`", DOC))
@@ -42,12 +43,12 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     upgrade(engine)
     load_demo(engine, 600, 3)
     with engine.connect() as conn:
-        docs = [compute_stats(conn, p.campaign_id).to_json() for p in PLANS]
+        docs = [stats_to_json(compute_stats(conn, p.campaign_id)) for p in PLANS]
         first = docs[0]["period"]["from"]
         from datetime import datetime, timedelta
 
         start = datetime.fromisoformat(first)
-        docs.append(compute_stats(conn, PLANS[1].campaign_id, start, start + timedelta(days=2)).to_json())  # hourly
+        docs.append(stats_to_json(compute_stats(conn, PLANS[1].campaign_id, start, start + timedelta(days=2))))  # hourly
     engine.dispose()
     return docs
 

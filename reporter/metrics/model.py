@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,9 +229,3 @@ class CampaignStats:
     sample_ratio: SampleRatio | None
     verdict: str | None = None  # the A/B test's verdict word; None for a single message
     test_started: datetime | None = None  # where the comparisons' data starts (the start day's midnight)
-
-    def to_json(self) -> dict[str, Any]:
-        """The documented `stats --json` shape (README, docs/figures.md), nothing more."""
-        from reporter.metrics.serialize import stats_to_json
-
-        return stats_to_json(self)

@@ -30,6 +30,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
+from reporter.metrics.serialize import stats_to_json
 from tests.metrics.helpers import T0, campaign, ev, load, stats
 
 C = "s"
@@ -148,7 +149,7 @@ def test_trend_buckets(single: Engine) -> None:
 def test_no_hourly_trend_beyond_seven_days(single: Engine) -> None:
     assert stats(single, C, T0, T0 + timedelta(days=7)).trend.hourly is not None
     long = stats(single, C, T0, T0 + timedelta(days=7, hours=1))
-    assert long.trend.hourly is None and "hourly" not in long.to_json()["trend"]
+    assert long.trend.hourly is None and "hourly" not in stats_to_json(long)["trend"]
 
 
 def test_funnels(single: Engine) -> None:
@@ -176,7 +177,7 @@ def test_errors_with_taxonomy_and_unknown_code(single: Engine) -> None:
 def test_single_campaign_has_no_ab_keys(single: Engine) -> None:
     st = period(single)
     assert st.variants == () and st.winner is None and st.sample_ratio is None
-    doc = st.to_json()
+    doc = stats_to_json(st)
     assert doc["variants"] == [] and doc["winner"] is None and doc["sample_ratio"] is None
 
 
@@ -225,7 +226,7 @@ def test_default_period_of_a_campaign_that_never_sent(engine: Engine) -> None:
     assert (st.period.start, st.period.end) == (T0, T0 + timedelta(days=1))
     assert (st.totals.sent, st.totals.conversions, st.totals.conversion_rate) == (0, 0, None)
     assert [b.bucket for b in st.trend.daily] == ["2026-11-02"]
-    assert st.to_json()["totals"]["revenue"] == 0.0
+    assert stats_to_json(st)["totals"]["revenue"] == 0.0
 
 
 def test_default_period_runs_to_a_passed_end_at(engine: Engine) -> None:
@@ -240,7 +241,7 @@ def test_default_period_runs_to_a_passed_end_at(engine: Engine) -> None:
 
 
 def test_json_has_the_documented_shape(single: Engine) -> None:
-    doc = period(single).to_json()
+    doc = stats_to_json(period(single))
     assert list(doc) == [
         "campaign", "period", "totals", "control", "trend", "funnel", "split", "errors_by_code",
         "errors_by_category", "variants", "winner", "sample_ratio", "verdict", "test_started",
