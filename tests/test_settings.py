@@ -9,7 +9,7 @@ import pytest
 from reporter.errors import ConfigError
 from reporter.settings import load_settings
 
-EXAMPLE = Path(__file__).parent.parent.parent / "config" / "reporter.yaml"
+EXAMPLE = Path(__file__).parent.parent / "config" / "reporter.yaml"
 
 
 def test_the_example_validates() -> None:
