@@ -1,27 +1,20 @@
-"""Assembling CampaignStats: period resolution, the aggregate queries, the statistics."""
+"""Assembling CampaignStats from the results of the aggregate queries; pure (no database, no clock).
+
+Totals, trend, funnel, split, errors, the control group and the variants, with
+their statistics and verdicts.
+"""
 
 from __future__ import annotations
 
-import re
-import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from functools import partial
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
-
-from reporter.errors import OptionError, UnknownCampaignError
 from reporter.metrics import queries, statistics as st, verdicts
-from reporter.metrics.buckets import BucketPlan, fold, money, plan
+from reporter.metrics.buckets import BucketPlan, fold, money
 from reporter.metrics.model import (
-    CampaignInfo,
     CampaignStats,
     ChannelStats,
-    Comparison,
     ControlGroup,
     ErrorCount,
     ErrorsByCategory,
@@ -35,266 +28,12 @@ from reporter.metrics.model import (
     UsersFunnel,
     VariantStats,
 )
+from reporter.metrics.plan import SINCE_QUERIES, StoredCampaign, Work
 from reporter.metrics.taxonomy import classify
-from reporter.timezones import from_us, local_midnight, offset_segments, to_us, zone
-from reporter.models import CHANNELS, Campaign, EventType, Variant
+from reporter.models import CHANNELS, EventType
 
 SENT, IMPRESSION, CLICK, ERROR = EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR
 TREND_KEYS = {SENT: "sent", IMPRESSION: "impressions", CLICK: "clicks", ERROR: "errors"}
-
-
-@dataclass(frozen=True)
-class _Campaign:
-    pk: int
-    info: CampaignInfo
-    start_at: datetime
-    end_at: datetime | None
-    variants: tuple[Any, ...]
-    first_event_us: int | None
-    last_event_us: int | None
-
-
-def _load_campaign(conn: Connection, campaign_id: str) -> _Campaign:
-    campaigns, variants_table = Campaign.__table__, Variant.__table__
-    row = conn.execute(select(campaigns).where(campaigns.c.campaign_id == campaign_id)).one_or_none()
-    if row is None:
-        raise UnknownCampaignError(campaign_id)
-    variants = tuple(
-        conn.execute(
-            select(variants_table).where(variants_table.c.campaign_pk == row.id).order_by(variants_table.c.position)
-        )
-    )
-    message = variants[0] if row.type == "single" and variants else None
-    info = CampaignInfo(
-        id=row.campaign_id,
-        name=row.name,
-        type=row.type,
-        conversion_event=row.conversion_event,
-        conversion_window_hours=row.conversion_window_hours,
-        currency=row.currency,
-        control_group_pct=row.control_group_pct,
-        planned_users=row.planned_users,
-        message_title=message.title if message else None,
-        message_body=message.body if message else None,
-    )
-    return _Campaign(
-        row.id, info, _aware(row.start_at), _aware(row.end_at) if row.end_at else None, variants,
-        row.first_event_us, row.last_event_us,
-    )
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
-
-
-def resolve_period(
-    conn: Connection,
-    campaign_id: str,
-    start: datetime | None,
-    end: datetime | None,
-    tz_name: str,
-    now: datetime | None = None,
-) -> Period:
-    """The report period: given bounds, or the campaign's default period (see `default_period`)."""
-    return _period(_load_campaign(conn, campaign_id), start, end, tz_name, now)
-
-
-def _period(
-    campaign: _Campaign, start: datetime | None, end: datetime | None, tz_name: str, now: datetime | None
-) -> Period:
-    tz = zone(tz_name)
-    if start is None or end is None:
-        default_start, default_end = default_period(campaign, tz, now)
-        start = start if start is not None else default_start
-        end = end if end is not None else default_end
-    if start >= end:
-        raise OptionError("--from/--to", f"the period is empty: from {start.isoformat()} is not before to {end.isoformat()}")
-    return Period(start.astimezone(tz), end.astimezone(tz), tz_name)
-
-
-def default_period(campaign: _Campaign, tz: Any, now: datetime | None) -> tuple[datetime, datetime]:
-    """From local midnight of the start_at day to local midnight after the last event or the passed end_at.
-
-    A running campaign's period ends with the day of its last event (never in
-    the future); one without events gets its start day. Never empty.
-    """
-    now = now or datetime.now(timezone.utc)
-    first_day = _start_day(campaign, tz)
-    ends = [from_us(campaign.last_event_us + 1)] if campaign.last_event_us is not None else []
-    if campaign.end_at is not None and campaign.end_at <= now:
-        ends.append(campaign.end_at)
-    last_day = max([(e - timedelta(microseconds=1)).astimezone(tz).date() for e in ends] + [first_day])
-    return local_midnight(first_day, tz), local_midnight(last_day + timedelta(days=1), tz)
-
-
-def _start_day(campaign: _Campaign, tz: Any) -> date:
-    """The local day of the campaign's start_at: where its default period and its tests begin."""
-    return campaign.start_at.astimezone(tz).date()
-
-
-def compute_stats(
-    conn: Connection,
-    campaign_id: str,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    tz: str = "UTC",
-    now: datetime | None = None,
-) -> CampaignStats:
-    """Every figure of the metric definitions for one campaign over [start, end) in timezone `tz`.
-
-    `now` (default: the clock) only decides whether a campaign's end_at has
-    passed when the default period is used.
-    """
-    campaign = _load_campaign(conn, campaign_id)
-    period = _period(campaign, start, end, tz, now)
-    work = _plan_work(campaign, period)
-    return _assemble(campaign, period, work, {name: query(conn, scope) for name, query, scope in work.jobs})
-
-
-def compute_stats_concurrently(
-    engine: Engine,
-    campaign_id: str,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    tz: str = "UTC",
-    workers: int = 2,
-    now: datetime | None = None,
-) -> CampaignStats:
-    """compute_stats with the independent queries spread over `workers` connections.
-
-    The figures are those of one state of the database. On PostgreSQL every
-    connection imports the snapshot of the first. SQLite has no shared
-    snapshots, but it counts commits: each query is one statement (one
-    consistent read), and when no other connection committed while they ran
-    (`PRAGMA data_version` unchanged) they all read the same state; otherwise
-    they run again. Other databases, and in-memory SQLite, use one connection.
-    """
-    dialect = engine.dialect.name
-    on_file = dialect == "sqlite" and engine.url.database not in (None, "", ":memory:")
-    if workers < 2 or not (dialect == "postgresql" or on_file):
-        with engine.connect() as conn:
-            return compute_stats(conn, campaign_id, start, end, tz, now)
-    with engine.connect() as main:
-        if dialect == "postgresql":
-            main = main.execution_options(isolation_level="REPEATABLE READ")
-            snapshot = main.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            if not SNAPSHOT_ID.fullmatch(snapshot):
-                raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
-        campaign = _load_campaign(main, campaign_id)
-        period = _period(campaign, start, end, tz, now)
-        work = _plan_work(campaign, period)
-        if dialect == "postgresql":
-            def join(conn: Connection) -> Connection:
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-                conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-                return conn
-
-            return _assemble(campaign, period, work, _spread(engine, work.jobs, workers, join))
-        for _ in range(3):
-            version = main.exec_driver_sql("PRAGMA data_version").scalar_one()
-            results = _spread(engine, work.jobs, workers, lambda conn: conn)
-            if main.exec_driver_sql("PRAGMA data_version").scalar_one() == version:
-                return _assemble(campaign, period, work, results)
-        # Written to all along: read on one connection inside one transaction (pysqlite
-        # begins none for reads on its own, so each statement would see its own state).
-        main.commit()  # closes SQLAlchemy's implicit transaction of the reads above
-        main.exec_driver_sql("BEGIN")
-        results = {name: query(main, scope) for name, query, scope in work.jobs}
-        main.commit()
-        return _assemble(campaign, period, work, results)
-
-
-def _spread(
-    engine: Engine, jobs: Sequence[Job], workers: int, prepare: Callable[[Connection], Connection]
-) -> dict[str, Any]:
-    """Run the queries on `workers` threads, each on its own connection set up by `prepare`."""
-    local = threading.local()
-    helpers: list[Connection] = []
-    lock = threading.Lock()
-
-    def run(query: Callable[[Connection, queries.Scope], Any], scope: queries.Scope) -> Any:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = engine.connect()
-            with lock:
-                helpers.append(conn)
-            conn = local.conn = prepare(conn)
-        return query(conn, scope)
-
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats") as pool:
-            futures = {name: pool.submit(run, query, scope) for name, query, scope in jobs}
-            return {name: future.result() for name, future in futures.items()}
-    finally:
-        for conn in helpers:
-            conn.close()
-
-
-def _scope(campaign: _Campaign, period: Period, buckets: BucketPlan) -> queries.Scope:
-    start_us, end_us = to_us(period.start), to_us(period.end)
-    return queries.Scope(
-        campaign_pk=campaign.pk,
-        start_us=start_us,
-        end_us=end_us,
-        window_us=round(campaign.info.conversion_window_hours * 3600 * 1_000_000),
-        variants=[v.variant for v in campaign.variants] if campaign.info.type == "ab" else [],
-        buckets=buckets.rows(),
-        offsets=offset_segments(zone(period.timezone), start_us, end_us),
-        hourly=buckets.hourly,
-    )
-
-
-# The aggregate queries of one report, costliest first (the concurrent path
-# schedules them in this order).
-QUERIES: tuple[tuple[str, Callable[[Connection, queries.Scope], Any]], ...] = (
-    ("users", queries.distinct_users),
-    ("conv", queries.conversions),
-    ("assigned", queries.assignments),
-    ("sends:*", queries.first_sends),
-    ("counts", queries.event_counts),
-    ("reach", queries.reach),
-    ("split_rows", queries.impressions_split),
-    ("error_rows", queries.error_codes),
-)
-SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
-# What the comparisons need from the data since the test started, when that is not the period.
-SINCE_QUERIES = ("conv", "assigned", "sends")  # "sends" stands for every "sends:<variant>" job
-Job = tuple[str, Callable[[Connection, queries.Scope], Any], queries.Scope]
-
-
-@dataclass(frozen=True)
-class _Work:
-    """The report's buckets and queries; `since` is the comparisons' period (from the test's start day)."""
-
-    buckets: BucketPlan
-    since: BucketPlan | None
-    started: datetime  # local midnight of the start day
-    jobs: tuple[Job, ...]
-
-
-def _plan_work(campaign: _Campaign, period: Period) -> _Work:
-    buckets = plan(period)
-    scope = _scope(campaign, period, buckets)
-    jobs = _jobs(campaign, scope)
-    tz = zone(period.timezone)
-    started = local_midnight(_start_day(campaign, tz), tz)
-    since: BucketPlan | None = None
-    if started < period.end:
-        since_period = Period(started, period.end, period.timezone)
-        since = plan(since_period)
-        if started != period.start:
-            since_scope = _scope(campaign, since_period, since)
-            jobs += [(f"since_{name}", query, s) for name, query, s in _jobs(campaign, since_scope)
-                     if name.split(":")[0] in SINCE_QUERIES]
-    return _Work(buckets, since, started.astimezone(tz), tuple(jobs))
-
-
-def _jobs(campaign: _Campaign, scope: queries.Scope) -> list[Job]:
-    """QUERIES on one scope, with a first-sends query per variant."""
-    jobs: list[Job] = [(name, query, scope) for name, query in QUERIES]
-    for v in scope.variants:
-        jobs.insert(4, (f"sends:{v}", partial(queries.first_sends, variant=v), scope))
-    return jobs
 
 
 def _sends(results: dict[str, Any], prefix: str = "") -> dict[str, queries.Histogram]:
@@ -303,7 +42,8 @@ def _sends(results: dict[str, Any], prefix: str = "") -> dict[str, queries.Histo
     return {name[len(head):]: hist for name, hist in results.items() if name.startswith(head)}
 
 
-def _assemble(campaign: _Campaign, period: Period, work: _Work, results: dict[str, Any]) -> CampaignStats:
+def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict[str, Any]) -> CampaignStats:
+    """The report's figures from the results of `work.jobs`, by job name."""
     buckets = work.buckets
     counts: list[tuple[int, str | None, str, int, int]] = results["counts"]
     users: queries.UserCounts = results["users"]
@@ -432,7 +172,7 @@ def _assemble(campaign: _Campaign, period: Period, work: _Work, results: dict[st
     )
 
 
-def _variant_arms(campaign: _Campaign, since: BucketPlan | None, results: dict[str, Any]) -> dict[str, verdicts.Arm]:
+def _variant_arms(campaign: StoredCampaign, since: BucketPlan | None, results: dict[str, Any]) -> dict[str, verdicts.Arm]:
     """Each variant's users and converters at every look since the test started."""
     if since is None:
         return {}
@@ -489,7 +229,7 @@ def _nonzero(counts: dict[str, int]) -> dict[str, int]:
 
 
 def _variants(
-    campaign: _Campaign,
+    campaign: StoredCampaign,
     buckets: BucketPlan,
     per_variant: dict[str | None, dict[int, int]],
     per_variant_channel: dict[tuple[str | None, str], dict[int, int]],
