@@ -1,0 +1,129 @@
+"""Loading one file of campaigns or events: read its records, validate them, store them, write the rejects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from reporter.errors import InputFileError
+from reporter.ingest.parse import (
+    EVENT_FIELDS,
+    EVENT_REQUIRED,
+    Reject,
+    check_campaign_header,
+    header_checker,
+    parse_campaign,
+    parse_event,
+)
+from reporter.ingest.sources import DataFile, RawRecord, RejectsWriter, data_format, read_csv, read_jsonl, read_list
+from reporter.ingest.store import BATCH_SIZE, campaign_refs, check_kept_variants, store_campaigns, store_events
+
+
+@dataclass
+class LoadSummary:
+    """What a load did: counts and the rejects file, as the CLI prints them."""
+
+    path: Path | None = None
+    loaded: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejects_path: Path | None = None
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _records(
+    data: DataFile, fmt: str, check_header: Callable[[list[str]], None], multiline: bool = False
+) -> Iterator[RawRecord]:
+    if fmt == "csv":
+        return read_csv(data, check_header, multiline)
+    if fmt == "jsonl":
+        return read_jsonl(data)
+    return read_list(data)
+
+
+def load_campaigns(engine: Engine, path: Path) -> LoadSummary:
+    """Load (insert or update) campaigns from a file; the whole file is one transaction."""
+    path = Path(path)
+    fmt = data_format(path)
+    summary = LoadSummary(path=path)
+    rejects = RejectsWriter(path, "csv" if fmt == "csv" else "jsonl")
+    parsed: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    stored = campaign_refs(engine)
+    with DataFile(path) as data:
+        for record in _records(data, fmt, check_campaign_header(path), multiline=True):
+            try:
+                if record.fields is None:
+                    raise Reject(record.problem or "unreadable record")
+                row, variants = parse_campaign(record.fields)
+                check_kept_variants(engine, stored.get(row["campaign_id"]), row, variants)
+            except Reject as exc:
+                _reject(summary, rejects, record, str(exc))
+                continue
+            parsed[row["campaign_id"]] = (row, variants)
+    summary.loaded = store_campaigns(engine, parsed.values())
+    summary.rejects_path = rejects.close()
+    return summary
+
+
+def _reject(summary: LoadSummary, rejects: RejectsWriter, record: RawRecord, reason: str) -> None:
+    rejects.write(record, reason)
+    summary.rejected += 1
+    kind = reason.split(":")[0].split(" (")[0]
+    summary.reasons[kind] = summary.reasons.get(kind, 0) + 1
+
+
+def load_events(
+    engine: Engine,
+    path: Path,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> LoadSummary:
+    """Stream events from a file into the database; see the module docstring for the guarantees.
+
+    `progress(bytes_read, total_bytes)` is called once per batch; `on_batch(loaded,
+    duplicates)` after each committed batch.
+    """
+    path = Path(path)
+    fmt = data_format(path)
+    if fmt == "list":
+        raise InputFileError(path, "events must be CSV or JSON Lines (.csv, .jsonl, optionally .gz)")
+    campaigns = campaign_refs(engine)
+    summary = LoadSummary(path=path)
+    rejects = RejectsWriter(path, fmt)
+    check = header_checker(path, EVENT_FIELDS, EVENT_REQUIRED)
+    with DataFile(path) as data:
+
+        pending: dict[int, RawRecord] = {}  # the records of the batch in hand, by id() of their row
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for record in _records(data, fmt, check):
+                try:
+                    if record.fields is None:
+                        raise Reject(record.problem or "unreadable record")
+                    row = parse_event(record.fields, campaigns)
+                except Reject as exc:
+                    _reject(summary, rejects, record, str(exc))
+                    continue
+                pending[id(row)] = record
+                yield row
+
+        def refused(row: dict[str, Any], reason: str) -> None:
+            _reject(summary, rejects, pending[id(row)], reason)
+
+        def batch_done(loaded: int, duplicates: int) -> None:
+            pending.clear()
+            if progress is not None:
+                progress(data.bytes_read, data.size)
+            if on_batch is not None:
+                on_batch(loaded, duplicates)
+
+        try:
+            summary.loaded, summary.duplicates = store_events(engine, rows(), batch_size, batch_done, refused)
+        finally:
+            summary.rejects_path = rejects.close()
+    return summary
