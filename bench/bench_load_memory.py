@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_ingest import DATA, MEMORY_SCRIPT, _big_events_file  # noqa: E402
+from tests.ingest.test_load import DATA, MEMORY_SCRIPT, _big_events_file  # noqa: E402
 
 
 def main() -> None:

@@ -1,0 +1,119 @@
+"""Storing: campaigns updated on a reload, duplicates, batches, rows the database refuses, planner statistics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from reporter.ingest import load_campaigns, load_events
+from reporter.models import Campaign
+from tests.ingest.helpers import DATA, GOOD_ROWS, count_events, write_events_csv
+
+
+def test_reloading_a_campaign_updates_it(loaded: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"campaign_id": "c-single", "name": "Renamed", "type": "single",
+                                "start_at": "2026-11-01", "conversion_window_hours": 12}) + "\n")
+    assert load_campaigns(loaded, path).loaded == 1
+    with loaded.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Campaign)).scalar_one() == 2
+        name, window = conn.execute(
+            select(Campaign.name, Campaign.conversion_window_hours).where(Campaign.campaign_id == "c-single")
+        ).one()
+    assert (name, window) == ("Renamed", 12.0)
+
+
+def test_reloading_the_same_file_adds_nothing(loaded: Engine, tmp_path: Path) -> None:
+    path = write_events_csv(tmp_path / "events.csv", GOOD_ROWS + [GOOD_ROWS[0]])
+    first = load_events(loaded, path)
+    # The repeated e1 in the same file is a duplicate too.
+    assert (first.loaded, first.duplicates) == (6, 1)
+    second = load_events(loaded, path)
+    # The record without an event_id cannot be recognised, so it is stored again (data.md).
+    assert (second.loaded, second.duplicates) == (1, 6)
+    assert count_events(loaded) == 7
+
+
+def test_exception_inside_a_batch_stores_none_of_it(loaded: Engine, tmp_path: Path) -> None:
+    """A failure while a batch is being written rolls that batch back completely."""
+    rows = [f"x{n},c-single,,u{n},,sent,2026-11-02T10:00:00Z,,,,," for n in range(1, 16)]
+    rows[12] = "x13," + "c-single,,u13,,sent,2026-11-02T10:00:00Z,,,,,".replace("u13", "u" * 5000)
+    path = write_events_csv(tmp_path / "events.csv", rows)
+    summary = load_events(loaded, path, batch_size=10)
+    # Over-long ids are rejects, not crashes: the other 14 load.
+    assert (summary.loaded, summary.rejected) == (14, 1)
+
+
+def test_a_load_into_postgres_keeps_the_planner_statistics(postgres_url: str, tmp_path: Path) -> None:
+    """Without statistics PostgreSQL scanned the growing table for every event_id look-up (0.75 s a batch)."""
+    from sqlalchemy import text
+
+    from reporter.db import make_engine, upgrade
+
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    load_campaigns(engine, DATA / "campaigns.csv")
+    rows = [f"p{n},c-single,,u{n},,sent,2026-11-02T10:00:00Z,,,,," for n in range(40)]
+    load_events(engine, write_events_csv(tmp_path / "events.csv", rows), batch_size=10)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'events'")).scalar() == 40
+    engine.dispose()
+
+
+def test_a_reload_cannot_drop_a_variant_or_type_that_events_use(loaded: Engine, tmp_path: Path) -> None:
+    load_events(loaded, write_events_csv(tmp_path / "events.csv", GOOD_ROWS))  # c-ab has events of A and B
+    path = tmp_path / "c.jsonl"
+    records = [
+        {"campaign_id": "c-ab", "name": "Black Friday", "type": "ab", "start_at": "2026-11-01", "control_group_pct": 10,
+         "variants": [{"variant": "A", "name": "a", "split_pct": 45}, {"variant": "C", "name": "c", "split_pct": 45}]},
+        {"campaign_id": "c-single", "name": "Now A/B", "type": "ab", "start_at": "2026-11-01",
+         "variants": [{"variant": "A", "name": "a", "split_pct": 50}, {"variant": "B", "name": "b", "split_pct": 50}]},
+        {"campaign_id": "c-ab", "name": "Renamed", "type": "ab", "start_at": "2026-11-01", "control_group_pct": 10,
+         "variants": [{"variant": "A", "name": "a", "split_pct": 30}, {"variant": "B", "name": "b", "split_pct": 30},
+                      {"variant": "C", "name": "c", "split_pct": 30}]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = load_campaigns(loaded, path)
+    assert (summary.loaded, summary.rejected) == (1, 2)
+    reasons = [json.loads(line)["reason"] for line in summary.rejects_path.read_text().splitlines()]
+    assert reasons == ["variant 'B' has events and cannot be removed",
+                       "type cannot change from single to ab: the campaign has events"]
+    with loaded.connect() as conn:
+        names = dict(conn.execute(select(Campaign.campaign_id, Campaign.name)).all())
+    assert names["c-ab"] == "Renamed"  # adding a variant is fine
+
+
+def _refuse_user(engine: Engine, user: str) -> None:
+    """Make the database itself refuse one user's rows, as a constraint the loader does not know would."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.user_id = '{user}' "
+                "BEGIN SELECT RAISE(ABORT, 'user is blocked'); END")
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                f"IF NEW.user_id = '{user}' THEN RAISE EXCEPTION 'user is blocked'; END IF; RETURN NEW; END $$ "
+                "LANGUAGE plpgsql")
+            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse()")
+
+
+def test_a_row_the_database_refuses_costs_only_itself(engine: Engine, tmp_path: Path) -> None:
+    campaigns = tmp_path / "c.jsonl"
+    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    load_campaigns(engine, campaigns)
+    _refuse_user(engine, "u13")
+    events = tmp_path / "e.jsonl"
+    events.write_text("".join(
+        json.dumps({"campaign_id": "c", "user_id": f"u{i}", "event": "sent", "ts": "2026-11-02T00:00:00Z"}) + "\n"
+        for i in range(25)))
+    summary = load_events(engine, events, batch_size=10)
+    assert (summary.loaded, summary.rejected) == (24, 1)
+    (reject,) = [json.loads(line) for line in summary.rejects_path.read_text().splitlines()]
+    assert reject["line"] == 14 and reject["reason"].startswith("refused by the database: ")
+    assert "user is blocked" in reject["reason"]
+    with engine.connect() as conn:
+        users = conn.exec_driver_sql("SELECT user_id FROM events").scalars().all()
+    assert sorted(users) == sorted(f"u{i}" for i in range(25) if i != 13)
