@@ -1,0 +1,51 @@
+"""The statistics of the A/B comparisons: Holm's step-down and the probability of being best against quadrature."""
+
+from __future__ import annotations
+
+import pytest
+
+from reporter.metrics.statistics import holm, probability_best
+
+
+def test_holm_matches_its_definition() -> None:
+    assert holm([0.01, 0.04, 0.03]) == [True, False, False]  # 0.01 * 3 < .05; 0.03 * 2 > .05
+    assert holm([0.01, 0.02, 0.04]) == [True, True, True]  # 0.03, 0.04, 0.04
+    assert holm([None, 0.01]) == [False, True]
+
+
+def _reference_best(xs: list[int], ns: list[int]) -> list[float]:
+    """P(best) by adaptive quadrature between each posterior's quantiles (scipy.integrate)."""
+    from scipy import integrate, stats
+
+    posts = [stats.beta(1 + x, 1 + n - x) for x, n in zip(xs, ns)]
+    edges = sorted({float(q) for p in posts for q in p.ppf([1e-13, 0.001, 0.5, 0.999, 1 - 1e-13])})
+    out = []
+    for i, post in enumerate(posts):
+        def f(t: float, i: int = i, post: object = post) -> float:
+            value = post.pdf(t)  # type: ignore[attr-defined]
+            for j, other in enumerate(posts):
+                if j != i:
+                    value *= other.cdf(t)
+            return value
+
+        out.append(sum(integrate.quad(f, lo, hi, limit=200, epsabs=1e-12)[0] for lo, hi in zip(edges, edges[1:])))
+    total = sum(out)
+    return [v / total for v in out]
+
+
+@pytest.mark.parametrize(
+    ("xs", "ns"),
+    [
+        ([50_000_000, 50_001_000, 3], [10**9, 10**9, 50]),  # version 1 missed this by 0.007
+        ([20, 26, 24], [400, 400, 400]),
+        ([1, 0], [1, 1]),
+        ([5, 7, 6, 9, 4], [100, 100, 100, 100, 100]),
+    ],
+)
+def test_probability_best_within_half_a_point(xs: list[int], ns: list[int]) -> None:
+    assert probability_best(xs, ns) == pytest.approx(_reference_best(xs, ns), abs=0.005)
+
+
+def test_probability_best_is_null_for_an_arm_without_users() -> None:
+    got = probability_best([3, 0, 5], [100, 0, 100])
+    assert got[1] is None and got[0] + got[2] == pytest.approx(1.0)  # type: ignore[operator]
