@@ -64,10 +64,11 @@ def check_additive(engine: Engine, cid: str, tz_name: str) -> CampaignStats:
     return life
 
 
-@pytest.fixture
-def demo(engine: Engine) -> Engine:
-    load_demo(engine, 1500, 7)
-    return engine
+@pytest.fixture(scope="module")
+def demo(module_engine: Engine) -> Engine:
+    """The demo data set, loaded once for both timezones: the tests only read it."""
+    load_demo(module_engine, 1500, 7)
+    return module_engine
 
 
 @pytest.mark.parametrize("tz_name", ["UTC", "America/New_York"])
