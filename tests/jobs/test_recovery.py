@@ -187,7 +187,7 @@ def test_a_restarted_scheduler_takes_over_the_unit_its_killed_worker_left(
         conn.execute(insert(Run).values(
             job="restarted", campaign_id="cart-reminder", period=period, period_from=OCTOBER[0], period_to=OCTOBER[1],
             timezone="UTC", status="rendering", owner=f"{socket.gethostname()}:{dead_pid()}:1", attempts=1,
-            claimed_at=now, first_claimed_at=now, updated_at=now))
+            claimed_at=now, first_claimed_at=now, updated_at=now + timedelta(hours=1)))  # only "gone" can tell
     proc = _cli(["--config", str(config), "--db", demo_url, "schedule"], tmp_path)
     try:
         assert wait_for(lambda: [r.status for r in runs_of(engine, "restarted")] == ["delivered"], 90)
