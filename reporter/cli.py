@@ -6,6 +6,7 @@ a failed piece of work is exit code 1; `--debug` shows the traceback.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 import click
 
-from reporter.errors import OptionError, PeriodError, ReporterError, UserError
+from reporter.errors import OptionError, PeriodError, ReporterError, TimezoneError, UnknownCampaignError, UserError
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
 
@@ -26,6 +27,7 @@ class AppContext:
     db_url: str
     config_path: Path | None
     debug: bool
+    db_source: str = "--db"  # where the URL came from, named in its errors
     _engine: Any = None
     _settings: Any = None
 
@@ -42,7 +44,12 @@ class AppContext:
         if self._engine is None:
             from reporter.db import ensure_schema, make_engine
 
-            self._engine = make_engine(self.db_url)
+            from reporter.errors import DatabaseError
+
+            try:
+                self._engine = make_engine(self.db_url)
+            except DatabaseError as exc:
+                raise DatabaseError(f"{self.db_source}: {exc}") from exc
             if migrate:
                 ensure_schema(self._engine)
         return self._engine
@@ -78,7 +85,7 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, debug: bool) ->
         raise UserError(f"--config: {config}: no such file")
     settings = load_settings(config)  # a bad config stops every command (exit 2, one line per problem)
     url = db or (settings.database.url if "database" in settings.model_fields_set else DEFAULT_URL)
-    ctx.obj = AppContext(url, config, debug, _settings=settings)
+    ctx.obj = AppContext(url, config, debug, "--db" if db else "database.url", _settings=settings)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -275,9 +282,23 @@ def _parse_bound(value: str | None, option: str, tz_name: str) -> Any:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
-def period_options(func: Any) -> Any:
-    """--from, --to and --tz, shared by the commands that cover a period."""
-    func = click.option("--tz", "tz", default="UTC", show_default=True, help="IANA timezone of buckets and dates.")(func)
+def period_options(command: Any) -> Any:
+    """--from, --to and --tz, shared by the commands that cover a period.
+
+    The core's period and timezone errors are named by these options here.
+    """
+
+    @functools.wraps(command)
+    def naming_the_options(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TimezoneError as exc:
+            raise OptionError("--tz", str(exc)) from None
+        except PeriodError as exc:
+            raise OptionError("--from/--to", str(exc)) from None
+
+    func = click.option("--tz", "tz", default="UTC", show_default=True,
+                        help="IANA timezone of buckets and dates.")(naming_the_options)
     func = click.option("--to", "end", help="End (exclusive): a date (midnight in --tz) or ISO 8601 timestamp.")(func)
     func = click.option("--from", "start", help="Start: a date (midnight in --tz) or ISO 8601 timestamp.")(func)
     return func
@@ -411,6 +432,8 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
                           dry_run, resend=resend)
     except PeriodError as exc:
         raise OptionError("--period", str(exc)) from None
+    except UnknownCampaignError as exc:
+        raise OptionError("--campaign", str(exc)) from None
     if not results:
         click.echo(f"{job}: no campaign to report on")
     for result in results:
@@ -540,9 +563,15 @@ def archive_group() -> None:
 def archive_reindex(app: AppContext, root: Path | None) -> None:
     """Rebuild the archive's index.json from the run folders' manifests (a damaged index is kept aside)."""
     from reporter.delivery.archive import Archive
+    from reporter.errors import ArchiveRootError
 
     archive = Archive(root or app.settings().archive.root)
-    runs = archive.reindex()
+    try:
+        runs = archive.reindex()
+    except ArchiveRootError as exc:
+        if root is None:
+            raise
+        raise OptionError("--archive", f"{exc.root}: {exc.problem}") from None
     click.echo(f"indexed {len(runs)} runs in {archive.root}")
 
 

@@ -36,14 +36,14 @@ def make_engine(url: str = DEFAULT_URL, busy_timeout_s: float = 30.0) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseError(f"--db: not a database URL: {url!r}") from exc
+        raise DatabaseError(f"not a database URL: {url!r}") from exc
     try:
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
                 parent = Path(database).parent
                 if not parent.exists():
-                    raise DatabaseError(f"--db: folder {str(parent)!r} does not exist")
+                    raise DatabaseError(f"folder {str(parent)!r} does not exist")
             engine = create_engine(url)
             event.listen(engine, "connect", _sqlite_tuning(busy_timeout_s))
         elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
@@ -54,7 +54,7 @@ def make_engine(url: str = DEFAULT_URL, busy_timeout_s: float = 30.0) -> Engine:
             engine = create_engine(url, pool_pre_ping=True)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         raise DatabaseError(
-            f"--db: no driver for {parsed.drivername!r} (for PostgreSQL: pip install 'reporter[postgres]')"
+            f"no driver for {parsed.drivername!r} (for PostgreSQL: pip install 'reporter[postgres]')"
         ) from exc
     return engine
 
@@ -133,6 +133,15 @@ def ensure_schema(engine: Engine) -> None:
     )
 
 
+ANALYZE_EVENTS = "ANALYZE events"
+
+
+def analyze_events(engine: Engine) -> None:
+    """Refresh the planner statistics of the events table only (cheap; done during a load)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(ANALYZE_EVENTS)
+
+
 def analyze(engine: Engine) -> None:
     """Refresh the planner statistics after a bulk load."""
     with engine.connect() as conn:
@@ -146,4 +155,4 @@ def analyze(engine: Engine) -> None:
                 # VACUUM sets the visibility map so the covering indexes give index-only scans.
                 conn.exec_driver_sql("VACUUM (ANALYZE) events")
             else:
-                conn.exec_driver_sql("ANALYZE events")
+                conn.exec_driver_sql(ANALYZE_EVENTS)

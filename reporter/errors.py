@@ -58,8 +58,30 @@ class PeriodError(UserError):
     """A period that is not a period name or FROM..TO dates, or that is empty (the CLI names its option)."""
 
 
+class TimezoneError(UserError):
+    """A name that is not an IANA timezone (the CLI names its --tz option)."""
+
+
 class FormatError(UserError):
     """A report format that does not exist (the CLI names its --format option)."""
+
+
+class ArchiveError(ReporterError):
+    """An archive file or folder that cannot be read or written; the message names it."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class ArchiveRootError(UserError):
+    """The archive root is missing or not a folder."""
+
+    def __init__(self, root: object, problem: str) -> None:
+        super().__init__(f"archive root {root}: {problem} (set archive.root in the config)")
+        self.root = root
+        self.problem = problem
 
 
 class UnitFailed(ReporterError):

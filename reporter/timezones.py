@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reporter.errors import OptionError
+from reporter.errors import TimezoneError
 
 US = 1_000_000
 HOUR_US = 3_600 * US
@@ -30,12 +30,12 @@ def parse_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown timezone {name!r}") from None
 
 
-def zone(name: str, option: str = "--tz") -> ZoneInfo:
-    """The IANA timezone of that name; an unknown one is a user error naming the option."""
+def zone(name: str) -> ZoneInfo:
+    """The IANA timezone of that name; an unknown one is a TimezoneError (a user error)."""
     try:
         return parse_zone(name)
     except ValueError as exc:
-        raise OptionError(option, f"{exc} (expected an IANA name such as Europe/Berlin)") from None
+        raise TimezoneError(f"{exc} (expected an IANA name such as Europe/Berlin)") from None
 
 
 def to_us(dt: datetime) -> int:

@@ -60,7 +60,10 @@ def test_bad_option_is_usage_error_exit_2(tmp_path: Path) -> None:
 def test_unreachable_database_is_exit_2(tmp_path: Path) -> None:
     result = run(["--db", f"sqlite:///{tmp_path}/no/such/dir/x.db", "campaigns"], tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: --db: folder")
+    assert result.stderr == f"error: --db: folder '{tmp_path}/no/such/dir' does not exist\n"
+    (tmp_path / "reporter.yaml").write_text("database:\n  url: 'not a url'\n")
+    result = run(["--config", "reporter.yaml", "campaigns"], tmp_path)
+    assert (result.returncode, result.stderr) == (2, "error: database.url: not a database URL: 'not a url'\n")
 
 
 def test_postgres_without_migration_asks_for_db_upgrade(postgres_url: str, tmp_path: Path) -> None:

@@ -126,3 +126,17 @@ def test_period_dates_are_midnight_in_the_timezone(sends: Engine) -> None:
     assert st.period.end == datetime(2026, 11, 3, 5, 0, tzinfo=timezone.utc)  # 11-03 00:00 EST
     assert st.period.start.isoformat() == "2026-11-01T00:00:00-04:00"
     assert st.totals.sent == 4  # not the send at 10-31 23:30 EDT
+
+
+def test_core_errors_name_no_command_line_flag(sends: Engine) -> None:
+    """The core says what is wrong; only the CLI knows which option carried it (--tz, --from/--to)."""
+    from reporter.errors import PeriodError, TimezoneError
+    from reporter.timezones import zone
+
+    with pytest.raises(TimezoneError) as bad_zone:
+        zone("Mars/Olympus")
+    assert str(bad_zone.value) == "unknown timezone 'Mars/Olympus' (expected an IANA name such as Europe/Berlin)"
+    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with pytest.raises(PeriodError) as empty:
+        stats(sends, "tz", at, at)
+    assert str(empty.value) == "the period is empty: from 2026-11-01T00:00:00+00:00 is not before to 2026-11-01T00:00:00+00:00"

@@ -25,29 +25,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from reporter.errors import ReporterError, UserError
+from reporter.errors import ArchiveError, ArchiveRootError
 from reporter.files import safe_name
 
 log = logging.getLogger(__name__)
 
 INDEX = "index.json"
 MANIFEST = "manifest.json"
-
-
-class ArchiveError(ReporterError):
-    """An archive file or folder that cannot be read or written; the message names it."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-
-
-class ArchiveRootError(UserError):
-    """The archive root is missing or not a folder."""
-
-    def __init__(self, root: Path, problem: str) -> None:
-        super().__init__(f"archive root {root}: {problem} (set archive.root in the config or pass --archive)")
-        self.root = root
 
 
 class _DamagedIndex(Exception):

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, delete, insert, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError, InternalError, ProgrammingError
 
+from reporter.db import analyze_events
 from reporter.ingest.parse import CampaignRef, Reject
 from reporter.models import Campaign, Event, Variant
 
@@ -180,7 +181,7 @@ def store_events(
             if batches & (batches - 1) == 0 and engine.dialect.name != "sqlite":
                 # After batches 1, 2, 4, 8, ...: a table that grew from empty has no statistics,
                 # and the planner then scans it for each event_id look-up (seen: 0.75 s a batch).
-                _analyze_events(engine)
+                analyze_events(engine)
             if on_batch is not None:
                 on_batch(loaded, duplicates)
     if batch:
@@ -189,10 +190,3 @@ def store_events(
         if on_batch is not None:
             on_batch(loaded, duplicates)
     return loaded, duplicates
-
-
-def _analyze_events(engine: Engine) -> None:
-    from sqlalchemy import text
-
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE events"))

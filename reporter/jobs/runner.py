@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, exists, select
 
-from reporter.errors import PeriodError, UnitFailed, UserError
+from reporter.errors import PeriodError, UnitFailed, UnknownCampaignError, UserError
 from reporter.jobs.periods import PERIODS, period_bounds
 from reporter.jobs.schedule import latest_fire_time
 from reporter.jobs.runlog import WORKING, abandoned, retry_backoff, set_status, unfinished
@@ -100,7 +100,7 @@ def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: 
             known = set(conn.execute(select(Campaign.campaign_id).where(Campaign.campaign_id.in_(ids))).scalars())
         missing = [c for c in ids if c not in known]
         if missing:
-            raise UserError(f"--campaign: unknown campaign {missing[0]!r}")
+            raise UnknownCampaignError(missing[0])
     units = []
     for cid in ids:
         if chosen == "campaign_lifetime":

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from reporter.errors import OptionError
+from reporter.errors import PeriodError
 from reporter.metrics import queries
 from reporter.metrics.buckets import BucketPlan, plan
 from reporter.metrics.model import CampaignInfo, Period
@@ -43,7 +43,7 @@ def report_period(
         start = start if start is not None else default_start
         end = end if end is not None else default_end
     if start >= end:
-        raise OptionError("--from/--to", f"the period is empty: from {start.isoformat()} is not before to {end.isoformat()}")
+        raise PeriodError(f"the period is empty: from {start.isoformat()} is not before to {end.isoformat()}")
     return Period(start.astimezone(tz), end.astimezone(tz), tz_name)
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from reporter.delivery.archive import Archive, ArchiveError, ArchiveRootError
+from reporter.delivery.archive import Archive
+from reporter.errors import ArchiveError, ArchiveRootError
 from tests.web.conftest import hashes, login, make_client  # noqa: F401 - hashes is a fixture
 
 T = datetime(2026, 11, 26, 7, tzinfo=timezone.utc)
@@ -287,6 +288,10 @@ def test_cli_reindex_prints_the_count_and_exits_0(tmp_path: Path) -> None:
 def test_cli_reindex_of_a_bad_root_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = reporter(["archive", "reindex", "--archive", str(tmp_path / "missing")], tmp_path)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"error: archive root {tmp_path / 'missing'}: no such folder "
-                                          "(set archive.root in the config or pass --archive)"]
+    assert result.stderr.splitlines() == [f"error: --archive: {tmp_path / 'missing'}: no such folder"]
     assert not (tmp_path / "missing").exists()
+    config = tmp_path / "reporter.yaml"
+    config.write_text(f"archive:\n  root: {tmp_path / 'gone'}\n")
+    result = reporter(["--config", str(config), "archive", "reindex"], tmp_path)
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2, [f"error: archive root {tmp_path / 'gone'}: no such folder (set archive.root in the config)"])

@@ -63,7 +63,7 @@ def test_bad_run_input_is_exit_2(demo_url: str, smtp_server: SmtpServer, config_
         (["weekly", "--period", "fortnight"],
          "error: --period: not a period name (yesterday, last_7_days, last_week, last_month, month_to_date, "
          "campaign_lifetime) or FROM..TO dates: 'fortnight'\n"),
-        (["weekly", "--campaign", "nope", "--period", "last_week"], "error: --campaign: unknown campaign 'nope'\n"),
+        (["weekly", "--campaign", "nope", "--period", "last_week"], "error: --campaign: unknown campaign 'nope' (see `reporter campaigns` for the loaded ones)\n"),
     ]
     for args, message in cases:
         result = cli(base + args, tmp_path)
