@@ -23,12 +23,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Route
 
-from reporter.errors import UserError
+from reporter.errors import ArchiveError, ArchiveRootError, UserError
 from reporter.render import environment
 from reporter.settings import Settings
 from reporter.web import archive_routes, history_routes, jobs_routes, login_routes, report_routes
 from reporter.web.headers import HeadedStarlette
 from reporter.web.history import address_of
+from reporter.web.responses import archive_unavailable
 from reporter.web.listing import CachedArchive
 from reporter.web.sessions import SessionStore
 from reporter.web.state import ResponseCache, WebState
@@ -93,7 +94,8 @@ def create_app(
         Middleware(SessionMiddleware, secret_key=secret_key or secrets.token_urlsafe(32), session_cookie="reporter_session",
                    same_site="strict", https_only=False, max_age=int(sessions.lifetime_s)),
     ]
-    app = HeadedStarlette(routes=ROUTES, middleware=middleware)
+    app = HeadedStarlette(routes=ROUTES, middleware=middleware,
+                          exception_handlers={ArchiveError: archive_unavailable, ArchiveRootError: archive_unavailable})
     app.state.web = state
     return app
 

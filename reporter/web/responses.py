@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from reporter import __version__
 from reporter.web.access import LazyToken, current_user
 from reporter.web.state import state_of
+
+log = logging.getLogger(__name__)
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -31,3 +34,14 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
     return value
+
+
+async def archive_unavailable(request: Request, exc: Exception) -> Response:
+    """503 while the archive cannot be read (an unreadable index, a missing root): the operator finds why in the log."""
+    log.error("the archive cannot be read: %s", exc)
+    if request.url.path.startswith("/api/"):
+        response: Response = JSONResponse({"error": "the archive cannot be read at the moment"}, status_code=503)
+    else:
+        response = page(request, "unavailable.html.j2", status=503)
+    response.headers["Retry-After"] = "60"
+    return response

@@ -25,3 +25,19 @@ def test_listing_newest_first_paginated_and_filtered(client: TestClient) -> None
     html = client.get("/?job=daily&page=1").text
     assert "Page 1 of 1" in html and "30 reports" in html
     assert "Campaign 1 &lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+
+
+def test_an_unreadable_archive_answers_503_not_500(client: TestClient, tmp_path) -> None:  # noqa: ANN001
+    """A damaged index is rebuilt (test_archive_faults); one that cannot be read at all is a 503 with Retry-After."""
+    login(client, "vera")
+    index = tmp_path / "archive" / "index.json"
+    index.unlink()
+    index.mkdir()  # root reads any file; a folder where the index should be cannot be read by anyone
+    page = client.get("/")
+    assert (page.status_code, page.headers["retry-after"]) == (503, "60")
+    assert "The archive cannot be read at the moment" in page.text and str(tmp_path) not in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
+    api = client.get("/api/runs")
+    assert (api.status_code, api.json()) == (503, {"error": "the archive cannot be read at the moment"})
+    index.rmdir()
+    assert client.get("/").status_code == 200
