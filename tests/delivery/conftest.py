@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import email
+import itertools
 import email.policy
 import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,7 +20,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from reporter.db import make_engine, upgrade
+from reporter.delivery.email import SmtpConfig
 from reporter.demo import load_demo
+from reporter.jobs.unit import Unit
+from reporter.production import Production
 
 USER, PASSWORD = "reports", "s3cret-pässword"
 
@@ -136,3 +141,31 @@ def demo_engine(demo_url: str):  # noqa: ANN201
     engine = make_engine(demo_url)
     yield engine
     engine.dispose()
+
+
+# -- units against these servers (tests/delivery, tests/jobs) ----------------------------------
+
+NOW = datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
+START, END = datetime(2026, 10, 5, tzinfo=timezone.utc), datetime(2026, 10, 12, tzinfo=timezone.utc)
+jobs = itertools.count()
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def no_sleep(_seconds: float) -> None:
+    pass
+
+
+def unit(**kw) -> Unit:  # noqa: ANN003
+    base = dict(job=f"job-{next(jobs)}", campaign_id="welcome-series", start=START, end=END, timezone="UTC",
+                to=("Café Owner <owner@example.test>",), cc=("cc@example.test",), bcc=("hidden@example.test",))
+    base.update(kw)
+    return Unit(**base)
+
+
+def target(server: SmtpServer, tmp_path, security: str = "none", username: str | None = None,  # noqa: ANN001
+           password: str | None = None, max_bytes: int = 10 * 2**20) -> Production:
+    smtp = SmtpConfig(server.host, server.port, security, username, password, 10, 3, backoff_s=0.01, ssl_context=server.tls)
+    return Production(str(tmp_path / "archive"), smtp, "Acme Reports <reports@acme.test>", max_bytes)

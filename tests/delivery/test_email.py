@@ -1,47 +1,21 @@
-"""E-mail delivery against a real SMTP server: headers, alternatives, attachment, retries, partial failures."""
+"""E-mail delivery against a real SMTP server: headers, alternatives, the attachment, TLS and login, retries; `deliver`.
+
+What a unit does with the outcomes (the run log, partial failures, retries of a unit) is in tests/jobs/test_unit.py.
+"""
 
 from __future__ import annotations
 
 import io
-import itertools
-import threading
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 
 from reporter.delivery.email import SmtpConfig
-from reporter.jobs.runlog import ClaimResult
-from reporter.jobs.unit import Unit, run_unit
+from reporter.jobs.unit import run_unit
 from reporter.production import Production
-from reporter.models import Campaign, Delivery as DeliveryRow, Run
-from tests.delivery.conftest import PASSWORD, USER, SmtpServer
-
-NOW = datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
-START, END = datetime(2026, 10, 5, tzinfo=timezone.utc), datetime(2026, 10, 12, tzinfo=timezone.utc)
-jobs = itertools.count()
-
-
-def clock() -> datetime:
-    return NOW
-
-
-def no_sleep(_seconds: float) -> None:
-    pass
-
-
-def unit(**kw) -> Unit:  # noqa: ANN003
-    base = dict(job=f"job-{next(jobs)}", campaign_id="welcome-series", start=START, end=END, timezone="UTC",
-                to=("Café Owner <owner@example.test>",), cc=("cc@example.test",), bcc=("hidden@example.test",))
-    base.update(kw)
-    return Unit(**base)
-
-
-def target(server: SmtpServer, tmp_path, security: str = "none", username: str | None = None,  # noqa: ANN001
-           password: str | None = None, max_bytes: int = 10 * 2**20) -> Production:
-    smtp = SmtpConfig(server.host, server.port, security, username, password, 10, 3, backoff_s=0.01, ssl_context=server.tls)
-    return Production(str(tmp_path / "archive"), smtp, "Acme Reports <reports@acme.test>", max_bytes)
+from reporter.models import Campaign
+from tests.delivery.conftest import PASSWORD, USER, SmtpServer, clock, no_sleep, target, unit
 
 
 def rename_campaign(engine: Engine, name: str) -> None:
@@ -100,30 +74,6 @@ def test_transient_failure_then_success_delivers_once(demo_engine: Engine, smtp_
     assert len(smtp_server.handler.received) == 1
 
 
-def test_permanent_failure_for_one_recipient_then_retry_sends_only_to_it(
-    demo_engine: Engine, smtp_server: SmtpServer, tmp_path  # noqa: ANN001
-) -> None:
-    smtp_server.handler.refuse = {"cc@example.test"}
-    job = unit()
-    first = run_unit(demo_engine, job, target(smtp_server, tmp_path), clock, sleep=no_sleep)
-    assert first.status == "failed"
-    assert sorted(smtp_server.handler.received[0].recipients) == ["hidden@example.test", "owner@example.test"]
-    assert smtp_server.handler.data_attempts == 1  # a 550 is not retried
-    with demo_engine.connect() as conn:
-        run = conn.execute(select(Run.status, Run.error, Run.id).where(Run.job == job.job)).one()
-        rows = dict(conn.execute(select(DeliveryRow.recipient, DeliveryRow.smtp_code).where(DeliveryRow.run_id == run.id)).all())
-    assert run.status == "failed" and "cc@example.test (550" in run.error
-    assert rows == {"owner@example.test": 250, "cc@example.test": 550, "hidden@example.test": 250}
-    smtp_server.handler.refuse = set()
-    second = run_unit(demo_engine, job, target(smtp_server, tmp_path), clock)
-    assert second.claim.result == ClaimResult.RETRY and second.status == "delivered"
-    assert [r.recipients for r in smtp_server.handler.received[1:]] == [["cc@example.test"]]
-    third = run_unit(demo_engine, job, target(smtp_server, tmp_path), clock)
-    assert third.claim.result == ClaimResult.DONE
-    assert "already delivered" in third.message
-    assert len(smtp_server.handler.received) == 2
-
-
 def test_unreachable_server_is_retried_then_failed(demo_engine: Engine, tmp_path) -> None:  # noqa: ANN001
     from tests.delivery.conftest import free_port
 
@@ -133,45 +83,6 @@ def test_unreachable_server_is_retried_then_failed(demo_engine: Engine, tmp_path
     assert result.status == "failed"
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0]  # exponential backoff between the three attempts
     assert all(o.transient and "ConnectionRefused" in o.message for o in result.outcomes)
-
-
-def test_large_pdf_is_linked_not_attached(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
-    result = run_unit(demo_engine, unit(), target(smtp_server, tmp_path, max_bytes=1000), clock)
-    assert result.status == "delivered"
-    msg = smtp_server.handler.received[0].message
-    assert list(msg.iter_attachments()) == []
-    pdf_path = next(p for p in result.paths if p.endswith(".pdf"))
-    assert pdf_path in msg.get_body(("plain",)).get_content()
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_concurrent_attempts_deliver_once(backend: str, request: pytest.FixtureRequest, smtp_server: SmtpServer,
-                                          tmp_path) -> None:  # noqa: ANN001
-    if backend == "sqlite":
-        engine = request.getfixturevalue("demo_engine")
-    else:
-        from reporter.db import make_engine, upgrade
-        from reporter.demo import load_demo
-
-        engine = make_engine(request.getfixturevalue("postgres_url"))
-        upgrade(engine)
-        load_demo(engine, 100, 1)
-    job = unit()
-    barrier = threading.Barrier(2)
-    results = []
-
-    def attempt() -> None:
-        barrier.wait()
-        results.append(run_unit(engine, job, target(smtp_server, tmp_path), clock))
-
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(r.claim.result for r in results) in (["busy", "new"], ["done", "new"])
-    assert len(smtp_server.handler.received) == 1
-    assert [r.status for r in results if r.claim.result == "new"] == ["delivered"]
 
 
 def _cli(args: list[str], cwd, env: dict[str, str] | None = None):  # noqa: ANN001, ANN202
@@ -236,24 +147,3 @@ def test_cli_invalid_sender_in_config_names_file_line_and_field(demo_url: str, t
     path.write_text("smtp:\n  host: 127.0.0.1\n  from: nobody\n")
     result = _cli(["--config", str(path), "--db", demo_url, "deliver", "cart-reminder", "--mail-to", "a@acme.test"], tmp_path)
     assert (result.returncode, result.stderr) == (2, f"{path}:3 smtp.from: invalid e-mail address 'nobody'\n")
-
-
-def test_html_attached_on_request(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
-    result = run_unit(demo_engine, unit(attach_html=True), target(smtp_server, tmp_path), clock)
-    assert result.status == "delivered"
-    types = sorted(p.get_content_type() for p in smtp_server.handler.received[0].message.iter_attachments())
-    assert types == ["application/pdf", "text/html"]
-
-
-def test_retention_runs_after_storing(demo_engine: Engine, tmp_path) -> None:  # noqa: ANN001
-    from dataclasses import replace as copy
-
-    archive_only = unit(to=(), cc=(), bcc=())
-    base = Production(str(tmp_path / "archive"), None, "r@acme.test", 2**20, retention_runs=1)
-    weeks = [START + timedelta(weeks=i) for i in range(3)]
-    for i, start in enumerate(weeks):
-        later = NOW + timedelta(days=i)
-        run_unit(demo_engine, copy(archive_only, start=start, end=start + timedelta(weeks=1)), base, lambda t=later: t)
-    from reporter.delivery.archive import Archive
-
-    assert [r.period for r in Archive(tmp_path / "archive").runs()] == ["2026-W43"]

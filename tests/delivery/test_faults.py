@@ -15,8 +15,8 @@ from reporter.jobs.unit import run_unit
 from reporter.production import Production
 from reporter.models import Delivery as DeliveryRow, Run
 from reporter.settings import SmtpSettings
-from tests.delivery.conftest import SmtpServer
-from tests.delivery.test_email import _cli, _config, clock, no_sleep, unit
+from tests.delivery.conftest import SmtpServer, clock, no_sleep, unit
+from tests.delivery.test_email import _cli, _config
 
 ALL = ["cc@example.test", "hidden@example.test", "owner@example.test"]
 
