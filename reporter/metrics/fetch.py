@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
@@ -50,13 +50,9 @@ def _load_campaign(conn: Connection, campaign_id: str) -> StoredCampaign:
         message_body=message.body if message else None,
     )
     return StoredCampaign(
-        row.id, info, _aware(row.start_at), _aware(row.end_at) if row.end_at else None, variants,
+        row.id, info, row.start_at, row.end_at, variants,  # UtcDateTime: aware UTC on every database
         row.first_event_us, row.last_event_us,
     )
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
 
 
 def resolve_period(
