@@ -25,7 +25,7 @@ from reporter import formatting as fmt
 from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
 from reporter.metrics.model import CampaignStats
-from reporter.verdicts_text import ab_sentence, control_sentence
+from reporter.verdicts_text import ab_sentence, control_sentence, summary
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -94,6 +94,7 @@ def _environment() -> Any:
         label=fmt.label,
         signed_rate=lambda v: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.rate(v, 1),
         signed_count=lambda v: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.count(round(v)),
+        signed_money=lambda v, currency: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.money(v, currency),
     )
     return env
 
@@ -108,26 +109,34 @@ def _css() -> Markup:
     return Markup(resources.files("reporter").joinpath("templates", "report.css").read_text(encoding="utf-8"))
 
 
+RATES = frozenset({"ctr", "impression_rate", "click_rate", "conversion_rate", "view_through_conversion_rate",
+                   "click_through_conversion_rate"})
+
+
 def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Callable[..., dict[str, str] | None]:
-    rates = {"ctr", "impression_rate", "click_rate", "conversion_rate"}
+    """delta(key): the change of a headline figure against the previous period, for the card.
+
+    A count's change is relative (+4.1%), a rate's in percentage points (−0.27 pp).
+    """
 
     def delta(key: str, lower_is_better: bool = False) -> dict[str, str] | None:
         if previous is None:
             return None
         now, before = getattr(stats.totals, key), getattr(previous.totals, key)
-        if key in rates:
-            if now is None or before is None:
-                return None
-            diff = now - before
-            text = fmt.points(diff)
+        if now is None or before is None:
+            return None
+        if key in RATES:
+            text: str | None = fmt.points(now - before)
+            title = f"{fmt.rate(before)} in the previous period"
         else:
             text = fmt.change(now, before)
-            if text is None:
-                return None
-            diff = now - before
+            title = f"{fmt.count(before) if isinstance(before, int) else fmt.money(before, stats.campaign.currency)} in the previous period"
+        if text is None:
+            return None
+        diff = now - before
         good = diff < 0 if lower_is_better else diff > 0
         direction = "flat" if diff == 0 else ("up" if good else "down")
-        return {"text": text, "direction": direction}
+        return {"text": text, "direction": direction, "title": title}
 
     return delta
 
@@ -156,6 +165,7 @@ def render_html(
     period_text = fmt.period(stats.period.start, stats.period.end, tz)
     has_previous = previous is not None and (previous.totals.sent or previous.totals.conversions)
     ab_verdict = ab_sentence(stats) if stats.variants else ""
+    verdicts = {ab_verdict, control_sentence(stats)}
     window = c.conversion_window_hours
     context = {
         "stats": stats,
@@ -166,8 +176,8 @@ def render_html(
         "delta": _delta_factory(stats, previous if has_previous else None),
         "charts": charts,
         "granularity": granularity,
-        "granularities": GRANULARITIES,
-        "granularity_noun": {"daily": "day", "weekly": "week", "monthly": "month"}[granularity],
+        "granularities": [g for g in dict.fromkeys(("hourly", *GRANULARITIES)) if f"trend-{g}" in charts],
+        "granularity_noun": {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}[granularity],
         "period_text": period_text,
         "window_text": f"{window:g} hours" if window != 1 else "1 hour",
         "generated_text": fmt.timestamp(generated_at, tz),
@@ -182,8 +192,11 @@ def render_html(
         "docs_url": branding.docs_url,
         "control_verdict": control_sentence(stats),
         "ab_verdict": ab_verdict,
-        # The answer on the first page: the A/B test's verdict, or the control group's.
-        "headline": ab_verdict or (control_sentence(stats) if stats.control.users else ""),
+        # The answer on the first page: what happened, and the verdicts (marked) among the sentences.
+        "summary": [(s, s in verdicts) for s in summary(stats, previous if has_previous else None)],
+        "won": stats.winner is not None or (not stats.variants and stats.control.verdict == "winner"),
+        "share": lambda part, whole: fmt.rate(100 * part / whole, 1) if whole else fmt.DASH,
+        "partial_note": "",
     }
     template = _environment().get_template("ab.html.j2" if c.type == "ab" else "single.html.j2")
     page = template.render(context, embed=_svg_inline, pdf=False)

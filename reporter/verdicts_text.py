@@ -1,4 +1,7 @@
-"""The verdicts in one sentence each, for the report's first page, the e-mail and the terminal."""
+"""The report's words for people: the summary of page 1 and the verdicts in one sentence each.
+
+Used by the report's first page, the e-mail and the terminal.
+"""
 
 from __future__ import annotations
 
@@ -67,3 +70,56 @@ def control_sentence(stats: CampaignStats) -> str:
     if ctl.verdict == "inconclusive":
         return f"No difference from the control group at the planned {_planned(stats)} users (inconclusive)."
     return f"Keep running: no difference from the control group yet (day {_test_day(stats)} of the campaign)."
+
+
+def _share(part: int, whole: int) -> str:
+    return fmt.rate(100 * part / whole, 1) if whole else fmt.DASH
+
+
+def _changes(stats: CampaignStats, previous: CampaignStats | None) -> str:
+    """"Against Sep 1 – Sep 30: converted users +4.1%, conversion rate −0.30 pp, revenue +8.0%."."""
+    if previous is None:
+        return ""
+    t, p = stats.totals, previous.totals
+    parts = []
+    for name, now, before in (("converted users", t.converted_users, p.converted_users), ("revenue", t.revenue, p.revenue)):
+        change = fmt.change(now, before)
+        if change is not None:
+            parts.append(f"{name} {change}")
+    if t.conversion_rate is not None and p.conversion_rate is not None:
+        parts.insert(1, f"conversion rate {fmt.points(t.conversion_rate - p.conversion_rate)}")
+    if not parts:
+        return ""
+    period = fmt.period(previous.period.start, previous.period.end, previous.period.timezone)
+    return f"Against the previous period ({period}): {', '.join(parts)}."
+
+
+def summary(stats: CampaignStats, previous: CampaignStats | None) -> tuple[str, ...]:
+    """Three to five sentences from the figures: reach, conversions and revenue, their change, the verdict, errors.
+
+    `previous` is the previous period of the same length, None when it had no data.
+    """
+    t, users, c = stats.totals, stats.funnel.users, stats.campaign
+    if not t.sent and not t.conversions:
+        sentences = ["Nothing was sent in this period, and no conversion was attributed to the campaign."]
+    else:
+        sentences = [
+            f"{fmt.count(t.sent)} notifications went to {fmt.count(t.sent_users)} users; "
+            f"{fmt.count(users.viewed)} of them ({_share(users.viewed, users.sent)}) saw one and "
+            f"{fmt.count(users.clicked)} ({_share(users.clicked, users.sent)}) clicked.",
+            f"{fmt.count(t.converted_users)} users converted ({fmt.rate(t.conversion_rate)} of the users sent to), "
+            f"with {fmt.count(t.conversions)} conversions worth {fmt.money(t.revenue, c.currency)}.",
+        ]
+    changes = _changes(stats, previous)
+    if changes:
+        sentences.append(changes)
+    if stats.variants:
+        sentences.append(ab_sentence(stats))
+    if stats.control.users or (stats.control.test is not None and stats.control.test.difference is not None):
+        sentences.append(control_sentence(stats))
+    if t.errors and len(sentences) < 5:
+        cat = stats.errors_by_category
+        uninstalled = f"; {fmt.count(t.uninstalls)} users had uninstalled the app" if t.uninstalls else ""
+        sentences.append(f"{fmt.count(t.errors)} notifications could not be delivered ({fmt.count(cat.technical)} "
+                         f"technical, {fmt.count(cat.non_technical)} non-technical){uninstalled}.")
+    return tuple(sentences)

@@ -79,7 +79,7 @@ def test_html_shows_headline_figures_formatted(demo_engine: Engine) -> None:
     stats = stats_of(demo_engine, "black-friday-ab")
     html = render_html(stats, None, GENERATED, Branding(company="Acme Inc.")).html
     t = stats.totals
-    assert f'<div class="value num">{t.sent:,}</div>' in html
+    assert f'<div class="value"><span class="num">{t.sent:,}</span></div>' in html
     assert f"{t.ctr:.2f}%" in html
     assert "€" + f"{t.revenue:,.2f}" in html
     assert "Nov 26, 2026, 7:00 AM UTC" in html
@@ -94,9 +94,10 @@ def test_html_shows_headline_figures_formatted(demo_engine: Engine) -> None:
 
 def test_undefined_rates_show_a_dash(demo_engine: Engine) -> None:
     stats = stats_of(demo_engine, "welcome-series")
-    empty = replace(stats, totals=replace(stats.totals, ctr=None, impressions=0))
+    empty = replace(stats, totals=replace(stats.totals, ctr=None, impressions=0, conversion_rate=None))
     html = render_html(empty, None, GENERATED).html
-    assert '<div class="value num">—</div>' in html
+    assert '<div class="sub">CTR — of impressions</div>' in html
+    assert '<div class="sub">— of users sent to</div>' in html
 
 
 HOSTILE = ["<script>alert(1)</script>", "<img src=http://127.0.0.1:{port}/x>"]
