@@ -56,7 +56,7 @@ class Report:
         return next((name for name in self.files if name.endswith(f".{fmt}")), None)
 
     def email(self, subject_template: str, note: str, branding: Branding) -> EmailBody:
-        return render_email(self.stats, subject_template, note, branding)
+        return render_email(self.stats, subject_template, note, branding, self.rendered.summary)
 
 
 def previous_stats(engine: Engine, stats: CampaignStats) -> CampaignStats:

@@ -63,6 +63,7 @@ class Rendered:
     title: str
     author: str
     generated_at: datetime
+    summary: tuple[str, ...] = ()  # the sentences of page 1, for the e-mail too
 
 
 def _data_text(value: Any) -> Any:
@@ -166,6 +167,7 @@ def render_html(
     has_previous = previous is not None and (previous.totals.sent or previous.totals.conversions)
     ab_verdict = ab_sentence(stats) if stats.variants else ""
     verdicts = {ab_verdict, control_sentence(stats)}
+    sentences = summary(stats, previous if has_previous else None)
     window = c.conversion_window_hours
     context = {
         "stats": stats,
@@ -193,7 +195,7 @@ def render_html(
         "control_verdict": control_sentence(stats),
         "ab_verdict": ab_verdict,
         # The answer on the first page: what happened, and the verdicts (marked) among the sentences.
-        "summary": [(s, s in verdicts) for s in summary(stats, previous if has_previous else None)],
+        "summary": [(s, s in verdicts) for s in sentences],
         "won": stats.winner is not None or (not stats.variants and stats.control.verdict == "winner"),
         "share": lambda part, whole: fmt.rate(100 * part / whole, 1) if whole else fmt.DASH,
         "partial_note": "",
@@ -208,6 +210,7 @@ def render_html(
         title=context["doc_title"],
         author=context["author"],
         generated_at=generated_at,
+        summary=sentences,
     )
 
 
@@ -249,8 +252,13 @@ class EmailBody:
     text: str
 
 
-def render_email(stats: CampaignStats, subject_template: str, note: str, branding: Branding = Branding()) -> EmailBody:
-    """The e-mail's subject, short HTML summary (inline CSS, no scripts) and plain-text alternative."""
+def render_email(stats: CampaignStats, subject_template: str, note: str, branding: Branding = Branding(),
+                 sentences: tuple[str, ...] | None = None) -> EmailBody:
+    """The e-mail's subject, short HTML summary (inline CSS, no scripts) and plain-text alternative.
+
+    `sentences`: the report's summary (with its comparison to the previous period); without it, one
+    without that comparison.
+    """
     c, t = stats.campaign, stats.totals
     period_text = fmt.period(stats.period.start, stats.period.end, stats.period.timezone)
     subject = subject_template.format_map({"campaign": c.name, "period": period_text, "campaign_id": c.id})
@@ -262,14 +270,12 @@ def render_email(stats: CampaignStats, subject_template: str, note: str, brandin
         ("Revenue", fmt.money(t.revenue, c.currency), f"{fmt.count(t.conversions)} conversions"),
         ("Errors", fmt.count(t.errors), ""),
     ]
-    verdict = ab_sentence(stats) if stats.variants else control_sentence(stats) if stats.control.users else ""
+    sentences = summary(stats, None) if sentences is None else sentences
     html_body = _environment().get_template("email.html.j2").render(
-        subject=subject, stats=stats, c=c, period_text=period_text, figures=figures, verdict=verdict, note=note,
-        company=branding.company, accent=branding.accent,
+        subject=subject, stats=stats, c=c, period_text=period_text, figures=figures, summary=" ".join(sentences),
+        note=note, company=branding.company, accent=branding.accent,
     )
-    lines = [f"{c.name}", f"{period_text} ({stats.period.timezone})", ""]
+    lines = [f"{c.name}", f"{period_text} ({stats.period.timezone})", "", " ".join(sentences), ""]
     lines += [f"{name}: {value}" + (f" ({sub})" if sub else "") for name, value, sub in figures]
-    if verdict:
-        lines += ["", verdict]
     lines += ["", note, ""]
     return EmailBody(subject=subject, html=html_body, text="\n".join(lines))

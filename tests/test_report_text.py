@@ -119,3 +119,14 @@ def test_each_verdict_is_on_page_one_of_the_pdf(ab_stats: CampaignStats, verdict
     flat = " ".join(page_one.split())
     assert ab_sentence(stats) in flat
     assert "1,200 notifications went to 1,000 users" in flat
+
+
+def test_the_mail_carries_the_reports_summary(ab_stats: CampaignStats) -> None:
+    from reporter.render import render_email
+
+    stats = with_ab_verdict(ab_stats, "winner", "B")
+    rendered = render_html(stats, previous_of(stats), GENERATED)
+    mail = render_email(stats, "{campaign}", "The full report is attached as a PDF.", sentences=rendered.summary)
+    text = " ".join(mail.text.split())
+    assert " ".join(rendered.summary) in text and "conversion rate +1.00 pp" in text
+    assert "Stop: B wins (+1.80 pp, 95% CI +0.60 to +3.00, since the test started)." in mail.html
