@@ -32,7 +32,11 @@ def safe_name(text: str, limit: int = 80) -> str:
 
 
 def period_name(period: Period) -> str:
-    """A period's ISO form: 2026-11-25 (a day), 2026-W47 (an ISO week), 2026-10 (a month), else from..to."""
+    """A period's ISO form: 2026-11-25 (a day), 2026-W47 (an ISO week), 2026-10 (a month), else first..last day.
+
+    Both days of a range are included, as in the report's title (Oct 5 – Oct 11 is 2026-10-05..2026-10-11);
+    a period that does not start and end at local midnight gives its times (2026-10-05T0600..2026-10-05T1800).
+    """
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(period.timezone)
@@ -48,7 +52,7 @@ def period_name(period: Period) -> str:
         return f"{year}-W{week:02d}"
     if first.day == 1 and stop == _next_month(first):
         return f"{first:%Y-%m}"
-    return f"{first.isoformat()}..{stop.isoformat()}"
+    return f"{first.isoformat()}..{(stop - timedelta(days=1)).isoformat()}"
 
 
 def _next_month(day: date) -> date:
