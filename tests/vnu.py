@@ -36,9 +36,11 @@ PAGED_MEDIA = [re.compile(p) for p in (
 )]
 # Inside an @page rule (its margin boxes) the checker knows fewer properties than elsewhere: a real CSS 3
 # property there is "not in CSS Level 3 + SVG but in [css3]". Ignored only when it lies inside @page.
-MARGIN_BOX = re.compile(r"CSS: “([a-z-]+)”: Property “\1” doesn't exist in “CSS Level 3 \+ SVG” but exists in “\[css3\]”\.")
+MARGIN_BOX = re.compile(
+    r"CSS: “([a-z-]+)”: Property “\1” doesn't exist in “CSS Level 3 \+ SVG” but exists in “\[css3\]”\.")
 
-CSS_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/|[{}]', re.S)  # strings, comments, braces
+# Strings, comments and braces: finding where an @page rule ends.
+CSS_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/|[{}]', re.DOTALL)
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -55,7 +57,7 @@ def node_resolve(expression: str) -> Path:
     if node is None or not (NODE_TOOLS / "node_modules").is_dir():
         unavailable(f"Node.js or the npm packages in {NODE_TOOLS} are missing")
     done = subprocess.run([node, "-e", f"process.stdout.write(String({expression}))"], cwd=NODE_TOOLS,
-                          capture_output=True, text=True, timeout=60)
+                          check=False, capture_output=True, text=True, timeout=60)
     if done.returncode != 0 or not Path(done.stdout).is_file():
         unavailable(f"{expression} found nothing in {NODE_TOOLS}: {done.stderr.strip()[-300:]}")
     return Path(done.stdout)
@@ -82,7 +84,7 @@ def vnu_errors(documents: Iterable[Path | str], scratch: Path | None = None) -> 
         unavailable("java is missing (Debian's default-jre-headless)")
     jar = node_resolve("require('vnu-jar')")
     done = subprocess.run([java, "-jar", str(jar), "--format", "json", "--errors-only", *map(str, paths)],
-                          capture_output=True, text=True, timeout=300)
+                          check=False, capture_output=True, text=True, timeout=300)
     try:
         messages = json.loads(done.stderr)["messages"]  # the checker writes its JSON report to stderr
     except (ValueError, KeyError):
