@@ -212,33 +212,60 @@ def campaigns_cmd(app: AppContext) -> None:
 @cli.command("demo")
 @click.option("--users", default=5_000, show_default=True, type=click.IntRange(min=1), help="Users per campaign.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed (same seed, same data).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
-@click.pass_obj
-def demo_cmd(app: AppContext, users: int, seed: int, out: Path) -> None:
-    """Create the database, load a synthetic data set, show its campaigns and render their reports."""
+@click.option("--reset", is_flag=True, help="Delete the demo campaigns' data first (to load it with other --users/--seed).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Archive root to store the reports in [default: archive.root of the config].")
+@click.pass_context
+def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path | None) -> None:
+    """Create the database, load a synthetic data set, show its campaigns and archive their reports."""
+    from datetime import datetime, timezone
+
     from reporter.catalog import list_campaigns
     from reporter.db import analyze, shown_url
-    from reporter.demo import PLANS, load_demo
+    from reporter.delivery.archive import Archive
+    from reporter.demo import PLANS, demo_events, load_demo, reset_demo
+    from reporter.files import FORMATS
+    from reporter.production import produce
+    from reporter.render import Branding
 
+    app: AppContext = ctx.obj
     engine = app.engine()
+    settings = app.settings()
     console = _console()
-    with console.status("generating and loading the demo data..."):
-        loaded, existing = load_demo(engine, users, seed)
-        analyze(engine)
-    console.print(f"demo data: {loaded:,} events loaded, {existing:,} already present ({shown_url(app.db_url)})")
+    chosen = [f"--{name}" for name in ("users", "seed")
+              if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    present = demo_events(engine)
+    if reset:
+        with console.status("deleting the demo data..."):
+            reset_demo(engine)
+    elif present and chosen:
+        raise UserError(f"{' and '.join(chosen)}: the demo data is already loaded ({present:,} events), so "
+                        f"{'they do' if len(chosen) > 1 else 'it does'} not apply; add --reset to rebuild it")
+    if present and not reset:
+        console.print(f"demo data: already loaded, {present:,} events ({shown_url(app.db_url)}; --reset rebuilds it)")
+    else:
+        with console.status("generating and loading the demo data..."):
+            loaded, _existing = load_demo(engine, users, seed)
+            analyze(engine)
+        console.print(f"demo data: {loaded:,} events loaded ({shown_url(app.db_url)})")
     demo_ids = {p.campaign_id for p in PLANS}
     campaigns = [c for c in list_campaigns(engine) if c.campaign_id in demo_ids]
     _print_headlines(console, engine, campaigns)
-    from reporter.production import render_campaign
-    from reporter.render import Branding
-
+    archive = Archive(out or settings.archive.root)
+    branding = Branding(company="Acme Inc. (demo)", docs_url=settings.docs_url)
     with console.status("rendering the reports..."):
-        files = [render_campaign(engine, c.campaign_id, out / "demo" / c.campaign_id, branding=Branding(company="Acme Inc. (demo)"))
-                 for c in campaigns]
-    console.print("Reports:")
-    for paths in files:
-        for path in paths:
-            console.print(f"  {path}", highlight=False, soft_wrap=True)
+        generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+        runs = [produce(engine, c.campaign_id, None, None, settings.timezone, FORMATS, generated_at, branding)
+                .store_in(archive, "demo") for c in campaigns]
+    console.print(f"Reports, in the archive as the job demo ({archive.root}):")
+    for run in runs:
+        for artifact in run.artifacts:
+            console.print(f"  {run.path(archive.root, artifact.name)}", highlight=False, soft_wrap=True)
+    web = settings.web
+    console.print("Next: open a PDF above, or browse the archive with `reporter serve`, then http://127.0.0.1:8000/"
+                  + ("" if web.anonymous or web.users else
+                     " (with web.anonymous: true or web.users in the config; see the README's web app section)"),
+                  highlight=False, soft_wrap=True)
 
 
 def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
@@ -290,6 +317,8 @@ def period_options(command: Any) -> Any:
 
     @functools.wraps(command)
     def naming_the_options(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("tz") is None:  # the config's timezone is the default everywhere
+            kwargs["tz"] = click.get_current_context().obj.settings().timezone
         try:
             return command(*args, **kwargs)
         except TimezoneError as exc:
@@ -297,8 +326,8 @@ def period_options(command: Any) -> Any:
         except PeriodError as exc:
             raise OptionError("--from/--to", str(exc)) from None
 
-    func = click.option("--tz", "tz", default="UTC", show_default=True,
-                        help="IANA timezone of buckets and dates.")(naming_the_options)
+    func = click.option("--tz", "tz", default=None,
+                        help="IANA timezone of buckets and dates [default: timezone of the config, else UTC].")(naming_the_options)
     func = click.option("--to", "end", help="End (exclusive): a date (midnight in --tz) or ISO 8601 timestamp.")(func)
     func = click.option("--from", "start", help="Start: a date (midnight in --tz) or ISO 8601 timestamp.")(func)
     return func
@@ -489,13 +518,25 @@ def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
     table = Table("job", "campaign", "period", "status", "try", "claimed", "finished", "deliveries", "error / artifacts",
                   box=None)
     rows = runs(app.engine(), job, limit)
+    settings = app.settings()
+    if job and not rows and job not in {j.name for j in settings.jobs}:
+        known = ", ".join(j.name for j in settings.jobs) or "none"
+        raise UserError(f"unknown job {job!r}: no such job in the config ({known}) and none in the run log")
+    root = Path(settings.archive.root).resolve()
+
+    def shown(path: str) -> str:  # archive-relative: the part a reader needs, at any terminal width
+        try:
+            return str(Path(path).resolve().relative_to(root))
+        except ValueError:
+            return path
+
     for r in rows:
         deliveries = ", ".join(f"{d.recipient} {d.status}{f' ({d.smtp_code})' if d.status == 'failed' else ''}"
                                for d in r.deliveries)
         table.add_row(r.job, r.campaign_id, r.period, r.status, str(r.attempts), r.claimed_at.isoformat(timespec="seconds"),
                       r.finished_at.isoformat(timespec="seconds") if r.finished_at else "—", deliveries or "—",
-                      r.error or lines(r.artifacts) or "—")
-    _console().print(table if rows else "the run log is empty")
+                      r.error or lines([shown(a) for a in r.artifacts]) or "—")
+    _console().print(table if rows else f"no runs of {job} yet" if job else "the run log is empty")
 
 
 @cli.command("serve")
@@ -504,13 +545,30 @@ def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
 @click.pass_obj
 def serve_cmd(app: AppContext, host: str, port: int) -> None:
     """Start the archive web app."""
+    import errno
+    import socket
+
     import uvicorn
 
     from reporter.web.app import build_app
 
     _configure_logging(app)
     web = build_app(app.settings(), app.engine(), app.config_path, app.db_url)
-    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        busy = exc.errno == errno.EADDRINUSE
+        raise OptionError("--port" if busy else "--host", f"cannot listen on {host}:{port}: "
+                          + ("the port is in use (another `reporter serve`?); choose another with --port" if busy
+                             else exc.strerror or str(exc))) from None
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    click.echo(f"serving the report archive on http://{shown}:{port}/ (Ctrl-C stops)")
+    server = uvicorn.Server(uvicorn.Config(web, log_level="warning", server_header=False))
+    server.run(sockets=[sock])
 
 
 @cli.command("hash-password")

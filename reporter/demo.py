@@ -271,3 +271,29 @@ def load_demo(engine: "Engine", users: int, seed: int) -> tuple[int, int]:
     store_campaigns(engine, [parse_campaign(r) for r in campaign_records()])
     refs = campaign_refs(engine)
     return store_events(engine, (parse_event(r, refs) for r in event_records(users, seed)))
+
+
+def demo_events(engine: "Engine") -> int:
+    """How many events the demo campaigns hold (0: the demo data is not loaded)."""
+    from sqlalchemy import func, select
+
+    from reporter.models import Campaign, Event
+
+    ids = [p.campaign_id for p in PLANS]
+    with engine.connect() as conn:
+        pks = select(Campaign.id).where(Campaign.campaign_id.in_(ids))
+        return conn.execute(select(func.count()).select_from(Event).where(Event.campaign_pk.in_(pks))).scalar_one()
+
+
+def reset_demo(engine: "Engine") -> None:
+    """Delete the demo campaigns with their variants and events (and nothing else), in one transaction."""
+    from sqlalchemy import delete, select
+
+    from reporter.models import Campaign, Event, Variant
+
+    ids = [p.campaign_id for p in PLANS]
+    with engine.begin() as conn:
+        pks = list(conn.execute(select(Campaign.id).where(Campaign.campaign_id.in_(ids))).scalars())
+        conn.execute(delete(Event).where(Event.campaign_pk.in_(pks)))
+        conn.execute(delete(Variant).where(Variant.campaign_pk.in_(pks)))
+        conn.execute(delete(Campaign).where(Campaign.id.in_(pks)))

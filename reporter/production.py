@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from reporter.delivery.archive import Archive, ArchivedRun
 from reporter.delivery.email import SmtpConfig, check_connection
 from reporter.errors import FormatError, UserError
 from reporter.files import FORMATS, period_name, safe_name, write_atomic
@@ -54,6 +55,12 @@ class Report:
     def named(self, fmt: str) -> str | None:
         """The name of the file of one format, None when it was not produced."""
         return next((name for name in self.files if name.endswith(f".{fmt}")), None)
+
+    def store_in(self, archive: Archive, job: str) -> ArchivedRun:
+        """Store the report's files in the archive as `job`'s run of this campaign and period."""
+        p = self.stats.period
+        return archive.store(job, self.stats.campaign.id, self.stats.campaign.name, period_name(p), p.timezone,
+                             self.rendered.generated_at, self.files)
 
     def email(self, subject_template: str, note: str, branding: Branding) -> EmailBody:
         return render_email(self.stats, subject_template, note, branding, self.rendered.summary)
@@ -107,8 +114,12 @@ class Production:
 
     @classmethod
     def from_settings(cls, settings: Settings, mail: bool, check: bool = False) -> Production:
-        """The production of the config; with `mail`, the SMTP server too (reached first when `check`)."""
-        return cls(str(settings.archive.root), smtp_of(settings, check) if mail else None, settings.smtp.sender,
+        """The production of the config; with `mail`, the SMTP server too (reached first when `check`).
+
+        No SMTP server when the config has no `smtp:` section: the jobs archive and mail nobody.
+        """
+        smtp = smtp_of(settings, check) if mail and settings.mails else None
+        return cls(str(settings.archive.root), smtp, settings.smtp.sender,
                    int(settings.smtp.max_attachment_mb * 2**20), branding_of(settings),
                    settings.archive.retention_days, settings.archive.retention_runs,
                    settings.scheduler.abandon_after_s, tuple(settings.notify.on_failure))

@@ -193,6 +193,11 @@ class Settings(Model):
     web: WebSettings = WebSettings()
     jobs: list[JobSettings] = Field(default_factory=list, description="Report jobs.")
 
+    @property
+    def mails(self) -> bool:
+        """Whether an SMTP server is configured (an `smtp:` section): without one, jobs archive and mail nobody."""
+        return "smtp" in self.model_fields_set
+
     def timezone_of(self, job: JobSettings) -> str:
         """The job's timezone, or the config's default."""
         return job.timezone or self.timezone
@@ -275,6 +280,41 @@ def _line_of(lines: dict[str, int], path: str) -> int:
     return 1
 
 
+def _model_at(parts: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The settings model that holds the key at `parts` (list indexes skipped), None when there is none."""
+    model: type[BaseModel] = Settings
+    for part in parts:
+        if isinstance(part, int):
+            continue
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        if field is None:
+            return None
+        found = [t for t in _types(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not found:
+            return None
+        model = found[0]
+    return model
+
+
+def _types(annotation: Any) -> list[Any]:
+    from typing import get_args
+
+    args = get_args(annotation)
+    return [annotation] if not args else [t for a in args for t in _types(a)]
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    """" (did you mean `period`?)" for a misspelt key, else ""."""
+    from difflib import get_close_matches
+
+    model = _model_at(loc[:-1])
+    if model is None or not isinstance(loc[-1], str):
+        return ""
+    names = [f.alias or name for name, f in model.model_fields.items()]
+    close = get_close_matches(loc[-1], names, n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def load_settings(path: Path | None) -> Settings:
     """The settings of a config file (defaults when None); ConfigError lists every problem."""
     import yaml
@@ -298,7 +338,7 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError([f"{path}:1: expected a mapping of settings at the top level"])
     missing: list[tuple[str, str]] = []
     data = _interpolate(data, "", missing)
-    problems = [f"{path}:{_line_of(lines, where)} {where}: environment variable {name} is not set" for where, name in missing]
+    found = [(_line_of(lines, where), f"{where}: environment variable {name} is not set") for where, name in missing]
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -309,9 +349,14 @@ def load_settings(path: Path | None) -> Settings:
                 continue  # already reported: its variable is not set
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
-                message = "unknown setting"
-            problems.append(f"{path}:{_line_of(lines, where)} {where}: {message}")
-        raise ConfigError(problems) from exc
-    if problems:
-        raise ConfigError(problems)
+                message = "unknown setting" + _suggestion(tuple(error["loc"]))
+            found.append((_line_of(lines, where), f"{where}: {message}"))
+        raise ConfigError(_by_line(path, found)) from exc
+    if found:
+        raise ConfigError(_by_line(path, found))
     return settings
+
+
+def _by_line(path: Path, found: list[tuple[int, str]]) -> list[str]:
+    """The problems in the order of the file's lines (stable for problems on one line)."""
+    return [f"{path}:{line} {text}" for line, text in sorted(found, key=lambda item: item[0])]

@@ -79,13 +79,23 @@ def test_demo_creates_the_database_lists_campaigns_and_renders_reports(tmp_path:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "reporter.db").exists()
     assert "welcome-series" in result.stdout and "black-friday-ab" in result.stdout
-    paths = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("reports/")]
-    assert len(paths) == 6  # three campaigns, PDF and HTML each
+    root = tmp_path / "reports"
+    paths = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith(str(root))]
+    assert len(paths) == 6  # three campaigns, PDF and HTML each, in the archive as the job demo
     for path in paths:
-        assert (tmp_path / path).stat().st_size > 10_000
+        assert Path(path).stat().st_size > 10_000 and Path(path).relative_to(root).parts[0] == "demo"
     assert any(p.endswith(".pdf") and "black-friday-ab" in p for p in paths)
-    again = run(["demo", "--users", "300"], tmp_path)
-    assert "0 events loaded" in again.stdout  # reuses the database, adds nothing
+    from reporter.delivery.archive import Archive
+
+    assert sorted(r.campaign_id for r in Archive(root).runs()) == ["black-friday-ab", "cart-reminder", "welcome-series"]
+    assert "reporter serve" in result.stdout.splitlines()[-1]  # what to open next
+    again = run(["demo"], tmp_path)
+    assert "demo data: already loaded" in again.stdout and "--reset rebuilds it" in again.stdout
+    other = run(["demo", "--seed", "2"], tmp_path)  # another data set cannot be mixed into the loaded one
+    assert (other.returncode, other.stderr) == (2, "error: --seed: the demo data is already loaded (2,826 events), so "
+                                                   "it does not apply; add --reset to rebuild it\n")
+    reset = run(["demo", "--seed", "2", "--users", "200", "--reset"], tmp_path)
+    assert reset.returncode == 0 and "demo data: 1,912 events loaded" in reset.stdout
     listing = run(["campaigns"], tmp_path)
     assert listing.returncode == 0
     assert "Black Friday teaser (A/B)" in listing.stdout
@@ -144,3 +154,50 @@ def test_render_rejects_unknown_format(demo_dir: Path) -> None:
     result = run(["render", "welcome-series", "--format", "docx"], demo_dir)
     assert result.returncode == 2
     assert result.stderr == "error: --format: unknown format 'docx' (expected pdf, html or both)\n"
+
+
+def test_the_configs_timezone_is_the_default_of_stats(demo_dir: Path) -> None:
+    import json
+
+    config = demo_dir / "tokyo.yaml"
+    config.write_text("timezone: Asia/Tokyo\n")
+    doc = json.loads(run(["--config", str(config), "stats", "cart-reminder", "--json"], demo_dir).stdout)
+    assert doc["period"]["timezone"] == "Asia/Tokyo" and doc["period"]["from"].endswith("+09:00")
+    utc = json.loads(run(["--config", str(config), "stats", "cart-reminder", "--json", "--tz", "UTC"], demo_dir).stdout)
+    assert utc["period"]["timezone"] == "UTC"
+
+
+def test_history_of_an_unknown_job_is_exit_2(demo_dir: Path) -> None:
+    config = demo_dir / "jobs.yaml"
+    config.write_text("jobs:\n  - name: daily\n    schedule: hourly\n")
+    result = run(["--config", str(config), "history", "nojob"], demo_dir)
+    assert (result.returncode, result.stderr) == (
+        2, "error: unknown job 'nojob': no such job in the config (daily) and none in the run log\n")
+    known = run(["--config", str(config), "history", "daily"], demo_dir)
+    assert (known.returncode, known.stdout) == (0, "no runs of daily yet\n")
+
+
+def test_serve_prints_its_url_and_a_busy_port_is_one_line(demo_dir: Path) -> None:
+    import socket
+
+    config = demo_dir / "web.yaml"
+    config.write_text("web:\n  anonymous: true\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(["--config", str(config), "serve", "--port", str(port)], demo_dir)
+    assert (result.returncode, result.stderr) == (
+        2, f"error: --port: cannot listen on 127.0.0.1:{port}: the port is in use (another `reporter serve`?); "
+           "choose another with --port\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
+    server = subprocess.Popen([sys.executable, "-m", "reporter", "--config", str(config), "serve", "--port", str(port)],
+                              cwd=demo_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    try:
+        assert server.stdout.readline() == f"serving the report archive on http://127.0.0.1:{port}/ (Ctrl-C stops)\n"
+        import httpx
+
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

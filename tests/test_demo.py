@@ -79,3 +79,21 @@ def test_demo_records_pass_validation(sqlite_engine) -> None:
     refs = campaign_refs(sqlite_engine)
     for record in event_records(500, 3):
         parse_event(record, refs)  # raises on any contract violation
+
+
+def test_reset_deletes_the_demo_campaigns_and_nothing_else(sqlite_engine) -> None:  # noqa: ANN001
+    from sqlalchemy import func, select
+
+    from reporter.demo import demo_events, load_demo, reset_demo
+    from reporter.models import Campaign, Event
+    from tests.metrics.helpers import campaign, load
+
+    load(sqlite_engine, [campaign("mine")], [{"campaign_id": "mine", "user_id": "u1", "event": "sent",
+                                              "ts": "2026-10-02T10:00:00Z"}])
+    loaded, _ = load_demo(sqlite_engine, 50, 1)
+    assert demo_events(sqlite_engine) == loaded > 0
+    reset_demo(sqlite_engine)
+    assert demo_events(sqlite_engine) == 0
+    with sqlite_engine.connect() as conn:
+        assert list(conn.execute(select(Campaign.campaign_id)).scalars()) == ["mine"]
+        assert conn.execute(select(func.count()).select_from(Event)).scalar_one() == 1

@@ -28,7 +28,11 @@ def test_the_example_validates() -> None:
         ("jobs:\n  - name: Daily_Push\n    schedule: hourly\n", "{path}:2 jobs[0].name: String should match pattern '^[a-z0-9-]+$'"),
         ("jobs:\n  - name: a\n    schedule: hourly\n    timezone: Europe/Paaris\n", "{path}:4 jobs[0].timezone: unknown timezone 'Europe/Paaris'"),
         ("jobs:\n  - name: a\n    schedule: hourly\n    email:\n      to: [boss]\n", "{path}:5 jobs[0].email.to[0]: invalid e-mail address 'boss'"),
-        ("smtp:\n  prot: 25\n", "{path}:2 smtp.prot: unknown setting"),
+        ("smtp:\n  prot: 25\n", "{path}:2 smtp.prot: unknown setting (did you mean `port`?)"),
+        ("jobs:\n  - name: a\n    schedule: hourly\n    perod: yesterday\n",
+         "{path}:4 jobs[0].perod: unknown setting (did you mean `period`?)"),
+        ("smtp:\n  frm: a@b.test\n", "{path}:2 smtp.frm: unknown setting (did you mean `from`?)"),
+        ("colours: many\n", "{path}:1 colours: unknown setting"),
         ("smtp:\n  password_env: ${REPORTER_TEST_UNSET_VARIABLE}\n",
          "{path}:2 smtp.password_env: environment variable REPORTER_TEST_UNSET_VARIABLE is not set"),
         ("jobs:\n  - name: a\n    schedule: hourly\n  - name: a\n    schedule: hourly\n",
@@ -63,7 +67,7 @@ def test_cli_stops_on_a_bad_config_with_one_line_per_problem(tmp_path: Path) -> 
     result = subprocess.run([sys.executable, "-m", "reporter", "--config", str(path), "campaigns"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        f"{path}:5 smtp.port: Input should be greater than or equal to 1",
+    assert result.stderr.splitlines() == [  # in the order of the file's lines
         f"{path}:3 jobs[0].schedule: invalid cron expression '61 * * * *'",
+        f"{path}:5 smtp.port: Input should be greater than or equal to 1",
     ]

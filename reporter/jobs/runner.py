@@ -123,7 +123,13 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
     STOP.clear()  # a SIGTERM seen by an earlier run of this process ended that run, not this one
     results = []
     failures = []
+    unmailed = ""
+    if job.email and not settings.mails:
+        unmailed = "not mailed: no SMTP server is configured (add an smtp: section to the config)"
+        log.warning("%s: %s", job.name, unmailed)
     for unit in plan_units(engine, settings, job, fire_time, campaigns, period):
+        if unmailed:
+            unit = replace(unit, to=(), cc=(), bcc=())
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
         try:
             if dry_run:
@@ -136,7 +142,7 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
             if STOP.is_set():
                 break  # SIGTERM: leave the remaining units for the next run
             continue
-        results.append(result)
+        results.append(replace(result, note=unmailed) if unmailed and not result.note else result)
         log_unit(log, {**fields, "status": str(result.status) if result.claim.result in ("new", "retry") else f"skipped ({result.claim.result})",
                        "attempt": result.claim.attempts, **{k: round(v, 3) for k, v in result.timings.items()},
                        "error": "; ".join(f"{o.recipient} {o.code}" for o in result.outcomes if not o.sent) or None})
@@ -159,6 +165,8 @@ def deliver_now(engine: Engine, settings: Settings, campaign_id: str, start: dat
     recipients = (*to, *cc, *bcc)
     if not recipients and not archive:
         raise UserError("with no recipient and no archive there is nothing to deliver")
+    if recipients and not settings.mails:
+        raise UserError("no SMTP server is configured: add an smtp: section to the config to send e-mail")
     production = Production.from_settings(settings, mail=bool(recipients), check=bool(recipients))
     with engine.connect() as conn:
         period = resolve_period(conn, campaign_id, start, end, tz)

@@ -148,8 +148,7 @@ def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable
             paths: list[str] = []
             if unit.archive:
                 archive = Archive(production.archive_root)
-                stored = archive.store(unit.job, unit.campaign_id, report.stats.campaign.name, unit.period,
-                                       unit.timezone, report.rendered.generated_at, report.files)
+                stored = report.store_in(archive, unit.job)
                 paths = [str(stored.path(archive.root, a.name)) for a in stored.artifacts]
                 if production.retention_days or production.retention_runs:
                     archive.apply_retention(clock(), production.retention_days, production.retention_runs)
@@ -221,8 +220,7 @@ def preview_unit(engine: Engine, unit: Unit, production: Production, clock: Call
     report = produce(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, unit.formats, clock(),
                      production.branding)
     archive = Archive(f"{production.archive_root}/_preview")
-    stored = archive.store(unit.job, unit.campaign_id, report.stats.campaign.name, unit.period, unit.timezone,
-                           report.rendered.generated_at, report.files)
+    stored = report.store_in(archive, unit.job)
     if unit.recipients:
         log.info("dry run: would send %s to %s", unit.campaign_id, ", ".join(unit.recipients))
     preview = Claim(ClaimResult.NEW, 0, "preview", 0)

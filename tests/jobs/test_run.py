@@ -69,3 +69,19 @@ def test_bad_run_input_is_exit_2(demo_url: str, smtp_server: SmtpServer, config_
         result = cli(base + args, tmp_path)
         assert (result.returncode, result.stderr) == (2, message)
     assert smtp_server.handler.received == []
+
+
+def test_without_smtp_a_mailing_job_archives_and_says_it_did_not_mail(demo_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "reporter.yaml"
+    config.write_text(f"archive:\n  root: {tmp_path / 'archive'}\njobs:\n  - name: nomail\n    schedule: hourly\n"
+                      "    campaigns: [cart-reminder]\n    email:\n      to: [boss@acme.test]\n")
+    result = cli(["--config", str(config), "--db", demo_url, "run", "nomail", "--period", "2026-10-05..2026-10-12"],
+                 tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == ("nomail / cart-reminder / 2026-W41: stored; not mailed: no SMTP server is "
+                                              "configured (add an smtp: section to the config)")
+    assert (tmp_path / "archive" / "nomail" / "cart-reminder" / "2026-W41" / "cart-reminder_2026-W41.pdf").is_file()
+    deliver = cli(["--config", str(config), "--db", demo_url, "deliver", "cart-reminder", "--mail-to", "a@acme.test"],
+                  tmp_path)
+    assert (deliver.returncode, deliver.stderr) == (
+        2, "error: no SMTP server is configured: add an smtp: section to the config to send e-mail\n")
