@@ -46,8 +46,8 @@ CSS_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/|[{}]'
 def unavailable(reason: str) -> NoReturn:
     """Fail in CI, where .ci/run installs every tool of the checks; skip elsewhere."""
     if os.environ.get("REPORTER_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (.ci/run installs it)")
-    pytest.skip(f"{reason} (.ci/run installs it)")
+        pytest.fail(f"{reason} (installed by .ci/run)")
+    pytest.skip(f"{reason} (installed by .ci/run)")
 
 
 @functools.cache
@@ -61,6 +61,15 @@ def node_resolve(expression: str) -> Path:
     if done.returncode != 0 or not Path(done.stdout).is_file():
         unavailable(f"{expression} found nothing in {NODE_TOOLS}: {done.stderr.strip()[-300:]}")
     return Path(done.stdout)
+
+
+@functools.cache
+def vnu() -> list[str]:
+    """The command that runs the checker; fails or skips the test (unavailable) when Java or the jar is missing."""
+    java = shutil.which("java")
+    if java is None:
+        unavailable("java is missing (Debian's default-jre-headless)")
+    return [java, "-jar", str(node_resolve("require('vnu-jar')"))]
 
 
 def vnu_errors(documents: Iterable[Path | str], scratch: Path | None = None) -> list[str]:
@@ -79,11 +88,7 @@ def vnu_errors(documents: Iterable[Path | str], scratch: Path | None = None) -> 
         paths.append(document.resolve())
     if not paths:
         raise ValueError("no document to check")
-    java = shutil.which("java")
-    if java is None:
-        unavailable("java is missing (Debian's default-jre-headless)")
-    jar = node_resolve("require('vnu-jar')")
-    done = subprocess.run([java, "-jar", str(jar), "--format", "json", "--errors-only", *map(str, paths)],
+    done = subprocess.run([*vnu(), "--format", "json", "--errors-only", *map(str, paths)],
                           check=False, capture_output=True, text=True, timeout=300)
     try:
         messages = json.loads(done.stderr)["messages"]  # the checker writes its JSON report to stderr
