@@ -13,7 +13,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reporter import DOCS_URL
 from reporter.db import DEFAULT_URL
@@ -179,6 +179,73 @@ class JobSettings(Model):
         return value
 
 
+class AlertCondition(Model):
+    """above / below a threshold, or a change against the previous window (by a relative or pp amount)."""
+
+    above: float | None = None
+    below: float | None = None
+    change: str | None = Field(None, pattern=r"^[+-]?\d+(\.\d+)?(%|pp)$",
+                               description="A change against the previous window of the same length: 50% or 1.5pp; "
+                                           "a sign (+/-) watches one direction only.")
+
+    @model_validator(mode="after")
+    def _one(self) -> AlertCondition:
+        given = [k for k in ("above", "below", "change") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of above, below or change")
+        return self
+
+
+class AlertSettings(Model):
+    """A rule: alert when a campaign's figure breaches a condition for some consecutive evaluations."""
+
+    name: str = Field(pattern=r"^[a-z0-9-]+$", max_length=100)
+    schedule: str
+    timezone: TimezoneName | None = None
+    campaigns: Literal["active"] | list[str] | CampaignPattern = "active"
+    metric: str
+    by: Literal["variant", "platform"] | None = None
+    condition: AlertCondition
+    window: str = Field("last_6_hours", description="last_N_hours, or a report period name (yesterday, ...).")
+    min_volume: int = Field(100, ge=0, description="No verdict on fewer sends than this in the window.")
+    for_evaluations: int = Field(1, ge=1, alias="for", description="Consecutive breaching evaluations before firing.")
+    renotify_after_h: float | None = Field(None, gt=0, alias="renotify_after",
+                                           description="Hours after which a firing alert is told again.")
+    notify: list[str] = Field(default_factory=list, description="Destinations (names) or e-mail addresses.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from reporter.jobs.schedule import trigger
+
+        trigger(value, "UTC")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        from reporter.alerts.rules import WINDOW
+
+        if not WINDOW.match(value) and value not in PERIODS:
+            raise ValueError(f"invalid window {value!r} (expected last_N_hours or one of {', '.join(PERIODS)})")
+        return value
+
+    @model_validator(mode="after")
+    def _metric(self) -> AlertSettings:
+        from reporter.alerts.rules import BY_PLATFORM, BY_VARIANT, METRICS, RATES
+
+        allowed = {"variant": BY_VARIANT, "platform": BY_PLATFORM, None: METRICS}[self.by]
+        if self.metric not in allowed:
+            split = f" split by {self.by}" if self.by else ""
+            raise ValueError(f"metric {self.metric!r} cannot be watched{split} (one of {', '.join(allowed)})")
+        change = self.condition.change
+        if change and change.endswith("pp") and self.metric not in RATES:
+            raise ValueError(f"a change in pp needs a rate; {self.metric} is a count (use a % change)")
+        return self
+
+
 class Settings(Model):
     database: DatabaseSettings = DatabaseSettings()
     timezone: TimezoneName = Field("UTC", description="Default timezone of reports and schedules (IANA name).")
@@ -192,6 +259,7 @@ class Settings(Model):
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
     jobs: list[JobSettings] = Field(default_factory=list, description="Report jobs.")
+    alerts: list[AlertSettings] = Field(default_factory=list, description="Alert rules on campaign figures.")
 
     @property
     def mails(self) -> bool:
@@ -211,6 +279,23 @@ class Settings(Model):
                 raise ValueError(f"job name {job.name!r} is used twice (jobs[{i}])")
             seen.add(job.name)
         return jobs
+
+    @field_validator("alerts")
+    @classmethod
+    def _unique_alert_names(cls, alerts: list[AlertSettings]) -> list[AlertSettings]:
+        names = [a.name for a in alerts]
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:
+            raise ValueError(f"alert name {twice!r} is used twice (alerts[{names.index(twice, names.index(twice) + 1)}])")
+        return alerts
+
+    def alert(self, name: str) -> AlertSettings:
+        """The alert rule of that name; a UserError naming the configured ones otherwise."""
+        for rule in self.alerts:
+            if rule.name == name:
+                return rule
+        known = ", ".join(a.name for a in self.alerts) or "none"
+        raise UserError(f"unknown alert {name!r} (configured: {known})")
 
     def job(self, name: str) -> JobSettings:
         """The job of that name; a user error listing the configured ones otherwise."""
