@@ -504,6 +504,62 @@ def jobs_cmd(app: AppContext) -> None:
     _console().print(table if settings.jobs else "no jobs configured")
 
 
+@cli.command("alerts")
+@click.argument("rule", required=False)
+@click.pass_obj
+def alerts_cmd(app: AppContext, rule: str | None) -> None:
+    """Where each alert rule stands, per campaign (and variant or platform), with its last evaluation."""
+    from rich.table import Table
+
+    from reporter.alerts.check import shown
+    from reporter.alerts.store import states
+
+    settings = app.settings()
+    if rule is not None:
+        settings.alert(rule)  # an unknown rule is exit 2
+    rows = states(app.engine(), rule)
+    table = Table("rule", "campaign", "group", "state", "value", "since", "last evaluated", "last told", box=None)
+    for r in rows:
+        metric = settings.alert(r.rule).metric if r.rule in {a.name for a in settings.alerts} else ""
+        table.add_row(r.rule, r.campaign_id, r.grp or "—", r.state, shown(metric, r.value),
+                      r.since.isoformat(timespec="seconds"),
+                      r.last_slot.isoformat(timespec="seconds") if r.last_slot else "—",
+                      r.last_notified_at.isoformat(timespec="seconds") if r.last_notified_at else "—")
+    configured = ", ".join(a.name for a in settings.alerts) or "none"
+    _console().print(table if rows else f"no alert evaluated yet (configured rules: {configured})")
+
+
+@cli.group("alert")
+def alert_group() -> None:
+    """One alert rule."""
+
+
+@alert_group.command("check")
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="Evaluate and print; change no state, tell nobody.")
+@click.pass_obj
+def alert_check(app: AppContext, name: str, dry_run: bool) -> None:
+    """Evaluate an alert rule now: its figure per campaign, the state it moves to, the notices told."""
+    from reporter.alerts.check import shown
+    from reporter.alerts.run import check_now
+
+    _configure_logging(app)
+    settings = app.settings()
+    evaluations = check_now(app.engine(), settings, name, dry_run=dry_run)
+    if not evaluations:
+        click.echo(f"{name}: no campaign to evaluate")
+    rule = settings.alert(name)
+    for e in evaluations:
+        where = e.campaign_id + (f" ({rule.by} {e.group})" if e.group else "")
+        value = shown(rule.metric, e.value)
+        verdict = ("no verdict (" + (f"{e.volume:,} sends, under min_volume {rule.min_volume:,}" if e.volume < rule.min_volume
+                                     else "the figure is undefined") + ")") if e.breached is None else (
+            "breached" if e.breached else "within the condition")
+        told = f"; {e.notice} notice" + (" (dry run: not told)" if dry_run else "") if e.notice else ""
+        state = e.state if e.counted or dry_run else f"{e.state} (this slot was already evaluated)"
+        _echo(f"{name} / {where}: {rule.metric} {value}, {verdict}: {state}{told}")
+
+
 @cli.command("history")
 @click.argument("job", required=False)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))

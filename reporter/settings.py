@@ -228,8 +228,9 @@ class AlertSettings(Model):
     def _window(cls, value: str) -> str:
         from reporter.alerts.rules import WINDOW
 
-        if not WINDOW.match(value) and value not in PERIODS:
-            raise ValueError(f"invalid window {value!r} (expected last_N_hours or one of {', '.join(PERIODS)})")
+        periods = [p for p in PERIODS if p != "campaign_lifetime"]
+        if not WINDOW.match(value) and value not in periods:
+            raise ValueError(f"invalid window {value!r} (expected last_N_hours or one of {', '.join(periods)})")
         return value
 
     @model_validator(mode="after")

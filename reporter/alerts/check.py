@@ -110,7 +110,8 @@ def _groups(engine: Engine, rule: AlertSettings, campaign_id: str, start: dateti
     return {"": (figure(stats.totals, rule.metric), stats.totals.sent)}
 
 
-def _shown(metric: str, value: float | None) -> str:
+def shown(metric: str, value: float | None) -> str:
+    """A watched figure for people: 23.08% for a rate, 1,234 for a count."""
     if value is None:
         return fmt.DASH
     return fmt.rate(value) if metric in RATES else fmt.count(value) if float(value).is_integer() else f"{value:,.2f}"
@@ -135,11 +136,11 @@ def check_rule(engine: Engine, settings: Settings, rule: AlertSettings, slot: da
         for group, (value, volume) in now_groups.items():
             previous = before.get(group, (None, 0))[0]
             breached = None if volume < rule.min_volume else condition.breached(value, previous)
-            was = standing(engine, rule.name, cid, group, now)
+            was = standing(engine, rule.name, cid, group, now, create=not dry_run)
             renotify = timedelta(hours=rule.renotify_after_h) if rule.renotify_after_h else None
             nxt = step(was.state, was.breaches, breached, rule.for_evaluations, now, was.last_notified_at, renotify)  # type: ignore[arg-type]
             where = f"{cid}" + (f" ({rule.by} {group})" if group else "")
-            detail = (f"{rule.name}: {where}: {rule.metric} {_shown(rule.metric, value)} "
+            detail = (f"{rule.name}: {where}: {rule.metric} {shown(rule.metric, value)} "
                       f"({condition.describe(rule.metric)}; {rule.window.replace('_', ' ')} to "
                       f"{fmt.timestamp(slot, tz)}, {fmt.count(volume)} sends)")
             counted = False

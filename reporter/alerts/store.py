@@ -73,12 +73,14 @@ class Standing:
     last_notified_at: datetime | None
 
 
-def standing(engine: Engine, rule: str, campaign_id: str, group: str, now: datetime) -> Standing:
-    """The state of (rule, campaign, group); a new one starts `ok`."""
+def standing(engine: Engine, rule: str, campaign_id: str, group: str, now: datetime, create: bool = True) -> Standing:
+    """The state of (rule, campaign, group); a new one starts `ok` (and is written only with `create`)."""
     t = AlertState.__table__
     key = and_(t.c.rule == rule, t.c.campaign_id == campaign_id, t.c.grp == group)
     with engine.begin() as conn:
         row = conn.execute(select(t).where(key)).one_or_none()
+        if row is None and not create:
+            return Standing(0, "ok", 0, None, None)
         if row is None:
             try:
                 with conn.begin_nested():

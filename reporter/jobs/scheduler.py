@@ -130,6 +130,22 @@ def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: P
         scheduler.add_job(RETRY_FUNCTION, trigger=IntervalTrigger(seconds=every), id=RETRY_JOB, name="retry failed units",
                           kwargs=retry_kwargs, replace_existing=True, coalesce=True, max_instances=1,
                           misfire_grace_time=every)
+    # Alert rules: one evaluation per fire time (see reporter.alerts.run).
+    from reporter.alerts.run import FUNCTION as ALERT_FUNCTION, PREFIX as ALERT_PREFIX
+
+    for rule in settings.alerts:
+        job_id = ALERT_PREFIX + rule.name
+        new_trigger = trigger(rule.schedule, rule.timezone or settings.timezone)
+        kwargs = {"alert_name": rule.name, "config_path": str(config_path) if config_path else None,
+                  "db_url": stored_url(db_url)}
+        old = stored.pop(job_id, None)
+        if old is not None and str(old.trigger) == str(new_trigger) and old.kwargs == kwargs:
+            kept.append(job_id)
+            continue
+        scheduler.add_job(ALERT_FUNCTION, trigger=new_trigger, id=job_id, name=job_id, kwargs=kwargs,
+                          replace_existing=True, coalesce=True, max_instances=1,
+                          misfire_grace_time=settings.scheduler.misfire_grace_s)
+        (changed if old is not None else added).append(job_id)
     for name in stored:
         scheduler.remove_job(name)
     return SyncReport(tuple(added), tuple(changed), tuple(stored), tuple(kept))
