@@ -26,7 +26,7 @@ from starlette.routing import Route
 from reporter.errors import ArchiveError, ArchiveRootError, UserError
 from reporter.render import environment
 from reporter.settings import Settings
-from reporter.web import archive_routes, history_routes, jobs_routes, login_routes, report_routes
+from reporter.web import alerts_routes, archive_routes, history_routes, jobs_routes, login_routes, report_routes
 from reporter.web.headers import HeadedStarlette
 from reporter.web.history import address_of
 from reporter.web.responses import archive_unavailable
@@ -47,6 +47,8 @@ ROUTES = [
     Route("/api/runs", archive_routes.api_runs),
     Route("/api/history", history_routes.api_history),
     Route("/api/jobs", jobs_routes.api_jobs),
+    Route("/alerts", alerts_routes.alerts_page),
+    Route("/api/alerts", alerts_routes.api_alerts),
 ]
 
 
@@ -63,7 +65,7 @@ def build_app(settings: Settings, engine: Engine, config_path: Path | None, db_u
     sessions = SessionStore(engine, settings.web.session_hours * 3600, time.time)
     return create_app(settings, settings.archive.root, functools.partial(runs, engine),
                       functools.partial(_jobs, engine, settings), functools.partial(_run_now, engine, settings),
-                      secret, sessions)
+                      secret, sessions, alerts=functools.partial(_alerts, engine))
 
 
 def create_app(
@@ -75,6 +77,7 @@ def create_app(
     secret_key: str | None,
     sessions: SessionStore,
     throttle: LoginThrottle | None = None,
+    alerts: Callable[[], tuple[list[Any], list[Any]]] | None = None,
 ) -> HeadedStarlette:
     """The web app over an archive root, a run-log reader, a job lister, the run-now action and the session store."""
     web = settings.web
@@ -88,6 +91,7 @@ def create_app(
         verifier=ThreadPoolExecutor(max_workers=web.password_threads, thread_name_prefix="password"),
         users={u.name: (u.password_hash, u.role) for u in web.users},
         bcc={j.name: frozenset(address_of(a) for a in j.email.bcc) if j.email else frozenset() for j in settings.jobs},
+        **({"alerts": alerts} if alerts is not None else {}),
     )
     # The cookie's own expiry is renewed by every response; the login's issue time inside it is not.
     middleware = [
@@ -98,6 +102,12 @@ def create_app(
                           exception_handlers={ArchiveError: archive_unavailable, ArchiveRootError: archive_unavailable})
     app.state.web = state
     return app
+
+
+def _alerts(engine: Engine) -> tuple[list[Any], list[Any]]:
+    from reporter.alerts.store import history, states
+
+    return states(engine), history(engine, limit=100)
 
 
 def _jobs(engine: Engine, settings: Settings) -> list[dict[str, Any]]:

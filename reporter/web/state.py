@@ -66,6 +66,7 @@ class WebState:
     verifier: Executor  # where passwords are verified, off the event loop
     users: dict[str, tuple[str, str]]  # name -> (password hash, role)
     bcc: dict[str, frozenset[str]]  # job name -> its Bcc addresses, never shown
+    alerts: Callable[[], tuple[list[Any], list[Any]]] = lambda: ([], [])  # alert states, and their newest events
 
 
 def state_of(request: Request) -> WebState:

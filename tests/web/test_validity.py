@@ -77,6 +77,7 @@ def test_every_page_is_valid_html(tmp_path: Path, demo_url: str, hashes: dict[st
     keep("report", client.get(f"/reports/{folder}"), 200, "Download PDF")
     keep("history-viewer", client.get("/history"), 200, "2 sent · 1 failed")
     keep("jobs-viewer", client.get("/jobs"), 200, "mailed")
+    keep("alerts", client.get("/alerts"), 200, "No alert rule has been evaluated yet.")
     keep("not-found", client.get("/reports/no/such/run"), 404, "No such report")
     index = tmp_path / "archive" / "index.json"
     index.unlink()
