@@ -41,7 +41,7 @@ def errors_by_code(errors: Sequence[ErrorCount]) -> Chart:
             ax.xaxis.set_major_formatter(lambda v, _p: fmt.compact(v))
             ax.grid(axis="y", visible=False)
             ax.legend(handles=[Patch(color=c, label=fmt.label(k)) for k, c in COLOURS.items()], loc="lower right")
-        svg = to_svg(fig)
+        svg = to_svg(fig, "errors-code")
     rows = tuple(
         (e.code, fmt.count(e.count), fmt.label(e.category), fmt.label(e.platform), "yes" if e.retryable else "no", e.meaning)
         for e in errors

@@ -33,7 +33,7 @@ def steps_chart(key: str, title: str, steps: Sequence[tuple[str, int]], colour: 
             ax.set_xlabel(unit)
             ax.xaxis.set_major_formatter(lambda v, _p: fmt.compact(v))
             ax.grid(axis="y", visible=False)
-        svg = to_svg(fig)
+        svg = to_svg(fig, key)
     rows = []
     for i, (name, value) in enumerate(steps):
         share = fmt.rate(100 * value / first, 1) if first else fmt.DASH

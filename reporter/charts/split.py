@@ -28,7 +28,7 @@ def share_chart(key: str, title: str, counts: dict[str, int], unit: str = "Impre
             ax.set_xlabel(unit)
             ax.xaxis.set_major_formatter(lambda v, _p: fmt.compact(v))
             ax.grid(axis="y", visible=False)
-        svg = to_svg(fig)
+        svg = to_svg(fig, key)
     rows = tuple((fmt.label(k), fmt.count(v), fmt.rate(100 * v / total, 1)) for k, v in items)
     alt = f"{title}: " + (", ".join(f"{fmt.label(k)} {fmt.rate(100 * v / total, 1)}" for k, v in items) if total else "no impressions") + "."
     return Chart(key, title, alt, svg, ("Category", unit, "Share"), rows, wide=False)

@@ -2,7 +2,9 @@
 
 Charts never touch pyplot: each builds a `matplotlib.figure.Figure` inside
 `theme()` (a scoped rc context) and turns it into an SVG string. The SVG is
-reproducible: fixed hash salt for element ids, no date in the metadata.
+reproducible: fixed hash salt for element ids, no date in the metadata. Every
+id of a chart starts with the chart's key, so that the report's many inline
+SVGs never share one (Matplotlib names them figure_1, patch_1, ... in each).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ matplotlib.use("Agg")
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from babel.numbers import format_decimal  # noqa: E402
+
+from reporter import formatting as fmt  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 BLUE, ORANGE, GREEN, PINK, SKY, VERMILLION, YELLOW, GREY = (
@@ -107,8 +113,8 @@ def fit_text(text: str, width: float, size: float = RC["font.size"], bold: bool 
     return text.rstrip() + "…"
 
 
-def to_svg(fig: Figure) -> str:
-    """The figure as an SVG document without the XML prolog, scalable to its container."""
+def to_svg(fig: Figure, prefix: str) -> str:
+    """The figure as an SVG document without the XML prolog, scalable to its container, its ids under `prefix`."""
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
     svg = buffer.getvalue()
@@ -120,7 +126,24 @@ def to_svg(fig: Figure) -> str:
     svg = svg.replace("font-family: 'DejaVu Sans'", "font-family: 'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif")
     # Keep the viewBox, let CSS size the chart.
     svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 preserveAspectRatio="xMidYMid meet"', svg, count=1)
-    return svg
+    return prefix_ids(svg, prefix)
+
+
+# Inside a tag only: text from the data (a variant called 'url(#x)') is never rewritten.
+_TAG = re.compile(r"<[^>]+>")
+_ID_OR_REF = re.compile(r'(\bid="|url\(#|\bhref="#)([^")]+)')
+
+
+def prefix_ids(svg: str, prefix: str) -> str:
+    """Every id of the SVG and every reference to one (url(#...), href="#...") with `prefix-` in front."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", prefix):
+        raise ValueError(f"not an id prefix: {prefix!r}")
+    return _TAG.sub(lambda tag: _ID_OR_REF.sub(lambda m: f"{m[1]}{prefix}-{m[2]}", tag[0]), svg)
+
+
+def number(value: float) -> str:
+    """An axis tick in full, with thousands separators and the decimals it has: 1,250, 12.5 (never 1.2K)."""
+    return fmt.count(value) if float(value).is_integer() else format_decimal(value, format="#,##0.##", locale=fmt.LOCALE)
 
 
 def no_data(ax: Axes, message: str = "No data in this period") -> None:

@@ -57,7 +57,7 @@ def message_trend(buckets: Sequence[TrendBucket], granularity: str) -> Chart:
             _time_axis(ax, buckets, granularity)
             ax.set_ylabel("Messages")
             ax.legend(loc="lower left", ncols=3, bbox_to_anchor=(0, 1.0), borderaxespad=0.2)
-        svg = to_svg(fig)
+        svg = to_svg(fig, f"trend-{granularity}")
     total = sum(b.sent for b in buckets)
     alt = (
         f"{title}: line chart of sent, impressions and clicks over {len(buckets)} "
@@ -85,7 +85,7 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, *, title: 
             if not integer:
                 ax.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
             ax.set_ylabel(ylabel)
-        svg = to_svg(fig)
+        svg = to_svg(fig, f"{key}-{granularity}")
     unit = X_LABELS[granularity].split()[0].lower()
     alt = f"{title}: bar chart of {what} per {unit}; {show(sum(values))} in all."
     rows = tuple((bucket_text(b, granularity), show(v)) for b, v in zip(buckets, values))

@@ -75,7 +75,7 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
             right.xaxis.set_major_locator(MaxNLocator(nbins=5))
             right.grid(axis="y", visible=False)
             right.tick_params(axis="y", left=False)
-        svg = to_svg(fig)
+        svg = to_svg(fig, "variants-comparison")
     rows = tuple(
         (
             f"{v.variant} · {v.name}",
@@ -122,7 +122,7 @@ def trends(variants: Sequence[VariantStats]) -> Chart:
             fig.legend(*axes[0].get_legend_handles_labels() if variants[0].trend else
                        next(a for a, v in zip(axes, variants) if v.trend).get_legend_handles_labels(),
                        loc="lower center", ncols=3, bbox_to_anchor=(0.5, 0.0))
-        svg = to_svg(fig)
+        svg = to_svg(fig, "variants-trend")
     rows = tuple(
         (v.variant, fmt.count(sum(b.sent for b in v.trend)), fmt.count(sum(b.impressions for b in v.trend)),
          fmt.count(sum(b.clicks for b in v.trend)), fmt.count(len(v.trend)))
@@ -156,7 +156,7 @@ def funnels(variants: Sequence[VariantStats]) -> Chart:
             ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: fmt.compact(x)))
             ax.grid(axis="y", visible=False)
-        svg = to_svg(fig)
+        svg = to_svg(fig, "variants-funnel")
     rows = tuple(
         (v.variant, fmt.count(v.sent), fmt.count(v.impressions), fmt.count(v.clicks), fmt.count(v.converted_users))
         for v in variants
