@@ -19,11 +19,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from babel.numbers import format_decimal  # noqa: E402
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-
-from babel.numbers import format_decimal  # noqa: E402
 
 from reporter import formatting as fmt  # noqa: E402
 

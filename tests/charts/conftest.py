@@ -18,7 +18,7 @@ from reporter.metrics.model import CampaignStats
 def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('charts') / 'demo.db'}")
     upgrade(engine)
-    load_demo(engine, 400, 1)
+    load_demo(engine, 2000, 1)
     yield engine
     engine.dispose()
 

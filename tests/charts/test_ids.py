@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -13,22 +12,9 @@ import pytest
 from reporter.charts import report_charts, trend
 from reporter.charts.theme import prefix_ids
 from reporter.metrics.model import CampaignStats
+from tests.charts.svg import ids_and_refs
 
-XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
-START = datetime(2026, 10, 5, tzinfo=timezone.utc)
-
-
-def ids_and_refs(svg: str) -> tuple[list[str], list[str]]:
-    """The id attributes of an SVG document, and every id it refers to (url(#...) in any attribute, href="#...")."""
-    ids, refs = [], []
-    for element in ET.fromstring(svg).iter():
-        for name, value in element.attrib.items():
-            if name == "id":
-                ids.append(value)
-            elif name in ("href", XLINK_HREF) and value.startswith("#"):
-                refs.append(value[1:])
-            refs += re.findall(r"url\(#([^)]+)\)", value)
-    return ids, refs
+START = datetime(2026, 10, 14, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("days", [None, 1, 7], ids=["default-period", "one-day", "one-week"])
