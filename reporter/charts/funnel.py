@@ -1,59 +1,82 @@
-"""Conversion funnels: users (sent, viewed, clicked, converted) and influenced conversions."""
+"""Conversion funnels: users (sent to, saw it, clicked, converted) and influenced conversions.
+
+Every step is shown as a share of the funnel's first step (users sent to, or
+converted users), never of the step before: users convert without clicking,
+so "converted of clicked" would overstate what clicking does (docs/figures.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
 from reporter import formatting as fmt
 from reporter.charts.figure import Chart
-from reporter.charts.theme import BLUE, HALF, INK, MUTED, PINK, label_margin, new_figure, no_data, theme, to_svg
+from reporter.charts.theme import BLUE, HALF, INK, MUTED, PINK, label_margin, new_figure, no_data, number, text_width, theme, to_svg
 from reporter.metrics.model import Funnel
 
+USER_STEPS = ("Sent to", "Saw it", "Clicked", "Converted")
+LABEL_SIZE = 7.5
 
-def steps_chart(key: str, title: str, steps: Sequence[tuple[str, int]], colour: str, unit: str) -> Chart:
-    """A funnel chart: one horizontal bar per step, with its share of the first and previous step."""
-    first = steps[0][1] if steps else 0
+
+def step_texts(values: Sequence[int]) -> list[str]:
+    """Each step's count in full, and after the first its share of the first: 1,234 (56.7%)."""
+    first = values[0] if values else 0
+    return [fmt.count(v) if i == 0 else f"{fmt.count(v)} ({fmt.rate(100 * v / first, 1) if first else fmt.DASH})"
+            for i, v in enumerate(values)]
+
+
+def draw_steps(ax: Axes, fig: Figure, values: Sequence[int], texts: Sequence[str], colours: Sequence[str] | str,
+               top: int, size: float = LABEL_SIZE) -> None:
+    """Horizontal bars, first step on top, each with its text; the scale leaves room for the longest text."""
+    y = list(range(len(values)))[::-1]
+    ax.barh(y, values, color=colours, height=0.6)
+    width = ax.get_position().width * fig.get_figwidth()  # inches
+    pad = 0.05
+    # The bar of value v ends at v / xmax of the width; its text must fit after it.
+    xmax = max([top * 1.05, 1.0] + [v * width / max(width - pad - text_width(t, size), 0.3 * width) for v, t in zip(values, texts)])
+    ax.set_xlim(0, xmax)
+    for yi, value, text in zip(y, values, texts):
+        ax.annotate(text, (value, yi), xytext=(pad * 72, 0), textcoords="offset points", va="center", fontsize=size,
+                    color=INK)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=3 if width < 2.5 else 4, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
+    ax.grid(axis="y", visible=False)
+
+
+def steps_chart(key: str, title: str, steps: Sequence[tuple[str, int]], colour: str, unit: str, base: str) -> Chart:
+    """A funnel chart: one horizontal bar per step, with its count and its share of the first step."""
+    names = [name for name, _ in steps]
+    values = [v for _, v in steps]
+    texts = step_texts(values)
     with theme():
-        fig, ax = new_figure(HALF, left=label_margin([name for name, _ in steps]), top=0.1)
-        if not first and not any(v for _, v in steps):
+        fig, ax = new_figure(HALF, left=label_margin(names), top=0.1)
+        if not any(values):
             no_data(ax)
         else:
-            labels = [name for name, _ in steps]
-            values = [v for _, v in steps]
-            y = list(range(len(steps)))[::-1]
-            ax.barh(y, values, color=colour, height=0.6)
-            top = max(values) or 1
-            ax.set_xlim(0, top * 1.45)
-            for i, (yi, value) in enumerate(zip(y, values)):
-                # The step-to-step conversion; the share of the first step is in the table.
-                step = "" if i == 0 else f"  {fmt.rate(100 * value / values[i - 1], 1) if values[i - 1] else fmt.DASH}"
-                ax.text(value + top * 0.02, yi, f"{fmt.count(value)}{step}", va="center", fontsize=7.5, color=INK)
-            ax.set_yticks(y, labels)
+            draw_steps(ax, fig, values, texts, colour, max(values))
+            ax.set_yticks(list(range(len(steps)))[::-1], names)
             ax.tick_params(axis="y", labelcolor=MUTED)
             ax.set_xlabel(unit)
-            ax.xaxis.set_major_formatter(lambda v, _p: fmt.compact(v))
-            ax.grid(axis="y", visible=False)
         svg = to_svg(fig, key)
-    rows = []
-    for i, (name, value) in enumerate(steps):
-        share = fmt.rate(100 * value / first, 1) if first else fmt.DASH
-        prev = steps[i - 1][1] if i else None
-        step = fmt.DASH if not i else (fmt.rate(100 * value / prev, 1) if prev else fmt.DASH)
-        rows.append((name, fmt.count(value), share, step))
-    alt = f"{title}: " + ", ".join(f"{name} {fmt.count(value)}" for name, value in steps) + "."
-    return Chart(key, title, alt, svg, ("Step", unit, "Of first step", "Of previous step"), tuple(rows), wide=False)
+    first = values[0] if values else 0
+    rows = tuple((name, fmt.count(v), fmt.rate(100 * v / first, 1) if first else fmt.DASH) for name, v in steps)
+    alt = f"{title}, as a share of {base}: " + "; ".join(f"{name} {text}" for name, text in zip(names, texts)) + "."
+    return Chart(key, title, alt, svg, ("Step", unit, f"Share of {base}"), rows, wide=False)
 
 
 def users_funnel(funnel: Funnel) -> Chart:
-    """Users sent to, viewed, clicked, converted."""
+    """Users sent to, who saw it, clicked, converted; each as a share of the users sent to."""
     u = funnel.users
-    steps = [("Sent", u.sent), ("Viewed", u.viewed), ("Clicked", u.clicked), ("Converted", u.converted)]
-    return steps_chart("funnel-users", "Users conversion funnel", steps, BLUE, "Users")
+    steps = list(zip(USER_STEPS, (u.sent, u.viewed, u.clicked, u.converted)))
+    return steps_chart("funnel-users", "Users at each step", steps, BLUE, "Users", "users sent to")
 
 
 def influenced_funnel(funnel: Funnel) -> Chart:
-    """Converted users after a send, after viewing, after clicking."""
+    """Converted users after a send, after seeing it, after clicking; each as a share of the converted users."""
     i = funnel.influenced
     steps = [("After sent", i.after_sent), ("After viewed", i.after_viewed), ("After clicked", i.after_clicked)]
-    return steps_chart("funnel-influenced", "Influenced conversion funnel", steps, PINK, "Converted users")
-
+    return steps_chart("funnel-influenced", "Influenced conversions", steps, PINK, "Converted users", "converted users")

@@ -6,14 +6,21 @@ from collections.abc import Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from reporter import formatting as fmt
 from reporter.charts.figure import Chart
+from reporter.charts.funnel import USER_STEPS, draw_steps, step_texts
 from reporter.charts.theme import (
-    BLUE, FULL, GREEN, GREY, INK, MUTED, ORANGE, PINK, SERIES, fit_text, label_margin, no_data, safe_text, theme, to_svg,
+    BLUE, FULL, GREEN, GREY, INK, MUTED, ORANGE, PINK, SERIES, fit_text, label_margin, no_data, number, safe_text, theme,
+    to_svg,
 )
+from reporter.charts.trend import MIN_SLOTS, bucket_text, plot_series
+from reporter.charts.trend import SERIES as TREND_SERIES
 from reporter.metrics.model import VariantStats
+
+STEP_COLOURS = (BLUE, ORANGE, GREEN, PINK)
 
 
 def _name(v: VariantStats) -> str:
@@ -27,7 +34,7 @@ def _width(fig: Figure, ax: Axes) -> float:
 
 def comparison(variants: Sequence[VariantStats]) -> Chart:
     """Left: each variant's conversion rate. Right: its difference to the baseline with the 95% interval."""
-    title = "Conversion rate by variant, and against the baseline (95% interval)"
+    title = "Conversion rate by variant, and its difference to the baseline with the 95% interval"
     with theme():
         size = (FULL[0], max(2.0, 0.45 * len(variants) + 1.0))
         fig = Figure(figsize=size)
@@ -87,15 +94,34 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
         )
         for v in variants
     )
-    alt = "Conversion rate by variant: " + "; ".join(f"{v.variant} {fmt.rate(v.conversion_rate)}" for v in variants) + "."
+    alt = f"{title}: " + "; ".join(_against(v) for v in variants) + "."
     return Chart("variants-comparison", title, alt, svg,
                  ("Variant", "Conversion rate", "Difference", "95% interval", "p-value (always valid)", "Verdict"), rows)
 
 
+def _against(v: VariantStats) -> str:
+    """A variant's conversion rate and where it stands against the baseline, in words."""
+    head = f"{v.variant} {fmt.rate(v.conversion_rate)}"
+    cmp = v.vs_baseline
+    if v.baseline:
+        return f"{head} (baseline)"
+    if cmp is None or cmp.difference is None:
+        return f"{head}, no comparison yet"
+    return (f"{head}, {fmt.points(cmp.difference)} ({fmt.points(cmp.ci_low)} to {fmt.points(cmp.ci_high)}), "
+            f"{fmt.label(cmp.verdict).lower()}")
+
+
 def trends(variants: Sequence[VariantStats]) -> Chart:
-    """Each variant's daily sent, impressions and clicks, side by side on a shared scale."""
-    title = "Message trend by variant (daily)"
-    buckets = sorted({b.bucket for v in variants for b in v.trend})
+    """Each variant's daily sent, impressions and clicks, side by side on a shared scale.
+
+    The variants' trends are daily whatever the period (the metrics give no
+    hourly trend per variant): a one- or two-day report shows one or two points.
+    """
+    title = "Sent, impressions and clicks per day, by variant"
+    days = sorted({b.bucket for v in variants for b in v.trend})
+    index = {d: i for i, d in enumerate(days)}
+    n = len(days)
+    pad = max(0.0, (MIN_SLOTS - n) / 2)
     with theme():
         fig = Figure(figsize=(FULL[0], 2.4))
         fig.subplots_adjust(left=0.62 / FULL[0], right=0.98, bottom=0.62 / 2.4, top=1 - 0.3 / 2.4, wspace=0.1)
@@ -106,60 +132,67 @@ def trends(variants: Sequence[VariantStats]) -> Chart:
             if not v.trend:
                 no_data(ax)
                 continue
-            index = {b: i for i, b in enumerate(buckets)}
             x = [index[b.bucket] for b in v.trend]
-            for key, colour in (("sent", BLUE), ("impressions", ORANGE), ("clicks", GREEN)):
-                ax.plot(x, [getattr(b, key) for b in v.trend], color=colour, label=fmt.label(key), linewidth=1.3)
-            ax.set_xlim(-0.5, max(len(buckets) - 0.5, 0.5))
+            for figure, label, colour in TREND_SERIES:
+                plot_series(ax, v.trend, x, figure, colour, label, linewidth=1.3)
+            ax.set_xlim(-0.5 - pad, n - 0.5 + pad)
             ax.set_ylim(0, top * 1.1 or 1)
             # Two dates per panel, so that neighbouring panels' labels never meet.
-            ticks = sorted({0, len(buckets) // 2}) if len(buckets) > 1 else [0]
-            ax.set_xticks(ticks, [fmt.bucket_label(buckets[t], "daily") for t in ticks])
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: fmt.compact(y)))
+            ticks = sorted({0, n // 2}) if n > 2 else list(range(n))
+            ax.set_xticks(ticks, [fmt.bucket_label(days[t], "daily") for t in ticks])
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=3))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: number(y)))
             ax.grid(axis="x", visible=False)
-        axes[0].set_ylabel("Messages")
-        if any(v.trend for v in variants):
-            fig.legend(*axes[0].get_legend_handles_labels() if variants[0].trend else
-                       next(a for a, v in zip(axes, variants) if v.trend).get_legend_handles_labels(),
-                       loc="lower center", ncols=3, bbox_to_anchor=(0.5, 0.0))
+        axes[0].set_ylabel("Notifications")
+        drawn = next((a for a, v in zip(axes, variants) if v.trend), None)
+        if drawn is not None:
+            handles, labels = drawn.get_legend_handles_labels()
+            if any(b.partial for v in variants for b in v.trend):
+                handles.append(Line2D([], [], color=MUTED, linestyle=(0, (3, 2)), marker="o", markerfacecolor="white"))
+                labels.append("Partial day")
+            fig.legend(handles, labels, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 0.0))
         svg = to_svg(fig, "variants-trend")
     rows = tuple(
-        (v.variant, fmt.count(sum(b.sent for b in v.trend)), fmt.count(sum(b.impressions for b in v.trend)),
-         fmt.count(sum(b.clicks for b in v.trend)), fmt.count(len(v.trend)))
-        for v in variants
+        (bucket_text(b, "daily"), f"{v.variant} · {v.name}", fmt.count(b.sent), fmt.count(b.impressions), fmt.count(b.clicks))
+        for d in days for v in variants for b in v.trend if b.bucket == d
     )
-    alt = "Daily sent, impressions and clicks of each variant, side by side on a shared scale."
-    return Chart("variants-trend", title, alt, svg, ("Variant", "Sent", "Impressions", "Clicks", "Days"), rows)
+    alt = (f"{title}, on a shared scale over {n} day{'' if n == 1 else 's'}: "
+           + "; ".join(f"{v.variant} {fmt.count(sum(b.sent for b in v.trend))} sent" for v in variants) + ".")
+    return Chart("variants-trend", title, alt, svg, ("Day", "Variant", "Sent", "Impressions", "Clicks"), rows)
 
 
 def funnels(variants: Sequence[VariantStats]) -> Chart:
-    """Each variant's messages sent, viewed and clicked, and its converted users, side by side."""
-    title = "Funnel by variant"
-    steps = ("Sent", "Viewed", "Clicked", "Converted users")
+    """Each variant's users sent to, who saw it, clicked and converted, as shares of its users sent to, side by side."""
+    title = "Users at each step, by variant"
     with theme():
-        fig = Figure(figsize=(FULL[0], 2.0))
-        fig.subplots_adjust(left=label_margin(list(steps)) / FULL[0], right=0.98, bottom=0.3 / 2.0, top=1 - 0.3 / 2.0, wspace=0.1)
-        axes = fig.subplots(1, max(1, len(variants)), sharex=True, squeeze=False)[0]
-        top = max((v.sent for v in variants), default=0)
+        fig = Figure(figsize=(FULL[0], 2.1))
+        fig.subplots_adjust(left=label_margin(list(USER_STEPS)) / FULL[0], right=0.98, bottom=0.55 / 2.1,
+                            top=1 - 0.3 / 2.1, wspace=0.12)
+        axes = fig.subplots(1, max(1, len(variants)), squeeze=False)[0]
+        top = max((v.funnel.sent for v in variants), default=0)
+        texts = {v.variant: step_texts(_steps(v)) for v in variants}
+        size = 7.0 if len(variants) <= 3 else 6.0
+        # One scale for every panel: the widest room any panel's texts need.
+        scales = []
         for ax, v in zip(axes, variants):
             ax.set_title(fit_text(_name(v), _width(fig, ax), 8.5, bold=True), fontsize=8.5)
-            values = [v.sent, v.impressions, v.clicks, v.converted_users]
-            if not v.sent:
+            if not any(_steps(v)):
                 no_data(ax)
                 continue
-            y = list(range(len(values)))[::-1]
-            ax.barh(y, values, color=[BLUE, ORANGE, GREEN, PINK], height=0.6)
-            ax.set_xlim(0, top * 1.5 or 1)
-            for yi, value in zip(y, values):
-                ax.text(value + top * 0.03, yi, fmt.compact(value), va="center", fontsize=7, color=INK)
-            ax.set_yticks(y, steps if ax is axes[0] else [""] * len(steps))
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: fmt.compact(x)))
-            ax.grid(axis="y", visible=False)
+            draw_steps(ax, fig, _steps(v), texts[v.variant], STEP_COLOURS, top, size)
+            scales.append(ax.get_xlim()[1])
+            ax.set_yticks(list(range(len(USER_STEPS)))[::-1], USER_STEPS if ax is axes[0] else [""] * len(USER_STEPS))
+            ax.set_xlabel("Users")
+        for ax, v in zip(axes, variants):
+            if any(_steps(v)):
+                ax.set_xlim(0, max(scales))
         svg = to_svg(fig, "variants-funnel")
-    rows = tuple(
-        (v.variant, fmt.count(v.sent), fmt.count(v.impressions), fmt.count(v.clicks), fmt.count(v.converted_users))
-        for v in variants
-    )
-    alt = "Messages sent, viewed and clicked, and converted users, of each variant side by side."
-    return Chart("variants-funnel", title, alt, svg, ("Variant", *steps), rows)
+    rows = tuple((f"{v.variant} · {v.name}", *texts[v.variant]) for v in variants)
+    alt = (f"{title}, as a share of each variant's users sent to: "
+           + "; ".join(f"{v.variant} sent to {texts[v.variant][0]}, converted {texts[v.variant][3]}" for v in variants) + ".")
+    return Chart("variants-funnel", title, alt, svg, ("Variant", *USER_STEPS), rows)
+
+
+def _steps(v: VariantStats) -> list[int]:
+    f = v.funnel
+    return [f.sent, f.viewed, f.clicked, f.converted]

@@ -38,7 +38,7 @@ def variant(name: str, sent: int, converted: int, baseline: bool = False, trend_
     return VariantStats(
         variant=name, name=f"Variant {name} <b>$5 off</b> 🎉", baseline=baseline, sent=sent, sent_users=sent,
         impressions=sent * 8 // 10, clicks=sent // 10, ctr=12.5 if sent else None, click_rate=10.0 if sent else None,
-        errors=3, converted_users=converted, conversion_rate=100 * converted / sent if sent else None,
+        errors=3, converted_users=converted, funnel=UsersFunnel(sent, sent * 7 // 10, sent // 12, converted), conversion_rate=100 * converted / sent if sent else None,
         revenue=10.0 * converted, probability_best=0.5, channels={"push": ChannelStats(sent, sent, 1, 1.0, 0)},
         vs_baseline=cmp, trend=days(trend_days, sent // 30 or 0) if sent else (),
     )
@@ -78,14 +78,16 @@ def test_trend_chart_with_zero_everywhere() -> None:
 def test_funnels(users: UsersFunnel) -> None:
     f = Funnel(users, InfluencedFunnel(users.converted, users.converted // 2, 0))
     chart = no_warnings(lambda: funnel.users_funnel(f))
-    assert [row[0] for row in chart.rows] == ["Sent", "Viewed", "Clicked", "Converted"]
+    assert [row[0] for row in chart.rows] == ["Sent to", "Saw it", "Clicked", "Converted"]
     no_warnings(lambda: funnel.influenced_funnel(f))
 
 
-def test_funnel_table_has_step_percentages() -> None:
+def test_funnel_table_has_shares_of_users_sent_to() -> None:
+    # 40 users converted, only 10 of whom had clicked: a share of clicked users (50%) would mislead.
     chart = funnel.users_funnel(Funnel(UsersFunnel(1000, 800, 80, 40), InfluencedFunnel()))
-    assert chart.rows[1] == ("Viewed", "800", "80.0%", "80.0%")
-    assert chart.rows[2] == ("Clicked", "80", "8.0%", "10.0%")
+    assert chart.headers == ("Step", "Users", "Share of users sent to")
+    assert chart.rows == (("Sent to", "1,000", "100.0%"), ("Saw it", "800", "80.0%"), ("Clicked", "80", "8.0%"),
+                          ("Converted", "40", "4.0%"))
 
 
 @pytest.mark.parametrize("counts", [{"ios": 60, "android": 40}, {}, {"unknown": 1}, {"ios": 10**9, "web": 1}])
