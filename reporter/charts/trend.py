@@ -130,7 +130,7 @@ def _partial_note(buckets: Sequence[TrendBucket], granularity: str) -> str:
     if not cut:
         return ""
     unit = UNITS[granularity]
-    return f" The period covers only part of the {unit} {' and '.join(cut)} (marked partial)."
+    return f" The period covers only part of the {unit}{'s' if len(cut) > 1 else ''} {' and '.join(cut)} (marked partial)."
 
 
 def message_trend(buckets: Sequence[TrendBucket], granularity: str, timezone: str | None = None) -> Chart:
