@@ -13,8 +13,9 @@ produces each unit through `produce`.
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -74,9 +75,25 @@ def previous_stats(engine: Engine, stats: CampaignStats) -> CampaignStats:
     )
 
 
+def timestamp_now(now: datetime | None = None) -> datetime:
+    """When a report is generated: `now` (by default the clock's, to the second, UTC), or the instant of
+    SOURCE_DATE_EPOCH when that is set (the reproducible-builds convention): the same data, the same files."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        if not epoch.isdigit():
+            raise UserError(f"SOURCE_DATE_EPOCH must be a number of seconds since 1970-01-01 UTC, got {epoch!r}")
+        return datetime.fromtimestamp(int(epoch), timezone.utc)
+    return now or datetime.now(timezone.utc).replace(microsecond=0)
+
+
 def produce(engine: Engine, campaign_id: str, start: datetime | None, end: datetime | None, tz: str,
             formats: tuple[str, ...], generated_at: datetime, branding: Branding = Branding()) -> Report:
-    """Compute, render and lay out one campaign's report (the PDF only when `formats` asks for it)."""
+    """Compute, render and lay out one campaign's report (the PDF only when `formats` asks for it).
+
+    `generated_at` gives way to SOURCE_DATE_EPOCH when that is set, whoever's clock it came from (the jobs',
+    the demo's).
+    """
+    generated_at = timestamp_now(generated_at)
     stats = compute_stats_concurrently(engine, campaign_id, start, end, tz)
     rendered = render_html(stats, previous_stats(engine, stats), generated_at, branding)
     base = report_name(stats.campaign.id, stats.period)
@@ -150,8 +167,6 @@ def smtp_of(settings: Settings, check: bool) -> SmtpConfig:
 def render_campaign(engine: Engine, campaign_id: str, out: Path, formats: tuple[str, ...] = FORMATS,
                     start: datetime | None = None, end: datetime | None = None, tz: str = "UTC",
                     generated_at: datetime | None = None, branding: Branding = Branding()) -> tuple[Path, ...]:
-    """Produce one campaign's report and write it into `out` (`reporter render`, the demo)."""
-    from datetime import timezone
-
-    generated_at = generated_at or datetime.now(timezone.utc).replace(microsecond=0)
-    return write_report(produce(engine, campaign_id, start, end, tz, formats, generated_at, branding), out)
+    """Produce one campaign's report and write it into `out` (`reporter render`)."""
+    report = produce(engine, campaign_id, start, end, tz, formats, timestamp_now(generated_at), branding)
+    return write_report(report, out)

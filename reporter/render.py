@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from reporter import DOCS_URL, __version__
 from reporter.files import HEX_COLOUR
+from reporter import fonts as pdf_fonts
 from reporter import formatting as fmt
 from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
@@ -215,31 +216,42 @@ def render_html(
 
 
 class FetchRefused(ValueError):
-    """The PDF renderer asked for something that is not one of the report's own charts."""
+    """The PDF renderer asked for something that is not one of the report's own charts or fonts."""
 
 
 def _fetcher(charts: dict[str, bytes], refused: list[str]) -> Any:
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    class ChartsOnly(URLFetcher):
-        """Serves the report's charts; refuses every other URL (http, file, data, ...)."""
+    class ChartsAndFonts(URLFetcher):
+        """Serves the report's charts and the packaged fonts; refuses every other URL (http, file, data, ...)."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
             if url.startswith(CHART_SCHEME) and url[len(CHART_SCHEME):] in charts:
                 return URLFetcherResponse(url, charts[url[len(CHART_SCHEME):]], {"Content-Type": "image/svg+xml"})
+            if (font := pdf_fonts.fetch(url)) is not None:
+                return URLFetcherResponse(url, font, {"Content-Type": "font/ttf"})
             refused.append(url)
             raise FetchRefused(f"refused to fetch {url!r}: reports embed everything they show")
 
-    return ChartsOnly()
+    return ChartsAndFonts()
 
 
 def render_pdf(rendered: Rendered, refused: list[str] | None = None) -> bytes:
-    """Lay the report out as an A4 PDF; nothing is fetched but the report's own charts."""
-    from weasyprint import HTML
+    """Lay the report out as a tagged (PDF/UA-1) A4 PDF in the packaged fonts; nothing is fetched but its charts."""
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
 
     refused = [] if refused is None else refused
-    document = HTML(string=rendered.pdf_html, base_url="chart:/", url_fetcher=_fetcher(rendered.charts, refused))
-    pdf = document.write_pdf(uncompressed_pdf=False)
+    fetcher = _fetcher(rendered.charts, refused)
+    fonts = FontConfiguration()
+    pdf_fonts.prefer_packaged(fonts)
+    document = HTML(string=rendered.pdf_html, base_url=f"{CHART_SCHEME}/", url_fetcher=fetcher)
+    stylesheet = CSS(string=pdf_fonts.stylesheet(), base_url=f"{pdf_fonts.SCHEME}/", url_fetcher=fetcher,
+                     font_config=fonts)
+    # PDF/UA-1: tagged, with the document's language, title and outline (h1, h2). No file identifier, so the same
+    # report gives the same bytes.
+    pdf = document.write_pdf(stylesheets=[stylesheet], font_config=fonts, pdf_variant="pdf/ua-1",
+                             uncompressed_pdf=False)
     if refused:
         log.warning("refused %d fetches while rendering %s", len(refused), rendered.title)
     return pdf
