@@ -45,9 +45,11 @@ CSS_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/|[{}]'
 
 def unavailable(reason: str) -> NoReturn:
     """Fail in CI, where .ci/run installs every tool of the checks; skip elsewhere."""
+    how = ("install it: .ci/run does it all on Debian (apt-get install chromium poppler-utils qpdf "
+           f"default-jre-headless npm; npm install --prefix {NODE_TOOLS} vnu-jar axe-core)")
     if os.environ.get("REPORTER_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (installed by .ci/run)")
-    pytest.skip(f"{reason} (installed by .ci/run)")
+        pytest.fail(f"{reason}; {how}")
+    pytest.skip(f"{reason}; {how}")
 
 
 @functools.cache
