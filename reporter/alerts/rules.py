@@ -30,7 +30,7 @@ BY_PLATFORM = ("sent", "impressions", "clicks", "errors", "ctr", "impression_rat
 BY_VARIANT = ("sent", "sent_users", "impressions", "clicks", "errors", "converted_users", "revenue", "ctr",
               "click_rate", "conversion_rate", "error_rate", "impressed_users", "clicked_users")
 
-WINDOW = re.compile(r"^last_(\d{1,3})_hours$")
+WINDOW = re.compile(r"^last_([1-9]\d{0,2})_hours$")
 
 
 def window_bounds(window: str, at: datetime, timezone: str) -> tuple[datetime, datetime]:
