@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///reporter.db"
 # The Alembic revision this code needs; bump it with every new migration.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 def _sqlite_tuning(busy_timeout_s: float):  # noqa: ANN202

@@ -222,7 +222,7 @@ class Run(Base):
 
 
 class Delivery(Base):
-    """One recipient of one run, with its SMTP outcome."""
+    """One recipient of one run (an e-mail address, or a destination by its name), with its outcome."""
 
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("run_id", "recipient"),)
@@ -231,8 +231,10 @@ class Delivery(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(20))  # sent | failed | unknown
-    kind: Mapped[str | None] = mapped_column(String(3))  # to | cc | bcc (None: recorded before 0004)
-    smtp_code: Mapped[int | None] = mapped_column(Integer)
+    # to | cc | bcc for an address, the destination's type (webhook, slack, teams) for a destination;
+    # None: recorded before 0004.
+    kind: Mapped[str | None] = mapped_column(String(10))
+    smtp_code: Mapped[int | None] = mapped_column(Integer)  # the SMTP reply code, or a destination's HTTP status
     smtp_message: Mapped[str | None] = mapped_column(Text)
     attempted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

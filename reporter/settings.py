@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from reporter import DOCS_URL
 from reporter.db import DEFAULT_URL
@@ -43,6 +44,32 @@ def check_timezone(value: str) -> str:
 
 
 TimezoneName = Annotated[str, AfterValidator(check_timezone)]
+
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DESTINATION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def check_destination_name(value: str) -> str:
+    if not DESTINATION_NAME.fullmatch(value):
+        raise ValueError(f"invalid destination name {value!r} (lower-case letters, digits, - and _, e.g. ops-slack)")
+    return value
+
+
+def check_target(value: str) -> str:
+    """An e-mail address (it has an @) or a destination's name; whether that destination exists is checked later."""
+    return check_address(value) if "@" in value else check_destination_name(value)
+
+
+DestinationName = Annotated[str, AfterValidator(check_destination_name)]
+NotifyTarget = Annotated[str, AfterValidator(check_target)]
+
+
+def invalid(title: str, problems: list[tuple[tuple[str | int, ...], str]]) -> ValidationError:
+    """A ValidationError with one problem per location (relative to the model that raises it), for file:line errors."""
+    return ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError("value_error", "{message}", {"message": message}), loc=loc, input=None)
+        for loc, message in problems
+    ])
 
 
 class Model(BaseModel):
@@ -104,8 +131,9 @@ class SchedulerSettings(Model):
 
 
 class NotifySettings(Model):
-    on_failure: list[EmailAddress] = Field(default_factory=list, description="Told once when a unit fails for good "
-                                           "(a permanent refusal, or retries given up).")
+    on_failure: list[NotifyTarget] = Field(default_factory=list, description="E-mail addresses or destination names, "
+                                           "told once when a unit fails for good (a permanent refusal, or retries "
+                                           "given up).")
 
 
 class LoggingSettings(Model):
@@ -136,6 +164,10 @@ class WebSettings(Model):
                                                               "for this long starts again from the first.")
     password_threads: int = Field(1, ge=1, le=16, description="Passwords verified at once (argon2, in threads beside "
                                                               "the event loop; each takes a core for about 0.25 s).")
+    base_url: str | None = Field(None, pattern=r"^https?://[^\s\"'<>]+$",
+                                 description="The web app's address as its readers reach it (e.g. "
+                                             "https://reports.example.com); notices link to the archived report under "
+                                             "it. No link without it.")
 
 
 class EmailSettings(Model):
@@ -156,6 +188,59 @@ class EmailSettings(Model):
         return value
 
 
+HTTP_TYPES = ("webhook", "slack", "teams")
+HTTP_ONLY = ("url_env", "connect_timeout_s", "read_timeout_s", "retries", "backoff_s", "max_wait_s")
+
+
+class DestinationSettings(Model):
+    """A named destination: an e-mail list, a signed JSON webhook, a Slack channel or a Microsoft Teams channel."""
+
+    type: Literal["email", "webhook", "slack", "teams"] = Field(
+        description="email (uses the smtp settings), webhook (a signed JSON POST), slack (an incoming webhook) or "
+                    "teams (a Power Automate Workflows webhook).")
+    url_env: str | None = Field(None, pattern=ENV_NAME, description="webhook, slack, teams: the name of the "
+                                "environment variable holding the URL (a URL is a secret: never in the file, never "
+                                "printed or logged).")
+    secret_env: str | None = Field(None, pattern=ENV_NAME, description="webhook (required): the name of the "
+                                   "environment variable holding the HMAC-SHA256 signing secret.")
+    to: list[EmailAddress] = Field(default_factory=list, description="email: To recipients.")
+    cc: list[EmailAddress] = Field(default_factory=list, description="email: Cc recipients.")
+    bcc: list[EmailAddress] = Field(default_factory=list, description="email: Bcc recipients.")
+    connect_timeout_s: float = Field(5, gt=0, le=300, description="Seconds to wait for the connection (and the TLS "
+                                     "handshake).")
+    read_timeout_s: float = Field(15, gt=0, le=600, description="Seconds to wait for each read of the answer.")
+    retries: int = Field(3, ge=0, le=10, description="Retries after a 5xx, a 429, a connection error or a timeout; "
+                         "other 4xx are not retried.")
+    backoff_s: float = Field(1, gt=0, le=300, description="The wait before the first retry; each next one doubles.")
+    max_wait_s: float = Field(60, gt=0, le=3600, description="The longest wait between attempts, a Retry-After "
+                              "header's included.")
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> DestinationSettings:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        given = self.model_fields_set
+        if self.type == "email":
+            if not (self.to or self.cc or self.bcc):
+                problems.append(((), "an email destination needs at least one of to, cc or bcc"))
+            problems += [((key,), "not a setting of an email destination (it uses the smtp settings)")
+                         for key in (*HTTP_ONLY, "secret_env") if key in given]
+        else:
+            if self.url_env is None:
+                problems.append(((), f"a {self.type} destination needs url_env (the name of the environment "
+                                     "variable holding its URL)"))
+            if self.type == "webhook" and self.secret_env is None:
+                problems.append(((), "a webhook destination needs secret_env (the name of the environment variable "
+                                     "holding its signing secret)"))
+            if self.type != "webhook" and "secret_env" in given:
+                problems.append((("secret_env",), f"not a setting of a {self.type} destination (only webhooks are "
+                                                  "signed)"))
+            problems += [((key,), f"not a setting of a {self.type} destination (only email ones have recipients)")
+                         for key in ("to", "cc", "bcc") if key in given]
+        if problems:
+            raise invalid("DestinationSettings", problems)
+        return self
+
+
 class CampaignPattern(Model):
     name: str = Field(min_length=1, description="A glob on campaign names, e.g. 'Black Friday*'.")
 
@@ -169,6 +254,8 @@ class JobSettings(Model):
     formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS), min_length=1)  # type: ignore[valid-type]
     archive: bool = True
     email: EmailSettings | None = None
+    destinations: list[DestinationName] = Field(default_factory=list, description="Named destinations (see "
+                                                "destinations) told of each report, besides or instead of email.")
 
     @field_validator("schedule")
     @classmethod
@@ -259,6 +346,9 @@ class Settings(Model):
     notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
+    destinations: dict[DestinationName, DestinationSettings] = Field(
+        default_factory=dict, description="Named destinations of report, failure and alert notices: e-mail lists, "
+                                          "signed webhooks, Slack and Teams channels.")
     jobs: list[JobSettings] = Field(default_factory=list, description="Report jobs.")
     alerts: list[AlertSettings] = Field(default_factory=list, description="Alert rules on campaign figures.")
 
@@ -289,6 +379,30 @@ class Settings(Model):
         if twice is not None:
             raise ValueError(f"alert name {twice!r} is used twice (alerts[{names.index(twice, names.index(twice) + 1)}])")
         return alerts
+
+    @model_validator(mode="after")
+    def _known_destinations(self) -> Settings:
+        """Every destination a job, notify.on_failure or an alert names is configured."""
+        known = ", ".join(sorted(self.destinations)) or "none configured"
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+
+        def check(loc: tuple[str | int, ...], names: list[str], addresses: bool) -> None:
+            for i, name in enumerate(names):
+                if addresses and "@" in name:
+                    continue
+                if name not in self.destinations:
+                    problems.append(((*loc, i), f"unknown destination {name!r} (destinations: {known})"))
+                elif name in names[:i]:
+                    problems.append(((*loc, i), f"destination {name!r} is listed twice"))
+
+        for i, job in enumerate(self.jobs):
+            check(("jobs", i, "destinations"), job.destinations, addresses=False)
+        check(("notify", "on_failure"), self.notify.on_failure, addresses=True)
+        for i, rule in enumerate(self.alerts):
+            check(("alerts", i, "notify"), rule.notify, addresses=True)
+        if problems:
+            raise invalid("Settings", problems)
+        return self
 
     def alert(self, name: str) -> AlertSettings:
         """The alert rule of that name; a UserError naming the configured ones otherwise."""
@@ -354,6 +468,8 @@ def _lines(text: str) -> dict[str, int]:
 def _loc(parts: tuple[Any, ...]) -> str:
     out = ""
     for part in parts:
+        if part == "[key]":
+            continue  # pydantic's mark of a bad mapping key: the key itself is the location
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -362,15 +478,22 @@ def _line_of(lines: dict[str, int], path: str) -> int:
     while path:
         if path in lines:
             return lines[path]
-        path = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", path)
+        shorter = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", path)
+        if shorter == path:
+            break  # a location this file does not spell (a key with brackets): the top of the file
+        path = shorter
     return 1
 
 
 def _model_at(parts: tuple[Any, ...]) -> type[BaseModel] | None:
     """The settings model that holds the key at `parts` (list indexes skipped), None when there is none."""
+    from typing import get_origin
+
     model: type[BaseModel] = Settings
+    keyed = False  # the previous part was a mapping (destinations): this part is one of its keys
     for part in parts:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
         if field is None:
@@ -379,6 +502,7 @@ def _model_at(parts: tuple[Any, ...]) -> type[BaseModel] | None:
         if not found:
             return None
         model = found[0]
+        keyed = get_origin(field.annotation) is dict
     return model
 
 

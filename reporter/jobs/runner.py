@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from fnmatch import fnmatchcase
+from email.utils import parseaddr
 from pathlib import Path
 
 from sqlalchemy import Engine, exists, select
 
+from reporter.delivery.destinations import check_destinations
 from reporter.errors import PeriodError, UnitFailed, UnknownCampaignError, UserError
 from reporter.jobs.periods import PERIODS, period_bounds
 from reporter.jobs.schedule import latest_fire_time
@@ -73,13 +75,35 @@ def _first_event(engine: Engine, campaign_id: str) -> datetime | None:
     return from_us(first) if first is not None else None
 
 
-def unit_template(job: JobSettings, tz: str, at: datetime) -> Unit:
-    """A unit of the job with its formats and recipients; campaign and period still to fill in."""
+def unit_template(settings: Settings, job: JobSettings, tz: str, at: datetime) -> Unit:
+    """A unit of the job with its formats, recipients and destinations; campaign and period still to fill in.
+
+    An email destination's addresses join the job's own (each address once): they get the report mail.
+    """
     email = job.email
-    mail = {} if email is None else {"to": tuple(email.to), "cc": tuple(email.cc), "bcc": tuple(email.bcc),
-                                     "subject": email.subject, "attach_html": email.attach_html}
+    lists = {"to": list(email.to if email else ()), "cc": list(email.cc if email else ()),
+             "bcc": list(email.bcc if email else ())}
+    named = [settings.destinations[name] for name in job.destinations]
+    for destination in (d for d in named if d.type == "email"):
+        for kind in ("to", "cc", "bcc"):
+            lists[kind] += getattr(destination, kind)
+    seen: set[str] = set()
+    for kind in ("to", "cc", "bcc"):  # an address in two places gets one mail, as the first place says
+        kept = []
+        for recipient in lists[kind]:
+            if parseaddr(recipient)[1] not in seen:
+                seen.add(parseaddr(recipient)[1])
+                kept.append(recipient)
+        lists[kind] = kept
+    mail = {} if email is None else {"subject": email.subject, "attach_html": email.attach_html}
     return Unit(job=job.name, campaign_id="", start=at, end=at, timezone=tz, formats=tuple(job.formats),
-                archive=job.archive, **mail)
+                archive=job.archive, to=tuple(lists["to"]), cc=tuple(lists["cc"]), bcc=tuple(lists["bcc"]),
+                destinations=tuple(n for n, d in zip(job.destinations, named) if d.type != "email"), **mail)
+
+
+def _mails(settings: Settings, job: JobSettings) -> bool:
+    """Whether the job e-mails anyone: its `email:` or an email destination."""
+    return bool(job.email) or any(settings.destinations[name].type == "email" for name in job.destinations)
 
 
 def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime,
@@ -87,7 +111,7 @@ def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: 
     """The units of one run of a job: one per campaign, each with its period."""
     tz = settings.timezone_of(job)
     chosen = parse_period(period, tz) if period else job.period
-    template = unit_template(job, tz, fire_time)
+    template = unit_template(settings, job, tz, fire_time)
     if isinstance(chosen, tuple):
         start, end = chosen
     elif chosen != "campaign_lifetime":
@@ -110,10 +134,16 @@ def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: 
 
 
 def production_for(settings: Settings, jobs: Sequence[JobSettings] | None = None, check: bool = False) -> Production:
-    """The production of these jobs (all by default): with the SMTP server when one mails or operators are notified."""
+    """The production of these jobs (all by default): with the SMTP server when one mails or operators are notified.
+
+    An unset URL or secret variable of a destination they use is a UserError here, at start-up.
+    """
     chosen = settings.jobs if jobs is None else jobs
-    mail = any(job.email for job in chosen) or bool(settings.notify.on_failure)
-    return Production.from_settings(settings, mail=mail, check=check and any(job.email for job in chosen))
+    notify = settings.notify.on_failure
+    check_destinations(settings, [*(n for job in chosen for n in job.destinations), *(t for t in notify if "@" not in t)])
+    mails = any(_mails(settings, job) for job in chosen)
+    mail = mails or any("@" in t for t in notify)
+    return Production.from_settings(settings, mail=mail, check=check and mails)
 
 
 def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime, production: Production,
@@ -124,7 +154,7 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
     results = []
     failures = []
     unmailed = ""
-    if job.email and not settings.mails:
+    if _mails(settings, job) and not settings.mails:
         unmailed = "not mailed: no SMTP server is configured (add an smtp: section to the config)"
         log.warning("%s: %s", job.name, unmailed)
     for unit in plan_units(engine, settings, job, fire_time, campaigns, period):
@@ -135,7 +165,7 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
             if dry_run:
                 result = preview_unit(engine, unit, production, clock)
             else:
-                result = run_unit(engine, unit, production, clock, resend=resend)
+                result = run_unit(engine, unit, production, clock, resend=resend, settings=settings)
         except UnitFailed as exc:
             log_unit(log, {**fields, "status": "failed", "error": str(exc.__cause__ or exc)})
             failures.append(exc)
@@ -173,7 +203,7 @@ def deliver_now(engine: Engine, settings: Settings, campaign_id: str, start: dat
     unit = Unit(job=job, campaign_id=campaign_id, start=period.start, end=period.end, timezone=tz, formats=formats,
                 archive=archive, to=tuple(to), cc=tuple(cc), bcc=tuple(bcc), subject=subject or DEFAULT_SUBJECT,
                 attach_html=attach_html)
-    return run_unit(engine, unit, production, clock, resend=resend)
+    return run_unit(engine, unit, production, clock, resend=resend, settings=settings)
 
 
 def retry_units(engine: Engine, settings: Settings, production: Production,
@@ -202,7 +232,7 @@ def retry_units(engine: Engine, settings: Settings, production: Production,
                 continue
             log.warning("%s / %s / %s: %s", run.job, run.campaign_id, run.period, why)
             status, error, waited = RunStatus.FAILED, why, True  # it did not fail: no backoff
-        unit = replace(unit_template(job, run.timezone, now), campaign_id=run.campaign_id,
+        unit = replace(unit_template(settings, job, run.timezone, now), campaign_id=run.campaign_id,
                        start=run.period_from, end=run.period_to)
         if unit.period != run.period:
             log.warning("run %d: period %s no longer matches its bounds; not retried", run.id, run.period)
@@ -210,13 +240,14 @@ def retry_units(engine: Engine, settings: Settings, production: Production,
         first = run.first_claimed_at or run.claimed_at
         if now - first >= retry_for:
             tell_operators(engine, run.id, unit, production, error or "failed", clock,
-                           why=f"was given up after {run.attempts} attempts in {settings.scheduler.retry_for_h:g} h")
+                           why=f"was given up after {run.attempts} attempts in {settings.scheduler.retry_for_h:g} h",
+                           settings=settings)
             continue
         if not waited and now < run.updated_at + retry_backoff(run.attempts):
             continue
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
         try:
-            result = run_unit(engine, unit, production, clock)
+            result = run_unit(engine, unit, production, clock, settings=settings)
         except UnitFailed as exc:
             log_unit(log, {**fields, "status": "failed", "retry": True, "error": str(exc.__cause__ or exc)})
             if STOP.is_set():

@@ -1,11 +1,13 @@
-"""Running one unit of work: claim, render, store in the archive, e-mail, record.
+"""Running one unit of work: claim, render, store in the archive, e-mail, tell destinations, record.
 
 The one code path of scheduled runs and on-demand runs. The run log says what
 happened at every step, so a unit is never delivered twice and a failed one
 can be retried: a retry sends only to the recipients that did not get it, and
 never to one whose outcome is unknown (unless asked to `resend`). A unit
-already delivered is sent to recipients added since. While a unit is in hand
-its heartbeat shows its owner is alive.
+already delivered is sent to recipients added since. Named destinations
+(webhook, Slack, Teams) are recipients of the run log like e-mail addresses:
+one row each, under the destination's name. While a unit is in hand its
+heartbeat shows its owner is alive.
 """
 
 from __future__ import annotations
@@ -23,16 +25,19 @@ from html import escape as html_escape
 from sqlalchemy import Engine
 
 from reporter.delivery.archive import Archive
+from reporter.delivery.destinations import kind_of, send_notice
 from reporter.delivery.email import Attachment, Outcome, build_message, send
+from reporter.delivery.transport import Attempt
 from reporter.errors import ReporterError, UnitFailed
 from reporter.files import period_name
+from reporter.jobs.notices import failure_notice, report_link, report_notice
 from reporter.jobs.runlog import (Claim, ClaimResult, claim, handled_recipients, heartbeat, mark_final,
                                   recipient_statuses, record_delivery, set_status, take)
 from reporter.metrics.model import Period
 from reporter.timezones import zone
 from reporter.models import RunStatus
 from reporter.production import Production, Report, produce
-from reporter.settings import DEFAULT_SUBJECT
+from reporter.settings import DEFAULT_SUBJECT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ class Unit:
     bcc: tuple[str, ...] = ()
     subject: str = DEFAULT_SUBJECT
     attach_html: bool = False
+    destinations: tuple[str, ...] = ()  # names of webhook, Slack and Teams destinations (e-mail ones are in to/cc/bcc)
 
     @property
     def period(self) -> str:
@@ -61,6 +67,11 @@ class Unit:
     @property
     def recipients(self) -> tuple[str, ...]:
         return self.to + self.cc + self.bcc
+
+    @property
+    def delivers(self) -> bool:
+        """Whether the unit goes anywhere beyond the archive (e-mail or destinations)."""
+        return bool(self.recipients or self.destinations)
 
 
 @dataclass(frozen=True)
@@ -116,19 +127,22 @@ def _checkpoint() -> None:
 
 
 def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable[[], datetime],
-             sleep: Callable[[float], None] | None = None, resend: bool = False) -> UnitResult:
+             sleep: Callable[[float], None] | None = None, resend: bool = False,
+             settings: Settings | None = None) -> UnitResult:
     """Claim the unit and produce it; a unit already done or in hand elsewhere is left alone.
 
-    A delivered unit is sent to recipients that have not had it; with `resend`, also to those
-    whose outcome is unknown.
+    A delivered unit is sent to recipients (and destinations) that have not had it; with `resend`,
+    also to those whose outcome is unknown. `settings` holds the destinations of the unit and of
+    `notify.on_failure`.
     """
-    terminal = (RunStatus.DELIVERED, RunStatus.UNKNOWN) + (() if unit.recipients else (RunStatus.STORED,))
+    terminal = (RunStatus.DELIVERED, RunStatus.UNKNOWN) + (() if unit.delivers else (RunStatus.STORED,))
     got = claim(engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, unit.timezone, clock(), terminal,
                 timedelta(seconds=production.abandon_after_s))
     note = ""
-    if got.result == ClaimResult.DONE and unit.recipients and got.status in (RunStatus.DELIVERED, RunStatus.UNKNOWN):
+    if got.result == ClaimResult.DONE and unit.delivers and got.status in (RunStatus.DELIVERED, RunStatus.UNKNOWN):
         handled = handled_recipients(engine, got.run_id, resend)
-        new = [r for r in unit.recipients if _address(r) not in handled]
+        new = [r for r in unit.recipients if _address(r) not in handled] + [d for d in unit.destinations
+                                                                            if d not in handled]
         if new:
             if not take(engine, got.run_id, got.status, clock()):
                 return UnitResult(unit, Claim(ClaimResult.BUSY, got.run_id, RunStatus.CLAIMED, got.attempts), RunStatus.CLAIMED)
@@ -146,18 +160,24 @@ def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable
             timings["render_s"] = time.perf_counter() - t
             _checkpoint()
             paths: list[str] = []
+            folder = None
             if unit.archive:
                 archive = Archive(production.archive_root)
                 stored = report.store_in(archive, unit.job)
                 paths = [str(stored.path(archive.root, a.name)) for a in stored.artifacts]
+                folder = stored.folder
                 if production.retention_days or production.retention_runs:
                     archive.apply_retention(clock(), production.retention_days, production.retention_runs)
-            set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths, final=not unit.recipients)
-            if not unit.recipients:
+            set_status(engine, got.run_id, RunStatus.STORED, clock(), artifacts=paths, final=not unit.delivers)
+            if not unit.delivers:
                 return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)
             _checkpoint()
             t = time.perf_counter()
-            outcomes = _deliver(engine, got.run_id, unit, production, report, paths, clock, sleep, resend)
+            outcomes = _deliver(engine, got.run_id, unit, production, report, paths, clock, sleep, resend) \
+                if unit.recipients else []
+            if unit.destinations:
+                _checkpoint()
+                outcomes += _tell_destinations(engine, got.run_id, unit, report, folder, settings, clock, sleep, resend)
             timings["deliver_s"] = time.perf_counter() - t
     except BaseException as exc:
         # Interrupted or broken: the unit is recorded as failed, so it can be retried at once.
@@ -172,7 +192,7 @@ def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable
         error = "not delivered to " + ", ".join(f"{o.recipient} ({o.code} {o.message})" for o in failed)
         set_status(engine, got.run_id, RunStatus.FAILED, clock(), error=error)
         if not any(o.transient for o in failed):  # refused for good: retrying would not change the answer
-            tell_operators(engine, got.run_id, unit, production, error, clock)
+            tell_operators(engine, got.run_id, unit, production, error, clock, settings=settings, sleep=sleep)
         return UnitResult(unit, got, RunStatus.FAILED, tuple(paths), tuple(outcomes), timings, note)
     if unknown:
         error = "outcome unknown for " + ", ".join(unknown) + " (the server may have delivered it)"
@@ -187,25 +207,38 @@ def _address(recipient: str) -> str:
 
 
 def tell_operators(engine: Engine, run_id: int, unit: Unit, production: Production, error: str,
-                   clock: Callable[[], datetime], why: str = "failed") -> None:
-    """Tell `notify.on_failure` that a unit failed for good: once per unit, whichever process gets here first."""
+                   clock: Callable[[], datetime], why: str = "failed", settings: Settings | None = None,
+                   sleep: Callable[[float], None] | None = None) -> None:
+    """Tell `notify.on_failure` (addresses and destinations) that a unit failed for good: once per unit, whichever
+    process gets here first."""
     if not mark_final(engine, run_id, clock()):
         return
     where = f"{unit.job} / {unit.campaign_id} / {unit.period}"
     log.error("%s: %s for good: %s", where, why, error)
-    if not production.notify_to:
+    addresses = [t for t in production.notify_to if "@" in t]
+    names = [t for t in production.notify_to if "@" not in t]
+    local = zone(unit.timezone)
+    command = (f"reporter run {shlex.quote(unit.job)} --campaign {shlex.quote(unit.campaign_id)} --period "
+               f"{unit.start.astimezone(local).date()}..{unit.end.astimezone(local).date()}")
+    if names and settings is None:
+        log.error("%s: cannot tell destinations %s: no settings to find them in", where, ", ".join(names))
+    elif names:
+        notice = failure_notice(unit.job, unit.campaign_id, unit.period, why, error, command)
+        for name in names:
+            last = send_notice(name, notice, settings, sleep=sleep, clock=clock)[-1]
+            if last.status != "delivered":
+                log.error("%s: could not tell destination %s of the failure: %s", where, name, last.message)
+    if not addresses:
         return
     if production.smtp is None:
-        log.error("%s: cannot tell %s: no SMTP server configured", where, ", ".join(production.notify_to))
+        log.error("%s: cannot tell %s: no SMTP server configured", where, ", ".join(addresses))
         return
-    local = zone(unit.timezone)
     text = (f"The report {where} {why} for good and will not be retried automatically.\n\n"
             f"Last error: {error}\n\n"
-            f"To try again: reporter run {shlex.quote(unit.job)} --campaign {shlex.quote(unit.campaign_id)} --period "
-            f"{unit.start.astimezone(local).date()}..{unit.end.astimezone(local).date()}\n")
-    message = build_message(production.sender, list(production.notify_to), [], f"reporter: {where} {why}",
+            f"To try again: {command}\n")
+    message = build_message(production.sender, addresses, [], f"reporter: {where} {why}",
                             f"<pre>{html_escape(text)}</pre>", text, [], clock())
-    for outcome in send(production.smtp, message, production.sender, list(production.notify_to)):
+    for outcome in send(production.smtp, message, production.sender, addresses):
         if not outcome.sent:
             log.error("%s: could not tell %s of the failure: %s %s", where, outcome.recipient, outcome.code, outcome.message)
 
@@ -221,8 +254,8 @@ def preview_unit(engine: Engine, unit: Unit, production: Production, clock: Call
                      production.branding)
     archive = Archive(f"{production.archive_root}/_preview")
     stored = report.store_in(archive, unit.job)
-    if unit.recipients:
-        log.info("dry run: would send %s to %s", unit.campaign_id, ", ".join(unit.recipients))
+    if unit.delivers:
+        log.info("dry run: would send %s to %s", unit.campaign_id, ", ".join(unit.recipients + unit.destinations))
     preview = Claim(ClaimResult.NEW, 0, "preview", 0)
     return UnitResult(unit, preview, "preview", tuple(str(stored.path(archive.root, a.name)) for a in stored.artifacts))
 
@@ -234,6 +267,8 @@ def _deliver(engine: Engine, run_id: int, unit: Unit, production: Production, re
         raise ReporterError("no SMTP server configured")
     done = handled_recipients(engine, run_id, resend)
     pending = [r for r in unit.recipients if _address(r) not in done]
+    if not pending:  # every address has it: this attempt is for a destination
+        return []
     files = report.files
     pdf_name = report.named("pdf")
     assert pdf_name is not None  # _formats asks for it
@@ -259,3 +294,35 @@ def _deliver(engine: Engine, run_id: int, unit: Unit, production: Production, re
         record_delivery(engine, run_id, outcome.recipient, outcome.status, outcome.code, outcome.message, clock(),
                         kinds.get(outcome.recipient))
     return outcomes
+
+
+def _tell_destinations(engine: Engine, run_id: int, unit: Unit, report: Report, folder: str | None,
+                       settings: Settings | None, clock: Callable[[], datetime],
+                       sleep: Callable[[float], None] | None, resend: bool) -> list[Outcome]:
+    """Give each destination that has not had it the report notice; record each outcome as it comes."""
+    if settings is None:
+        raise ReporterError(f"destinations {', '.join(unit.destinations)} given without the settings that define them")
+    done = handled_recipients(engine, run_id, resend)
+    notice = report_notice(unit.job, unit.period, unit.subject, report.stats, report.rendered.summary,
+                           report_link(settings.web.base_url, folder))
+    outcomes = []
+    for name in unit.destinations:
+        if name in done:
+            continue
+        attempts = send_notice(name, notice, settings, sleep=sleep, clock=clock)
+        last = attempts[-1]
+        message = _attempts_text(attempts)
+        status = "sent" if last.status == "delivered" else last.status
+        record_delivery(engine, run_id, name, status, last.code, message, clock(), kind_of(name, settings))
+        outcomes.append(Outcome(name, last.status == "delivered", last.code, message, transient=last.transient,
+                                unknown=last.status == "unknown"))
+    return outcomes
+
+
+def _attempts_text(attempts: list[Attempt]) -> str:
+    """The last attempt's message, and what the earlier ones got: `200 OK (attempt 2; earlier: 503)`."""
+    last = attempts[-1]
+    if len(attempts) == 1:
+        return last.message
+    earlier = ", ".join(str(a.code) if a.code else a.message.partition(":")[0] for a in attempts[:-1])
+    return f"{last.message} (attempt {len(attempts)}; earlier: {earlier})"
