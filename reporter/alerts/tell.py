@@ -57,14 +57,15 @@ def _email(production: Production, address: str, rule: AlertSettings, event: Any
 
 def _destination(settings: Settings, name: str, rule: AlertSettings, event: Any) -> str | None:
     """A named destination (webhook, Slack, Teams, e-mail list) of the config."""
-    try:
-        from reporter.delivery import destinations
-    except ImportError:
-        return "destinations are not available in this version"
+    from reporter.alerts.check import shown
+    from reporter.delivery import destinations
+
+    base = settings.web.base_url
     notice = destinations.Notice(kind="alert", title=subject_of(rule, event), summary=(event.detail,),
                                  facts=(("state", HEADLINES.get(event.notice, event.notice)),
-                                        ("value", "—" if event.value is None else f"{event.value:,.2f}")),
-                                 link=None, campaign=event.campaign_id)
+                                        (rule.metric, shown(rule.metric, event.value))),
+                                 link=f"{base.rstrip('/')}/alerts" if base else None, campaign=event.campaign_id,
+                                 id=f"alert-{rule.name}-{event.id}")
     attempts = destinations.send_notice(name, notice, settings)
     last = attempts[-1] if attempts else None
     if last is None or last.status != "delivered":
