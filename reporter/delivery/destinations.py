@@ -73,8 +73,8 @@ def send_notice(destination_name: str, notice: Notice, settings: Settings, *,
         attempts = _post(destination_name, config, notice, environ, sleep, clock)
     last = attempts[-1]
     level = logging.INFO if last.status == "delivered" else logging.WARNING
-    log.log(level, "destination %s (%s): %s %s notice after %d attempt%s: %s", destination_name, config.type,
-            last.status, notice.kind, len(attempts), "" if len(attempts) == 1 else "s", last.message)
+    log.log(level, "destination %s (%s): %s %s notice after %d attempt%s: %s %s", destination_name, config.type,
+            last.status, notice.kind, len(attempts), "" if len(attempts) == 1 else "s", last.code or "", last.message)
     return attempts
 
 

@@ -41,7 +41,7 @@ class Attempt:
     destination: str
     status: Status  # delivered | failed; unknown only for e-mail whose reply was lost after the data went out
     code: int | None  # the HTTP status, or the SMTP reply code; None when no answer came
-    message: str
+    message: str  # the answer (reason and the start of its body) or what went wrong; never the URL
     at: datetime
     transient: bool = False  # worth trying again later (5xx, 429, no connection, a timeout)
 
@@ -164,11 +164,13 @@ def post_json(
         if attempt.status == "delivered" or not attempt.transient or number == policy.retries:
             break
         delay = min(wait if wait is not None else policy.backoff_s * 2 ** number, policy.max_wait_s)
-        log.warning("destination %s: attempt %d failed (%s); retrying in %.1f s", name, number + 1, attempt.message, delay)
+        log.warning("destination %s: attempt %d failed (%s %s); retrying in %.1f s", name, number + 1,
+                    attempt.code or "", attempt.message, delay)
         sleep(delay)
     last = attempts[-1]
     if last.status != "delivered":
-        log.warning("destination %s: not delivered after %d attempts: %s", name, len(attempts), last.message)
+        log.warning("destination %s: not delivered after %d attempts: %s %s", name, len(attempts), last.code or "",
+                    last.message)
     return attempts
 
 
@@ -211,8 +213,13 @@ def _one(opener: urllib.request.OpenerDirector, name: str, url: str, body: bytes
 
 
 def _message(code: int, reason: str | None, answer: bytes, hidden: tuple[str, ...]) -> str:
+    """The answer's reason phrase and the start of its body (the status itself is the Attempt's code)."""
+    from http import HTTPStatus
+
+    if not reason:
+        reason = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "(no reason)"
     text = " ".join(answer.decode("utf-8", "replace").split())
-    return _scrub(f"{code} {reason or ''}".rstrip() + (f": {text[:300]}" if text else ""), hidden)
+    return _scrub(reason + (f": {text[:300]}" if text else ""), hidden)
 
 
 def _scrub(text: str, hidden: tuple[str, ...]) -> str:

@@ -84,7 +84,7 @@ def serve() -> Iterator[Receiver]:
 
     server.RequestHandlerClass = Handler
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield receiver
