@@ -140,6 +140,19 @@ def change(current: float | None, previous: float | None) -> str | None:
     return f"{sign}{format_decimal(abs(delta), format='#,##0.0', locale=LOCALE)}%"
 
 
+def signed(value: float | None, shown: str) -> str:
+    """A signed figure: "+" or the minus sign "−" (not a hyphen) before its absolute value shown; — when undefined."""
+    if value is None:
+        return DASH
+    sign = "+" if value > 0 else "−" if value < 0 else ""
+    return f"{sign}{shown}"
+
+
+def counted(n: int | float, singular: str, plural: str | None = None) -> str:
+    """A count with its noun, singular for one: 1 user, 2 users, 1,234 conversions."""
+    return f"{count(n)} {singular if n == 1 else plural or singular + 's'}"
+
+
 def money(value: float | None, currency: str) -> str:
     """An amount with its currency symbol: $1,234.50, €99.00."""
     if value is None:

@@ -94,9 +94,10 @@ def _environment() -> Any:
         p_value=fmt.p_value,
         probability=fmt.probability,
         label=fmt.label,
-        signed_rate=lambda v: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.rate(v, 1),
-        signed_count=lambda v: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.count(round(v)),
-        signed_money=lambda v, currency: fmt.DASH if v is None else ("+" if v > 0 else "") + fmt.money(v, currency),
+        signed_rate=lambda v: fmt.signed(v, fmt.rate(abs(v), 1) if v is not None else ""),
+        signed_count=lambda v: fmt.signed(v and round(v), fmt.count(abs(round(v))) if v is not None else ""),
+        signed_money=lambda v, currency: fmt.signed(v, fmt.money(abs(v), currency) if v is not None else ""),
+        counted=fmt.counted,
     )
     return env
 
@@ -196,7 +197,8 @@ def render_html(
         "control_verdict": control_sentence(stats),
         "ab_verdict": ab_verdict,
         # The answer on the first page: what happened, and the verdicts (marked) among the sentences.
-        "summary": [(s, s in verdicts) for s in sentences],
+        "summary": [(s, any(v and s.endswith(v[1:]) for v in verdicts)) for s in sentences],
+        "has_control": bool(c.control_group_pct or stats.control.users or stats.totals.control_group),
         "won": stats.winner is not None or (not stats.variants and stats.control.verdict == "winner"),
         "share": lambda part, whole: fmt.rate(100 * part / whole, 1) if whole else fmt.DASH,
         "partial_note": "",

@@ -104,22 +104,26 @@ def summary(stats: CampaignStats, previous: CampaignStats | None) -> tuple[str, 
         sentences = ["Nothing was sent in this period, and no conversion was attributed to the campaign."]
     else:
         sentences = [
-            f"{fmt.count(t.sent)} notifications went to {fmt.count(t.sent_users)} users; "
+            f"{fmt.counted(t.sent, 'notification')} went to {fmt.counted(t.sent_users, 'user')}; "
             f"{fmt.count(users.viewed)} of them ({_share(users.viewed, users.sent)}) saw one and "
             f"{fmt.count(users.clicked)} ({_share(users.clicked, users.sent)}) clicked.",
-            f"{fmt.count(t.converted_users)} users converted ({fmt.rate(t.conversion_rate)} of the users sent to), "
-            f"with {fmt.count(t.conversions)} conversions worth {fmt.money(t.revenue, c.currency)}.",
+            f"{fmt.counted(t.converted_users, 'user')} converted ({fmt.rate(t.conversion_rate)} of the users sent to), "
+            f"with {fmt.counted(t.conversions, 'conversion')} worth {fmt.money(t.revenue, c.currency)}.",
         ]
     changes = _changes(stats, previous)
     if changes:
         sentences.append(changes)
     if stats.variants:
         sentences.append(ab_sentence(stats))
-    if stats.control.users or (stats.control.test is not None and stats.control.test.difference is not None):
+    has_control = stats.control.users or (stats.control.test is not None and stats.control.test.difference is not None)
+    if has_control and stats.variants:
+        sentence = control_sentence(stats)
+        sentences.append("Against the control group: " + sentence[0].lower() + sentence[1:])
+    elif has_control or (not stats.variants and t.sent):
         sentences.append(control_sentence(stats))
     if t.errors and len(sentences) < 5:
         cat = stats.errors_by_category
-        uninstalled = f"; {fmt.count(t.uninstalls)} users had uninstalled the app" if t.uninstalls else ""
-        sentences.append(f"{fmt.count(t.errors)} notifications could not be delivered ({fmt.count(cat.technical)} "
+        uninstalled = f"; {fmt.counted(t.uninstalls, 'user')} had uninstalled the app" if t.uninstalls else ""
+        sentences.append(f"{fmt.counted(t.errors, 'notification')} could not be delivered ({fmt.count(cat.technical)} "
                          f"technical, {fmt.count(cat.non_technical)} non-technical){uninstalled}.")
     return tuple(sentences)

@@ -145,10 +145,13 @@ def test_running_header_name_is_cut_before_the_period(which: str, request: pytes
         assert header[0].x_max + 12 <= period.x_min, f"page {number}: the name runs into the period"
 
 
-def test_full_name_wraps_in_the_body(single_report: Report) -> None:
-    assert f"<h1>{NAME} <span" in single_report.html
+def test_a_long_name_is_cut_in_the_title_and_whole_in_the_facts(single_report: Report) -> None:
+    """The title keeps 120 characters (the whole name in its title attribute); the facts line wraps the whole name."""
+    assert f'<h1 title="{NAME}">{NAME[:119]}… <span' in single_report.html
+    assert f'<li class="fullname">Name <b>{NAME}</b></li>' in single_report.html
     first = [w for w in single_report.pages[0] if w.y_min > TOP]
-    assert f"{NAME}Singlemessage" in "".join(w.text for w in first)  # the title: every character, line after line
+    text = "".join(w.text for w in first)
+    assert f"{NAME[:119]}…Singlemessage" in text and f"Name{NAME}" in text  # every character, line after line
     assert TITLE in single_report.html and BODY in single_report.html
 
 

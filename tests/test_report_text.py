@@ -130,3 +130,30 @@ def test_the_mail_carries_the_reports_summary(ab_stats: CampaignStats) -> None:
     text = " ".join(mail.text.split())
     assert " ".join(rendered.summary) in text and "conversion rate +1.00 pp" in text
     assert "Stop: B wins (+1.80 pp, 95% CI +0.60 to +3.00, since the test started)." in mail.html
+
+
+def test_one_is_singular_the_minus_is_a_minus_and_the_control_verdict_is_named(ab_stats: CampaignStats) -> None:
+    one = replace(ab_stats, totals=replace(ab_stats.totals, sent=1, sent_users=1, converted_users=1, conversions=1,
+                                           errors=1, uninstalls=1),
+                  funnel=Funnel(users=UsersFunnel(sent=1, viewed=1, clicked=0, converted=1)))
+    text = " ".join(summary(with_ab_verdict(one, "keep_running"), None))
+    assert "1 notification went to 1 user;" in text and "1 user converted" in text and "with 1 conversion worth" in text
+    assert "1 notification could not be delivered" in text and "1 user had uninstalled the app" in text
+    assert "Against the control group: not enough data yet" in text  # the A/B verdict first, then the control's
+    control = replace(ab_stats.control, lift=-41.5, incremental_conversions=-4.0, incremental_revenue=-12.5)
+    html = render_html(replace(with_ab_verdict(ab_stats, "keep_running"), control=control), None, GENERATED).html
+    assert "−41.5%" in html and "−4</span>" in html and "−€12.50 incremental revenue" in html
+    assert "-41.5%" not in html
+
+
+def test_a_single_message_without_a_control_group_says_so_once(ab_stats: CampaignStats) -> None:
+    single = replace(ab_stats, variants=(), verdict="not_enough_data", winner=None,
+                     campaign=replace(ab_stats.campaign, type="single", control_group_pct=0),
+                     control=replace(ab_stats.control, users=0, test=None),
+                     totals=replace(ab_stats.totals, control_group=0))
+    sentence = "This campaign has no control group in the period, so its effect cannot be measured."
+    assert sentence in summary(single, None)
+    html = render_html(single, None, GENERATED).html
+    control = html[html.index('<section id="control">'):html.index("</section>", html.index('<section id="control">'))]
+    assert sentence in control and "Targeted users converting" not in control
+    assert ">Control group</div>" not in html  # no card for a group that does not exist
