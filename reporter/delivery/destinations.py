@@ -83,6 +83,7 @@ def _post(name: str, config: DestinationSettings, notice: Notice, environ: Mappi
     url, problem = _variable(environ, config.url_env, f"destinations.{name}.url_env")
     if problem:
         return [Attempt(name, "failed", None, problem, clock())]
+    url = url.strip()  # a line end copied in with the URL
     delivery_id = notice.id or uuid.uuid4().hex
     secrets: tuple[str, ...] = ()
     headers: Callable[[], Mapping[str, str]] = dict

@@ -98,6 +98,8 @@ def _opener(read_timeout: float) -> urllib.request.OpenerDirector:
 
 def check_url(url: str) -> str | None:
     """Why the URL cannot be posted to (without quoting it), or None."""
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        return "holds spaces, control or non-ASCII characters (quote them as %XX)"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
@@ -178,9 +180,9 @@ def _one(opener: urllib.request.OpenerDirector, name: str, url: str, body: bytes
          headers: Mapping[str, str], clock: Callable[[], datetime],
          hidden: tuple[str, ...]) -> tuple[Attempt, float | None]:
     """One request: its Attempt, and the wait its answer asked for (Retry-After) when it is worth another."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": f"reporter/{__version__}", **headers})
     try:
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json; charset=utf-8", "User-Agent": f"reporter/{__version__}", **headers})
         with opener.open(request, timeout=policy.connect_timeout_s) as response:
             answer = response.read(ANSWER_BYTES)
             return Attempt(name, "delivered", response.status, _message(response.status, response.reason, answer, hidden),
@@ -202,14 +204,14 @@ def _one(opener: urllib.request.OpenerDirector, name: str, url: str, body: bytes
         what = "timed out" if isinstance(reason, (TimeoutError, socket.timeout)) else "no connection"
         return Attempt(name, "failed", None, _scrub(f"{what}: {type(reason).__name__}: {reason}", hidden), clock(),
                        transient=True), None
+    except (http.client.InvalidURL, ValueError) as exc:  # their messages quote the URL
+        return Attempt(name, "failed", None, f"the destination's URL is not usable ({type(exc).__name__})", clock()), None
     except (TimeoutError, socket.timeout) as exc:
         return Attempt(name, "failed", None, _scrub(f"timed out waiting for the answer: {exc}", hidden), clock(),
                        transient=True), None
     except (OSError, http.client.HTTPException) as exc:
         return Attempt(name, "failed", None, _scrub(f"the connection broke: {type(exc).__name__}: {exc}", hidden),
                        clock(), transient=True), None
-    except ValueError as exc:  # urllib's refusal of a URL it cannot parse: its message would quote the URL
-        return Attempt(name, "failed", None, f"the destination's URL is not usable ({type(exc).__name__})", clock()), None
 
 
 def _message(code: int, reason: str | None, answer: bytes, hidden: tuple[str, ...]) -> str:

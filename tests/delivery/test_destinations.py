@@ -181,6 +181,11 @@ def test_an_unset_variable_or_unknown_destination_is_a_failed_attempt_naming_it(
     assert (unknown.status, unknown.message) == ("failed", "unknown destination (destinations: ops)")
     [bad] = send_notice("ops", NOTICE, settings, environ={"HOOK_URL": "ftp://files.example.test/x", "HOOK_SECRET": SECRET})
     assert (bad.status, bad.message) == ("failed", "the destination's URL is not an http(s) URL")
+    [spaced] = send_notice("ops", NOTICE, settings, environ={"HOOK_URL": receiver.url + "/a b\n", "HOOK_SECRET": SECRET})
+    assert (spaced.status, spaced.message) == (
+        "failed", "the destination's URL holds spaces, control or non-ASCII characters (quote them as %XX)")
+    [port] = send_notice("ops", NOTICE, settings, environ={"HOOK_URL": "https://hooks.example.test:99999/x", "HOOK_SECRET": SECRET})
+    assert (port.status, port.message) == ("failed", "the destination's URL is not a URL")
     assert receiver.requests == []
     with pytest.raises(UserError, match="^destinations.ops.url_env: the environment variable HOOK_URL is not set$"):
         check_destinations(settings, ["ops"], environ={})
