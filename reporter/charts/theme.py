@@ -112,6 +112,17 @@ def fit_text(text: str, width: float, size: float = RC["font.size"], bold: bool 
     return text.rstrip() + "…"
 
 
+def wrap_text(text: str, width: float, size: float = RC["font.size"]) -> str:
+    """The text broken into lines at spaces, each line fitting a width (inches) where its words allow."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and text_width(f"{lines[-1]} {word}", size) <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
 def to_svg(fig: Figure, prefix: str) -> str:
     """The figure as an SVG document without the XML prolog, scalable to its container, its ids under `prefix`."""
     buffer = io.StringIO()

@@ -13,14 +13,21 @@ from reporter import formatting as fmt
 from reporter.charts.figure import Chart
 from reporter.charts.funnel import USER_STEPS, draw_steps, step_texts
 from reporter.charts.theme import (
-    BLUE, FULL, GREEN, GREY, INK, MUTED, ORANGE, PINK, SERIES, fit_text, label_margin, no_data, number, safe_text, theme,
-    to_svg,
+    BLUE, FULL, GREEN, GREY, INK, MUTED, ORANGE, PINK, SERIES, fit_text, label_margin, no_data, number, safe_text, text_width,
+    theme, to_svg, wrap_text,
 )
 from reporter.charts.trend import MIN_SLOTS, bucket_text, plot_series
 from reporter.charts.trend import SERIES as TREND_SERIES
-from reporter.metrics.model import VariantStats
+from reporter.metrics.model import Comparison, VariantStats
 
 STEP_COLOURS = (BLUE, ORANGE, GREEN, PINK)
+
+
+MAX_MARGIN = 2.0  # inches: a long variant name is cut, it does not squeeze the panels
+GAP = 0.3  # inches between the two panels of the comparison
+MAX_POINTS = 100.0  # a difference of two rates never passes ±100 pp, whatever its interval says
+RATE_LABEL = "Conversion rate in this period (%)"
+DIFFERENCE_LABEL = "Difference to baseline since the test started (pp)"
 
 
 def _name(v: VariantStats) -> str:
@@ -32,16 +39,33 @@ def _width(fig: Figure, ax: Axes) -> float:
     return ax.get_position().width * fig.get_figwidth()
 
 
+def _p(value: float | None) -> str:
+    """p = 0.018, p < 0.001."""
+    text = fmt.p_value(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def _note(cmp: Comparison) -> str:
+    """The words next to a variant's interval: its difference, p-value and verdict."""
+    return f"{fmt.points(cmp.difference)}, {_p(cmp.p_value)},\n{fmt.label(cmp.verdict)}"
+
+
 def comparison(variants: Sequence[VariantStats]) -> Chart:
-    """Left: each variant's conversion rate. Right: its difference to the baseline with the 95% interval."""
+    """Left: each variant's conversion rate in the period. Right: its difference to the baseline since the test started."""
     title = "Conversion rate by variant, and its difference to the baseline with the 95% interval"
+    compared = [v.vs_baseline for v in variants
+                if not v.baseline and v.vs_baseline is not None and v.vs_baseline.difference is not None]
     with theme():
-        size = (FULL[0], max(2.0, 0.45 * len(variants) + 1.0))
+        size = (FULL[0], max(2.2, 0.45 * len(variants) + 1.2))
         fig = Figure(figsize=size)
-        margin = label_margin([_name(v) for v in variants])
+        margin = min(label_margin([_name(v) for v in variants]), MAX_MARGIN)
+        names = [fit_text(_name(v), margin - 0.12) for v in variants]
         # The verdict of each variant is written to the right of the plot area.
-        fig.subplots_adjust(left=margin / size[0], right=1 - 2.0 / size[0], bottom=0.5 / size[1], top=1 - 0.12 / size[1],
-                            wspace=0.08)
+        notes = [line for cmp in compared for line in _note(cmp).split("\n")]
+        right_margin = min(MAX_MARGIN, max(1.0, max((text_width(n, 7.5) for n in notes), default=0.0) + 0.25))
+        room = size[0] - margin - right_margin - GAP
+        fig.subplots_adjust(left=margin / size[0], right=1 - right_margin / size[0], bottom=0.72 / size[1],
+                            top=1 - 0.12 / size[1], wspace=GAP / (room / 2))
         left, right = fig.subplots(1, 2, sharey=True, width_ratios=(1, 1.2))
         y = list(range(len(variants)))[::-1]
         if not any(v.sent_users for v in variants):
@@ -55,11 +79,12 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
             left.set_xlim(0, top * 1.4)
             for yi, v in zip(y, variants):
                 left.text((v.conversion_rate or 0) + top * 0.02, yi, fmt.rate(v.conversion_rate), va="center", fontsize=7.5, color=INK)
-            left.set_yticks(y, [_name(v) for v in variants])
-            left.set_xlabel("Conversion rate (%)")
+            left.set_yticks(y, names)
+            # Each label within its panel, so that the two never run together.
+            left.set_xlabel(wrap_text(RATE_LABEL, _width(fig, left)))
             left.grid(axis="y", visible=False)
             right.axvline(0, color=MUTED, linewidth=1)
-            spans = []
+            spans = [0.0]
             for yi, v, colour in zip(y, variants, colours):
                 cmp = v.vs_baseline
                 if v.baseline or cmp is None or cmp.difference is None:
@@ -72,13 +97,14 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
                 spans += [low, high]
                 right.errorbar(cmp.difference, yi, xerr=[[cmp.difference - low], [high - cmp.difference]],
                                fmt="o", color=colour, ecolor=colour, capsize=4, markersize=5)
-                verdict = fmt.label(cmp.verdict)
-                right.text(1.03, yi, f"{fmt.points(cmp.difference)}, p {fmt.p_value(cmp.p_value)}\n{verdict}",
-                           transform=right.get_yaxis_transform(), va="center", fontsize=7.5, clip_on=False,
-                           color=INK if cmp.significant else MUTED, fontweight="bold" if cmp.significant else "normal")
-            reach = max((abs(s) for s in spans), default=1.0) or 1.0
-            right.set_xlim(-reach * 1.15, reach * 1.15)
-            right.set_xlabel("Difference to baseline (percentage points)")
+                right.annotate(_note(cmp), (1, yi), xycoords=right.get_yaxis_transform(), xytext=(6, 0),
+                               textcoords="offset points", va="center", fontsize=7.5, annotation_clip=False,
+                               color=INK if cmp.significant else MUTED, fontweight="bold" if cmp.significant else "normal")
+            # The data's span, never past ±100 pp: a wide interval of a small sample runs off the axis instead.
+            low, high = max(min(spans), -MAX_POINTS), min(max(spans), MAX_POINTS)
+            pad = 0.12 * ((high - low) or 1.0)
+            right.set_xlim(max(low - pad, -MAX_POINTS), min(high + pad, MAX_POINTS))
+            right.set_xlabel(wrap_text(DIFFERENCE_LABEL, _width(fig, right)))
             right.xaxis.set_major_locator(MaxNLocator(nbins=5))
             right.grid(axis="y", visible=False)
             right.tick_params(axis="y", left=False)

@@ -63,3 +63,20 @@ def markers(svg: str) -> list[tuple[float, float]]:
 def dashed(svg: str) -> int:
     """How many dashed strokes the chart has."""
     return svg.count("stroke-dasharray")
+
+
+def text_boxes(svg: str) -> list[tuple[str, float, float]]:
+    """Every unrotated text drawn with its left and right edge, measured in the charts' font."""
+    from reporter.charts.theme import text_width
+
+    out = []
+    for t in ET.fromstring(svg).iter(f"{SVG}text"):
+        style = dict(part.split(":", 1) for part in t.get("style", "").replace(" ", "").split(";") if ":" in part)
+        transform = t.get("transform", "")
+        if re.search(r"rotate\(-?(?!0 )\d", transform):
+            continue
+        x = float(t.get("x")) if t.get("x") else float(re.findall(r"translate\((-?[\d.]+)", transform)[0])
+        width = 72 * text_width(t.text or "", float(style["font-size"].removesuffix("px")), style.get("font-weight") == "700")
+        shift = {"middle": width / 2, "end": width}.get(style.get("text-anchor", "start"), 0.0)
+        out.append((t.text or "", x - shift, x - shift + width))
+    return out
