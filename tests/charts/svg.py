@@ -80,3 +80,14 @@ def text_boxes(svg: str) -> list[tuple[str, float, float]]:
         shift = {"middle": width / 2, "end": width}.get(style.get("text-anchor", "start"), 0.0)
         out.append((t.text or "", x - shift, x - shift + width))
     return out
+
+
+def plot_box(svg: str) -> tuple[float, float, float, float]:
+    """The (first) plot area: left, right, top and bottom edge (y grows downwards)."""
+    return _rectangles(svg)[0]
+
+
+def text_y(svg: str, text: str) -> float:
+    """The baseline height of the first text drawn with these words."""
+    t = next(t for t in ET.fromstring(svg).iter(f"{SVG}text") if t.text == text)
+    return float(t.get("y")) if t.get("y") else float(re.findall(r"translate\(-?[\d.]+ (-?[\d.]+)", t.get("transform", ""))[0])
