@@ -199,8 +199,10 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, timezone: 
             ax.set_ylim(0, max(top * 1.12, 2 if integer else 0))
             ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=integer, min_n_ticks=2 if integer else 3))
             if len(buckets) <= 12:
-                # Few bars: each with its figure, as in the table.
+                # Few bars: each with its figure, as in the table; an empty bucket has no bar to label.
                 for xi, v in zip(x, values):
+                    if not v:
+                        continue
                     ax.text(xi, v + top * 0.02, show(v), ha="center", va="bottom", fontsize=7.5, color=INK)
             ax.set_ylabel(ylabel)
         svg = to_svg(fig, f"{key}-{granularity}")

@@ -149,3 +149,13 @@ def test_titles_name_the_bucket(granularity: str) -> None:
     assert trend.message_trend(buckets, granularity).title == f"Sent, impressions and clicks per {unit}"
     assert trend.conversion_performance(buckets, granularity).title == f"Conversions per {unit}"
     assert trend.revenue_performance(buckets, granularity, "EUR").title == f"Revenue per {unit}"
+
+
+def test_empty_buckets_have_no_value_label() -> None:
+    days = tuple(TrendBucket(f"2026-10-{d:02d}", conversions=3 if d == 3 else 0, revenue=12.5 if d == 3 else 0.0)
+                 for d in range(1, 8))
+    drawn = texts(trend.conversion_performance(days, "daily").svg)
+    # The bars' figures come after the axis label: only the one bar with conversions has one.
+    assert drawn[drawn.index("Conversions") + 1:] == ["3"]
+    revenue = texts(trend.revenue_performance(days, "daily", "EUR").svg)
+    assert revenue[revenue.index("Revenue (EUR)") + 1:] == ["€12.50"]
