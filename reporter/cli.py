@@ -88,6 +88,19 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, debug: bool) ->
     ctx.obj = AppContext(url, config, debug, "--db" if db else "database.url", _settings=settings)
 
 
+def _program() -> str:
+    """How the user can call this program again: `reporter` when on the PATH, else its path (.venv/bin/reporter)."""
+    import shutil
+
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "reporter" or shutil.which("reporter") == str(argv0):
+        return "reporter"
+    try:
+        return str(argv0.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(argv0)
+
+
 def _console(stderr: bool = False) -> Any:
     from reporter.terminal import console
 
@@ -262,7 +275,7 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
         for artifact in run.artifacts:
             console.print(f"  {run.path(archive.root, artifact.name)}", highlight=False, soft_wrap=True)
     web = settings.web
-    console.print("Next: open a PDF above, or browse the archive with `reporter serve`, then http://127.0.0.1:8000/"
+    console.print(f"Next: open a PDF above, or browse the archive with `{_program()} serve`, then http://127.0.0.1:8000/"
                   + ("" if web.anonymous or web.users else
                      " (with web.anonymous: true or web.users in the config; see the README's web app section)"),
                   highlight=False, soft_wrap=True)
@@ -285,7 +298,7 @@ def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
                 format_rate(t.conversion_rate), f"{t.revenue:,.2f} {c.currency}",
             )
     console.print(table)
-    console.print("Details: reporter stats CAMPAIGN (add --json for the machine-readable figures)")
+    console.print(f"Details: {_program()} stats CAMPAIGN (add --json for the machine-readable figures)")
 
 
 # -- stats -----------------------------------------------------------------------------------
@@ -339,7 +352,7 @@ def period_options(command: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout (the documented shape).")
 @click.pass_obj
 def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, as_json: bool) -> None:
-    """The figures of one campaign over a period (default: its whole life, UTC)."""
+    """The figures of one campaign over a period (default: its whole life, in the config's timezone)."""
     import json
 
     from reporter.metrics import compute_stats_concurrently
@@ -360,14 +373,18 @@ def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None
 @click.argument("campaign")
 @period_options
 @click.option("--format", "formats", default="pdf,html", show_default=True, help="pdf, html or both (comma-separated).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("rendered"), show_default=True,
+              help="Folder for the files (not the archive: jobs, deliver and demo store there).")
 @click.pass_obj
 def render_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, formats: str, out: Path) -> None:
     """Render the campaign's report (single-message or A/B) and print the file paths."""
     from reporter.production import branding_of, render_campaign
 
-    paths = render_campaign(app.engine(), campaign, out, _formats(formats), _parse_bound(start, "--from", tz),
-                            _parse_bound(end, "--to", tz), tz, branding=branding_of(app.settings()))
+    try:
+        paths = render_campaign(app.engine(), campaign, out, _formats(formats), _parse_bound(start, "--from", tz),
+                                _parse_bound(end, "--to", tz), tz, branding=branding_of(app.settings()))
+    except OSError as exc:
+        raise OptionError("--out", f"cannot write into {out}: {exc.strerror or exc}") from None
     for path in paths:
         click.echo(str(path))
 
@@ -701,9 +718,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line, as every other error: the usage is one --help away
+        command = exc.ctx.command_path if exc.ctx is not None else "reporter"
+        _echo(f"error: {exc.format_message()} (see {command} --help)", err=True)
+        sys.exit(2)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        sys.exit(exc.exit_code)
     except ReporterError as exc:
         if debug:
             raise

@@ -201,3 +201,20 @@ def test_serve_prints_its_url_and_a_busy_port_is_one_line(demo_dir: Path) -> Non
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_mistyped_option_is_one_line_naming_the_help(demo_dir: Path) -> None:
+    result = run(["stats", "--frm", "2026-10-01"], demo_dir)
+    assert (result.returncode, result.stderr) == (
+        2, "error: No such option '--frm'. Did you mean '--from'? (see reporter stats --help)\n")
+    out = run(["render", "cart-reminder", "--out", "/proc/no-such-folder"], demo_dir)
+    assert (out.returncode, out.stderr) == (
+        2, "error: --out: cannot write into /proc/no-such-folder: No such file or directory\n")
+
+
+def test_serve_refuses_a_web_app_nobody_could_log_into(demo_dir: Path) -> None:
+    config = demo_dir / "nobody.yaml"
+    config.write_text("web:\n  anonymous: false\n")
+    result = run(["--config", str(config), "serve"], demo_dir, env={"REPORTER_WEB_SECRET": "x" * 32})
+    assert (result.returncode, result.stderr) == (
+        2, "error: web: nobody could log in: add web.users (see `reporter hash-password`) or set web.anonymous: true\n")

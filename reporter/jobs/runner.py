@@ -39,6 +39,13 @@ def parse_period(value: str, tz: str) -> tuple[datetime, datetime] | str:
     """--period: a period name, or FROM..TO dates (TO excluded) in the job's timezone."""
     if value in PERIODS:
         return value
+    if len(value) == 10 and ".." not in value:  # one day
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise PeriodError(f"not a period name or FROM..TO dates: {value!r}") from None
+        z = zone(tz)
+        return local_midnight(day, z), local_midnight(day + timedelta(days=1), z)
     if ".." in value:
         first, _, last = value.partition("..")
         try:
@@ -154,10 +161,11 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
     results = []
     failures = []
     unmailed = ""
+    units = plan_units(engine, settings, job, fire_time, campaigns, period)  # bad arguments stop here, unlogged
     if _mails(settings, job) and not settings.mails:
         unmailed = "not mailed: no SMTP server is configured (add an smtp: section to the config)"
         log.warning("%s: %s", job.name, unmailed)
-    for unit in plan_units(engine, settings, job, fire_time, campaigns, period):
+    for unit in units:
         if unmailed:
             unit = replace(unit, to=(), cc=(), bcc=())
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}

@@ -60,6 +60,9 @@ def build_app(settings: Settings, engine: Engine, config_path: Path | None, db_u
     if not secret and not settings.web.anonymous:
         raise UserError(f"web.secret_key_env: the environment variable {settings.web.secret_key_env} is not set "
                         "(it signs the session cookies; or set web.anonymous: true)")
+    if not settings.web.anonymous and not settings.web.users:
+        raise UserError("web: nobody could log in: add web.users (see `reporter hash-password`) or set "
+                        "web.anonymous: true")
     if secret is not None and len(secret) < 16:
         raise UserError(f"web.secret_key_env: {settings.web.secret_key_env} is too short (at least 16 characters)")
     sessions = SessionStore(engine, settings.web.session_hours * 3600, time.time)

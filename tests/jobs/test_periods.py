@@ -89,3 +89,10 @@ def test_latest_fire_time() -> None:
     now = local(BERLIN, 2026, 11, 26, 7, 20)
     assert latest_fire_time("daily 07:00", BERLIN, now, timedelta(hours=1)) == local(BERLIN, 2026, 11, 26, 7)
     assert latest_fire_time("daily 07:00", BERLIN, now, timedelta(minutes=10)) is None
+
+
+def test_a_period_option_may_be_one_day_in_the_jobs_timezone() -> None:
+    from reporter.jobs.runner import parse_period
+
+    start, end = parse_period("2026-11-01", "America/New_York")  # the 25-hour day of the fall-back
+    assert (start.isoformat(), end.isoformat()) == ("2026-11-01T00:00:00-04:00", "2026-11-02T00:00:00-05:00")
