@@ -125,7 +125,7 @@ def plot_series(ax: Axes, buckets: Sequence[TrendBucket], x: Sequence[float], fi
                 markerfacecolor="white", markeredgecolor=colour, markeredgewidth=1.3)
 
 
-def _partial_note(buckets: Sequence[TrendBucket], granularity: str) -> str:
+def partial_note(buckets: Sequence[TrendBucket], granularity: str) -> str:
     cut = [bucket_text(b, granularity).removesuffix(" (partial)") for b in buckets if b.partial]
     if not cut:
         return ""
@@ -162,7 +162,7 @@ def message_trend(buckets: Sequence[TrendBucket], granularity: str, timezone: st
             f"{title}: line chart over {len(buckets)} {unit}{'' if len(buckets) == 1 else 's'}, "
             f"{bucket_text(buckets[0], granularity)} to {bucket_text(buckets[-1], granularity)}; "
             f"{fmt.count(total)} sent in all; busiest {unit}: {bucket_text(busiest, granularity)} ({fmt.count(busiest.sent)} sent)."
-            + _partial_note(buckets, granularity)
+            + partial_note(buckets, granularity)
         )
     else:
         alt = f"{title}: no notifications in this period."
@@ -210,7 +210,7 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, timezone: 
         best = max(zip(values, buckets), key=lambda vb: vb[0])
         alt = (f"{title}: bar chart over {len(buckets)} {unit}{'' if len(buckets) == 1 else 's'}; {show(sum(values))} in "
                f"all; most in one {unit}: {bucket_text(best[1], granularity)} ({show(best[0])})."
-               + _partial_note(buckets, granularity))
+               + partial_note(buckets, granularity))
     else:
         alt = f"{title}: none in this period."
     rows = tuple((bucket_text(b, granularity), show(v)) for b, v in zip(buckets, values))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -16,13 +18,12 @@ from reporter.charts.theme import (
     BLUE, FULL, GREEN, GREY, INK, MUTED, ORANGE, PINK, SERIES, fit_text, label_margin, no_data, number, safe_text, text_width,
     theme, to_svg, wrap_text,
 )
-from reporter.charts.trend import MIN_SLOTS, bucket_text, plot_series
+from reporter.charts.trend import MIN_SLOTS, UNITS, X_LABELS, bucket_text, partial_note, plot_series
 from reporter.charts.trend import SERIES as TREND_SERIES
-from reporter.metrics.model import Comparison, VariantStats
+from reporter.metrics.model import Comparison, TrendBucket, VariantStats
 
 STEP_COLOURS = (BLUE, ORANGE, GREEN, PINK)
-
-
+WEEKLY_AFTER = 62  # days: a longer period's variant trends are summed into weeks, as the main trend
 MAX_MARGIN = 2.0  # inches: a long variant name is cut, it does not squeeze the panels
 GAP = 0.3  # inches between the two panels of the comparison
 MAX_POINTS = 100.0  # a difference of two rates never passes ±100 pp, whatever its interval says
@@ -137,54 +138,79 @@ def _against(v: VariantStats) -> str:
             f"{fmt.label(cmp.verdict).lower()}")
 
 
-def trends(variants: Sequence[VariantStats]) -> Chart:
-    """Each variant's daily sent, impressions and clicks, side by side on a shared scale.
+def weekly(trend: Sequence[TrendBucket], days: Sequence[str]) -> tuple[TrendBucket, ...]:
+    """Daily buckets summed into ISO weeks, keyed by their Monday; partial unless the period has its 7 days whole."""
+    weeks: dict[str, list[TrendBucket]] = {}
+    for b in trend:
+        day = date.fromisoformat(b.bucket)
+        weeks.setdefault((day - timedelta(days=day.weekday())).isoformat(), []).append(b)
+    covered = Counter((date.fromisoformat(d) - timedelta(days=date.fromisoformat(d).weekday())).isoformat() for d in days)
+    return tuple(
+        TrendBucket(monday, sum(b.sent for b in bs), sum(b.impressions for b in bs), sum(b.clicks for b in bs),
+                    sum(b.errors for b in bs), sum(b.conversions for b in bs), round(sum(b.revenue for b in bs), 2),
+                    partial=covered[monday] < 7 or any(b.partial for b in bs))
+        for monday, bs in weeks.items()
+    )
+
+
+def trends(variants: Sequence[VariantStats], by_week: bool | None = None) -> Chart:
+    """Each variant's sent, impressions and clicks per day (per week over more than 62 days), side by side.
 
     The variants' trends are daily whatever the period (the metrics give no
-    hourly trend per variant): a one- or two-day report shows one or two points.
+    hourly trend per variant): a one- or two-day report shows one or two points,
+    a quarter its days summed into weeks rather than 92 points under two ticks.
     """
-    title = "Sent, impressions and clicks per day, by variant"
     days = sorted({b.bucket for v in variants for b in v.trend})
-    index = {d: i for i, d in enumerate(days)}
-    n = len(days)
+    if by_week is None:
+        by_week = len(days) > WEEKLY_AFTER
+    granularity = "weekly" if by_week else "daily"
+    series = [weekly(v.trend, days) if by_week else tuple(v.trend) for v in variants]
+    unit = UNITS[granularity]
+    title = f"Sent, impressions and clicks per {unit}, by variant"
+    buckets = sorted({b.bucket for bs in series for b in bs})
+    index = {d: i for i, d in enumerate(buckets)}
+    n = len(buckets)
     pad = max(0.0, (MIN_SLOTS - n) / 2)
     with theme():
         fig = Figure(figsize=(FULL[0], 2.4))
         fig.subplots_adjust(left=0.62 / FULL[0], right=0.98, bottom=0.62 / 2.4, top=1 - 0.3 / 2.4, wspace=0.1)
         axes = fig.subplots(1, max(1, len(variants)), sharey=True, squeeze=False)[0]
-        top = max((b.sent for v in variants for b in v.trend), default=0)
-        for ax, v in zip(axes, variants):
+        top = max((b.sent for bs in series for b in bs), default=0)
+        for ax, v, bs in zip(axes, variants, series):
             ax.set_title(fit_text(_name(v), _width(fig, ax), 8.5, bold=True), fontsize=8.5)
-            if not v.trend:
+            if not bs:
                 no_data(ax)
                 continue
-            x = [index[b.bucket] for b in v.trend]
+            x = [index[b.bucket] for b in bs]
             for figure, label, colour in TREND_SERIES:
-                plot_series(ax, v.trend, x, figure, colour, label, linewidth=1.3)
+                plot_series(ax, bs, x, figure, colour, label, linewidth=1.3)
             ax.set_xlim(-0.5 - pad, n - 0.5 + pad)
             ax.set_ylim(0, top * 1.1 or 1)
             # Two dates per panel, so that neighbouring panels' labels never meet.
             ticks = sorted({0, n // 2}) if n > 2 else list(range(n))
-            ax.set_xticks(ticks, [fmt.bucket_label(days[t], "daily") for t in ticks])
+            ax.set_xticks(ticks, [fmt.bucket_label(buckets[t], granularity) for t in ticks])
             ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=3))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: number(y)))
             ax.grid(axis="x", visible=False)
         axes[0].set_ylabel("Notifications")
-        drawn = next((a for a, v in zip(axes, variants) if v.trend), None)
+        drawn = next((a for a, bs in zip(axes, series) if bs), None)
         if drawn is not None:
             handles, labels = drawn.get_legend_handles_labels()
-            if any(b.partial for v in variants for b in v.trend):
+            if any(b.partial for bs in series for b in bs):
                 handles.append(Line2D([], [], color=MUTED, linestyle=(0, (3, 2)), marker="o", markerfacecolor="white"))
-                labels.append("Partial day")
+                labels.append(f"Partial {unit}")
             fig.legend(handles, labels, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 0.0))
         svg = to_svg(fig, "variants-trend")
     rows = tuple(
-        (bucket_text(b, "daily"), f"{v.variant} · {v.name}", fmt.count(b.sent), fmt.count(b.impressions), fmt.count(b.clicks))
-        for d in days for v in variants for b in v.trend if b.bucket == d
+        (bucket_text(b, granularity), f"{v.variant} · {v.name}", fmt.count(b.sent), fmt.count(b.impressions),
+         fmt.count(b.clicks))
+        for d in buckets for v, bs in zip(variants, series) for b in bs if b.bucket == d
     )
-    alt = (f"{title}, on a shared scale over {n} day{'' if n == 1 else 's'}: "
-           + "; ".join(f"{v.variant} {fmt.count(sum(b.sent for b in v.trend))} sent" for v in variants) + ".")
-    return Chart("variants-trend", title, alt, svg, ("Day", "Variant", "Sent", "Impressions", "Clicks"), rows)
+    alt = (f"{title}, on a shared scale over {n} {unit}{'' if n == 1 else 's'}: "
+           + "; ".join(f"{v.variant} {fmt.count(sum(b.sent for b in v.trend))} sent" for v in variants) + "."
+           + partial_note(max(series, key=len, default=()), granularity))
+    return Chart("variants-trend", title, alt, svg, (X_LABELS[granularity], "Variant", "Sent", "Impressions", "Clicks"),
+                 rows)
 
 
 def funnels(variants: Sequence[VariantStats]) -> Chart:

@@ -1,14 +1,14 @@
-"""The A/B charts: what each comparison panel covers, an axis within ±100 pp, labels that never run together."""
+"""The A/B charts: what each comparison panel covers, an axis within ±100 pp, labels apart; weekly trends past 62 days."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
-from reporter.charts import variants
-from reporter.metrics.model import CampaignStats, Comparison, VariantStats
+from reporter.charts import report_charts, trend, variants
+from reporter.metrics.model import CampaignStats, Comparison, TrendBucket, VariantStats
 from tests.charts.svg import text_boxes, texts
 from tests.charts.test_charts import variant
 
@@ -78,3 +78,46 @@ def test_comparison_labels_do_not_collide_with_a_long_name() -> None:
     [(_t, _a, name_end)] = [box for box in text_boxes(svg) if box[0].startswith("B · ")]
     assert name_end <= min(a for _t, a, _b in rate) + 1
     assert name_end < 72 * variants.MAX_MARGIN + 1
+
+
+def trended(start: date, n: int) -> list[VariantStats]:
+    """Two variants with one daily bucket per day from `start`: 10 + the day's index sent each."""
+    days = tuple(TrendBucket((start + timedelta(days=i)).isoformat(), sent=10 + i, impressions=5, clicks=1) for i in range(n))
+    return [replace(variant("A", 1000, 14, True), trend=days), replace(variant("B", 1000, 17), trend=days)]
+
+
+def test_variant_trend_is_daily_up_to_62_days() -> None:
+    chart = variants.trends(trended(date(2026, 1, 7), 62))
+    assert chart.title == "Sent, impressions and clicks per day, by variant"
+    assert len(chart.rows) == 2 * 62 and chart.headers[0] == "Day"
+
+
+def test_quarter_variant_trend_is_weekly() -> None:
+    # 92 days from a Wednesday: a partial first week (Wed-Sun), 12 whole ones, a partial last (Mon-Wed).
+    vs = trended(date(2026, 1, 7), 92)
+    chart = variants.trends(vs)
+    assert chart.title == "Sent, impressions and clicks per week, by variant"
+    assert chart.headers[0] == "Week starting Monday"
+    weeks = [r[0] for r in chart.rows if r[1].startswith("A ·")]
+    assert len(weeks) == 14
+    assert weeks[0] == "Jan 5 (partial)" and weeks[1] == "Jan 12" and weeks[-1] == "Apr 6 (partial)"
+    assert not any("partial" in w for w in weeks[1:-1])
+    assert sum(int(r[2].replace(",", "")) for r in chart.rows if r[1].startswith("A ·")) == sum(b.sent for b in vs[0].trend)
+    assert chart.rows[0][2] == str(sum(range(10, 15)))  # Jan 7 to 11
+    drawn = texts(chart.svg)
+    assert "Partial week" in drawn
+    assert "partial" in chart.alt
+
+
+def test_whole_weeks_are_not_partial() -> None:
+    chart = variants.trends(trended(date(2026, 1, 5), 70))  # ten weeks from a Monday
+    assert len(chart.rows) == 2 * 10 and not any("partial" in r[0] for r in chart.rows)
+    assert "Partial week" not in texts(chart.svg)
+
+
+def test_quarter_report_has_a_weekly_variant_trend(demo_stats: Callable[..., CampaignStats]) -> None:
+    stats = demo_stats("black-friday-ab", DAY - timedelta(days=70), DAY + timedelta(days=22))
+    chart = report_charts(stats, trend.granularity_for(92))["variants-trend"]
+    assert chart.title.endswith("per week, by variant")
+    for v in stats.variants:
+        assert sum(int(r[2].replace(",", "")) for r in chart.rows if r[1] == f"{v.variant} · {v.name}") == v.sent
