@@ -144,6 +144,16 @@ def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Call
     return delta
 
 
+def _verdict_kind(sentence: str, stats: CampaignStats, ab_verdict: str) -> str:
+    """How the summary shows a sentence: "win" (a verdict that found a winner), "verdict", or "" (a plain one)."""
+    control = control_sentence(stats)
+    if ab_verdict and sentence == ab_verdict:
+        return "win" if stats.winner is not None else "verdict"
+    if sentence.endswith(control[1:]):
+        return "win" if stats.control.verdict == "winner" else "verdict"
+    return ""
+
+
 def _svg_inline(chart: Chart) -> Markup:
     svg = chart.svg.replace("<svg", f'<svg role="img" aria-label="{html.escape(fmt.report_text(chart.alt))}"', 1)
     return Markup(svg)
@@ -168,7 +178,6 @@ def render_html(
     period_text = fmt.period(stats.period.start, stats.period.end, tz)
     has_previous = previous is not None and (previous.totals.sent or previous.totals.conversions)
     ab_verdict = ab_sentence(stats) if stats.variants else ""
-    verdicts = {ab_verdict, control_sentence(stats)}
     sentences = summary(stats, previous if has_previous else None)
     window = c.conversion_window_hours
     context = {
@@ -197,9 +206,8 @@ def render_html(
         "control_verdict": control_sentence(stats),
         "ab_verdict": ab_verdict,
         # The answer on the first page: what happened, and the verdicts (marked) among the sentences.
-        "summary": [(s, any(v and s.endswith(v[1:]) for v in verdicts)) for s in sentences],
+        "summary": [(s, _verdict_kind(s, stats, ab_verdict)) for s in sentences],
         "has_control": bool(c.control_group_pct or stats.control.users or stats.totals.control_group),
-        "won": stats.winner is not None or (not stats.variants and stats.control.verdict == "winner"),
         "share": lambda part, whole: fmt.rate(100 * part / whole, 1) if whole else fmt.DASH,
         "partial_note": "",
     }
