@@ -15,24 +15,15 @@ import pytest
 from reporter.metrics.model import CampaignStats, Comparison, Funnel, UsersFunnel
 from reporter.render import render_html, render_pdf
 from reporter.verdicts_text import ab_sentence, summary
+from tests.test_verdicts import ab_stats as nine_days  # noqa: F401 - the module's demo A/B test, loaded once
 
 GENERATED = datetime(2026, 11, 28, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def ab_stats(tmp_path_factory: pytest.TempPathFactory) -> CampaignStats:
+def ab_stats(nine_days: CampaignStats) -> CampaignStats:  # noqa: F811
     """The demo A/B test over its first nine days, with round figures set by hand."""
-    from reporter.db import make_engine, upgrade
-    from reporter.demo import load_demo
-    from reporter.metrics import compute_stats, resolve_period
-
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('text') / 'r.db'}")
-    upgrade(engine)
-    load_demo(engine, 400, 5)
-    with engine.connect() as conn:
-        start = resolve_period(conn, "black-friday-ab", None, None, "UTC").start
-        stats = compute_stats(conn, "black-friday-ab", start, start + timedelta(days=9))
-    engine.dispose()
+    stats = nine_days
     totals = replace(stats.totals, sent=1_200, sent_users=1_000, impressions=900, impression_rate=75.0, clicks=150,
                      ctr=150 / 9, conversions=60, converted_users=50, conversion_rate=5.0, revenue=1_236.0, errors=30,
                      uninstalls=4, impressed_users=600, clicked_users=120)
