@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -19,7 +20,7 @@ DEFAULT_URL = "sqlite:///reporter.db"
 HEAD_REVISION = "0006"
 
 
-def _sqlite_tuning(busy_timeout_s: float):  # noqa: ANN202
+def _sqlite_tuning(busy_timeout_s: float) -> Callable[[object, object], None]:
     def tune(dbapi_conn: object, _record: object) -> None:
         cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
         cur.execute("PRAGMA journal_mode=WAL")

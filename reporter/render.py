@@ -73,7 +73,7 @@ def _data_text(value: Any) -> Any:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Any:
+def _environment() -> Environment:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -180,7 +180,7 @@ def render_html(
     ab_verdict = ab_sentence(stats) if stats.variants else ""
     sentences = summary(stats, previous if has_previous else None)
     window = c.conversion_window_hours
-    context = {
+    context: dict[str, Any] = {
         "stats": stats,
         "c": c,
         "t": stats.totals,
@@ -232,7 +232,7 @@ class FetchRefused(ValueError):
 def _fetcher(charts: dict[str, bytes], refused: list[str]) -> Any:
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    class ChartsAndFonts(URLFetcher):
+    class ChartsAndFonts(URLFetcher):  # type: ignore[misc]  # weasyprint ships no types: URLFetcher is Any
         """Serves the report's charts and the packaged fonts; refuses every other URL (http, file, data, ...)."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
@@ -260,7 +260,7 @@ def render_pdf(rendered: Rendered, refused: list[str] | None = None) -> bytes:
                      font_config=fonts)
     # PDF/UA-1: tagged, with the document's language, title and outline (h1, h2). No file identifier, so the same
     # report gives the same bytes.
-    pdf = document.write_pdf(stylesheets=[stylesheet], font_config=fonts, pdf_variant="pdf/ua-1",
+    pdf: bytes = document.write_pdf(stylesheets=[stylesheet], font_config=fonts, pdf_variant="pdf/ua-1",
                              uncompressed_pdf=False)
     if refused:
         log.warning("refused %d fetches while rendering %s", len(refused), rendered.title)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select
 
@@ -47,7 +47,7 @@ def condition_of(rule: AlertSettings) -> Condition:
     if c.change is None:
         return Condition(above=c.above, below=c.below)
     text = c.change
-    direction = "up" if text.startswith("+") else "down" if text.startswith("-") else "any"
+    direction: Literal["up", "down", "any"] = "up" if text.startswith("+") else "down" if text.startswith("-") else "any"
     amount = float(text.lstrip("+-").removesuffix("pp").removesuffix("%"))
     if text.endswith("pp"):
         return Condition(change_pp=amount, direction=direction)

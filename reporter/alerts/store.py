@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, Float, Row, Integer, String, Text, UniqueConstraint, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -117,7 +118,7 @@ def advance(engine: Engine, was: Standing, step: Step, value: float | None, slot
     return True
 
 
-def claim_notices(engine: Engine, rule: str, now: datetime, only: int | None = None) -> list[Row]:
+def claim_notices(engine: Engine, rule: str, now: datetime, only: int | None = None) -> list[Row[Any]]:
     """The rule's notices to send now (unsent, not claimed by a live sender), each claimed by this process."""
     e = AlertEvent.__table__
     free = and_(e.c.rule == rule, e.c.notice.is_not(None), e.c.notified_at.is_(None),
@@ -142,7 +143,7 @@ def mark_told(engine: Engine, event_id: int, now: datetime, error: str | None) -
         conn.execute(update(e).where(e.c.id == event_id).values(**values))
 
 
-def states(engine: Engine, rule: str | None = None) -> list[Row]:
+def states(engine: Engine, rule: str | None = None) -> list[Row[Any]]:
     """Every alert state (of one rule), by rule, campaign and group."""
     t = AlertState.__table__
     with engine.connect() as conn:
@@ -152,7 +153,7 @@ def states(engine: Engine, rule: str | None = None) -> list[Row]:
         return list(conn.execute(query))
 
 
-def history(engine: Engine, rule: str | None = None, limit: int = 100) -> list[Row]:
+def history(engine: Engine, rule: str | None = None, limit: int = 100) -> list[Row[Any]]:
     """The newest counted evaluations that changed a state or were told."""
     e = AlertEvent.__table__
     with engine.connect() as conn:

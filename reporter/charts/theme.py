@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -25,6 +26,9 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from reporter import formatting as fmt  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 BLUE, ORANGE, GREEN, PINK, SKY, VERMILLION, YELLOW, GREY = (
@@ -39,7 +43,7 @@ FONT = "DejaVu Sans"
 FULL = (7.6, 2.7)  # inches: a chart across the page
 HALF = (3.7, 2.5)  # two side by side
 
-RC = {
+RC: dict[RcKeyType, Any] = {
     "font.family": FONT,
     "font.size": 8.5,
     "text.parse_math": False,  # a "$5 off" variant name is text, not mathtext

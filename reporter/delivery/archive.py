@@ -254,7 +254,7 @@ class Archive:
 
     def _move_in(self, staging: Path, folder: Path, commit: Callable[[], object]) -> None:
         """Under the lock: rename the staged run into place and commit the index, or put everything back."""
-        created = []
+        created: list[Path] = []
         for parent in reversed(folder.relative_to(self.root).parents[:-1]):
             path = self.root / parent
             if not path.is_dir():

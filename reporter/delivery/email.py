@@ -136,11 +136,12 @@ class _PatientData:
         return reply  # type: ignore[no-any-return]
 
 
-class _Client(_PatientData, smtplib.SMTP):
+# The ignores: _PatientData.data takes bytes only (what the delivery sends), where SMTP.data also takes str.
+class _Client(_PatientData, smtplib.SMTP):  # type: ignore[misc]
     pass
 
 
-class _TlsClient(_PatientData, smtplib.SMTP_SSL):
+class _TlsClient(_PatientData, smtplib.SMTP_SSL):  # type: ignore[misc]
     pass
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from reporter import __version__
@@ -68,14 +68,14 @@ class _ReadTimeout:
 
 
 class _Http(_ReadTimeout, http.client.HTTPConnection):
-    def __init__(self, *args: object, read_timeout: float, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, read_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.read_timeout = read_timeout
 
 
 class _Https(_ReadTimeout, http.client.HTTPSConnection):
-    def __init__(self, *args: object, read_timeout: float, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, read_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.read_timeout = read_timeout
 
 

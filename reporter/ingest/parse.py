@@ -174,7 +174,7 @@ def _parse_variants(value: Any, ctype: str, control_pct: float) -> list[dict[str
         raise Reject("an ab campaign needs at least two variants")
     if ctype == "single" and len(value) > 1:
         raise Reject("a single campaign has at most one variant (its message)")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for position, item in enumerate(value):
         unknown = sorted(set(item) - set(VARIANT_FIELDS))
         if unknown:

@@ -244,7 +244,7 @@ def read_list(data: DataFile) -> Iterator[RawRecord]:
         items = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise InputFileError(data.path, f"not valid YAML/JSON: {exc}".splitlines()[0]) from exc
-    if items is None:
+    if items is None or nodes is None:  # nodes is None only for an empty text, whose items are None
         return
     if not isinstance(items, list):
         raise InputFileError(data.path, "expected a list of records")

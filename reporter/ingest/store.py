@@ -47,7 +47,7 @@ def store_campaigns(
     """Insert or update validated campaigns and their variants in one transaction."""
     count = 0
     with engine.begin() as conn:
-        existing = dict(conn.execute(select(Campaign.campaign_id, Campaign.id)).all())
+        existing = dict(conn.execute(select(Campaign.campaign_id, Campaign.id)).tuples().all())
         for row, variants in campaigns:
             pk = existing.get(row["campaign_id"])
             if pk is None:
@@ -118,7 +118,7 @@ def _store_batch(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
     """Insert one batch in one transaction, skipping stored event_ids; returns (loaded, duplicates)."""
     with engine.begin() as conn:
         ids = {r["event_id"] for r in rows if r["event_id"] is not None}
-        stored: set[str] = set()
+        stored: set[str | None] = set()
         id_list = list(ids)
         for i in range(0, len(id_list), 500):
             chunk = id_list[i : i + 500]

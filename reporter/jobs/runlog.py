@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -258,7 +258,7 @@ def handled_recipients(engine: Engine, run_id: int, resend: bool = False) -> set
 def recipient_statuses(engine: Engine, run_id: int) -> dict[str, str]:
     """Each recipient's standing for this run: sent, failed or unknown."""
     with engine.connect() as conn:
-        return dict(conn.execute(select(Delivery.recipient, Delivery.status).where(Delivery.run_id == run_id)).all())
+        return dict(conn.execute(select(Delivery.recipient, Delivery.status).where(Delivery.run_id == run_id)).tuples().all())
 
 
 def record_delivery(engine: Engine, run_id: int, recipient: str, status: str, code: int | None, message: str,
@@ -282,7 +282,7 @@ def retry_backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
 
 
-def unfinished(engine: Engine) -> list[Row]:
+def unfinished(engine: Engine) -> list[Row[Any]]:
     """Units that are neither done nor failed for good: failed, or working (perhaps abandoned)."""
     with engine.connect() as conn:
         return list(conn.execute(

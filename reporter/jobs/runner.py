@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from fnmatch import fnmatchcase
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, exists, select
 
@@ -102,7 +103,7 @@ def unit_template(settings: Settings, job: JobSettings, tz: str, at: datetime) -
                 seen.add(parseaddr(recipient)[1])
                 kept.append(recipient)
         lists[kind] = kept
-    mail = {} if email is None else {"subject": email.subject, "attach_html": email.attach_html}
+    mail: dict[str, Any] = {} if email is None else {"subject": email.subject, "attach_html": email.attach_html}
     return Unit(job=job.name, campaign_id="", start=at, end=at, timezone=tz, formats=tuple(job.formats),
                 archive=job.archive, to=tuple(lists["to"]), cc=tuple(lists["cc"]), bcc=tuple(lists["bcc"]),
                 destinations=tuple(n for n, d in zip(job.destinations, named) if d.type != "email"), **mail)

@@ -64,4 +64,5 @@ def latest_fire_time(schedule: str, timezone: str, now: datetime, lookback: time
 
 def next_fire_time(schedule: str, timezone: str, now: datetime) -> datetime | None:
     """The first time the schedule fires after `now`."""
-    return trigger(schedule, timezone).get_next_fire_time(None, now + timedelta(microseconds=1))
+    fire: datetime | None = trigger(schedule, timezone).get_next_fire_time(None, now + timedelta(microseconds=1))
+    return fire

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
+from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -46,20 +47,21 @@ class _WithFireTime:
     two instances firing the same schedule always name the same period.
     """
 
-    def _do_submit_job(self, job, run_times):  # noqa: ANN001, ANN202
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         clone = copy.copy(job)  # Job.__getstate__ leaves out its store and scheduler: put them back
         for attribute in ("_jobstore_alias", "_scheduler"):
             if hasattr(job, attribute):
                 setattr(clone, attribute, getattr(job, attribute))
         clone.kwargs = {**job.kwargs, "fire_time": run_times[-1].isoformat()}
-        return super()._do_submit_job(clone, run_times)  # type: ignore[misc]
+        super()._do_submit_job(clone, run_times)  # type: ignore[misc]
 
 
-class FireTimeProcessPool(_WithFireTime, ProcessPoolExecutor):
+# The ignores: apscheduler ships no types, so its executors are Any (see the exceptions in pyproject.toml).
+class FireTimeProcessPool(_WithFireTime, ProcessPoolExecutor):  # type: ignore[misc]
     pass
 
 
-class FireTimeThreadPool(_WithFireTime, ThreadPoolExecutor):
+class FireTimeThreadPool(_WithFireTime, ThreadPoolExecutor):  # type: ignore[misc]
     pass
 
 
@@ -106,7 +108,9 @@ def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: P
               triggers: dict[str, BaseTrigger] | None = None) -> SyncReport:
     """Make the job store match the config; an unchanged job keeps its next run time (catch-up)."""
     stored = {job.id: job for job in scheduler.get_jobs()}
-    added, changed, kept = [], [], []
+    added: list[str] = []
+    changed: list[str] = []
+    kept: list[str] = []
     for job in settings.jobs:
         tz = settings.timezone_of(job)
         new_trigger = (triggers or {}).get(job.name) or trigger(job.schedule, tz)

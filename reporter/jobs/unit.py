@@ -222,7 +222,7 @@ def tell_operators(engine: Engine, run_id: int, unit: Unit, production: Producti
                f"{unit.start.astimezone(local).date()}..{unit.end.astimezone(local).date()}")
     if names and settings is None:
         log.error("%s: cannot tell destinations %s: no settings to find them in", where, ", ".join(names))
-    elif names:
+    elif names and settings is not None:
         notice = failure_notice(unit.job, unit.campaign_id, unit.period, why, error, command)
         for name in names:
             last = send_notice(name, notice, settings, sleep=sleep, clock=clock)[-1]

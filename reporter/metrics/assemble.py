@@ -233,7 +233,7 @@ def _variants(
     buckets: BucketPlan,
     per_variant: dict[str | None, dict[int, int]],
     per_variant_channel: dict[tuple[str | None, str], dict[int, int]],
-    distinct_variant: dict[str | None, dict[int, int]],
+    distinct_variant: dict[str, dict[int, int]],
     sends: dict[str, queries.Histogram],
     conv: queries.Conversions,
     revenue_by_variant: dict[str, float],

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     ColumnElement,
     Connection,
     Float,
     Integer,
+    Select,
     String,
     and_,
     case,
@@ -43,6 +45,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.types import TypeEngine
 
 from reporter.metrics.taxonomy import UNINSTALL_CODES
 from reporter.timezones import DAY_US, HOUR_US
@@ -97,7 +100,7 @@ class Scope:
         return shifted // literal(unit, BigInteger)
 
 
-def _literal_table(name: str, types: dict[str, object], rows: Sequence[tuple]) -> object:
+def _literal_table(name: str, types: dict[str, TypeEngine[Any]], rows: Sequence[tuple[Any, ...]]) -> CTE:
     selects = [
         select(*(cast(literal(v, t), t).label(k) if v is not None else cast(null(), t).label(k)
                  for (k, t), v in zip(types.items(), row)))
@@ -163,7 +166,7 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
     per-variant ones filter on the covered variant column, several times cheaper
     than conditional aggregates over one pass.
     """
-    parts = []
+    parts: list[Select[Any]] = []
     kinds = (EventType.QUALIFIED, EventType.CONTROL, EventType.IMPRESSION, EventType.CLICK)
     for kind in kinds:
         for variant in [None, *(scope.variants if kind in PER_VARIANT_USERS else ())]:
@@ -401,7 +404,7 @@ def reach(conn: Connection, scope: Scope) -> Reach:
         )
         parts.append(select(literal(tag), func.count(distinct(i.c.user_id))).where(
             scope.where(i, EventType.IMPRESSION), i.c.channel == channel, only_there))
-    rows = dict(conn.execute(union_all(*parts)).all())
+    rows = dict(conn.execute(union_all(*parts)).tuples().all())
     return Reach(int(rows[0]), int(rows[1]))
 
 
@@ -474,11 +477,11 @@ def impressions_split(conn: Connection, scope: Scope) -> list[tuple[str, str, in
         )
         .group_by(e.c.platform, e.c.device_type)
     )
-    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(q)]
 
 
 def error_codes(conn: Connection, scope: Scope) -> list[tuple[str, int]]:
     """(error code, count)."""
     e = EVENTS.alias("e")
     q = select(e.c.error_code, func.count()).where(scope.where(e, EventType.ERROR)).group_by(e.c.error_code)
-    return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(q)]

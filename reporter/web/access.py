@@ -14,8 +14,9 @@ from reporter.web.state import state_of
 
 def current_user(request: Request) -> User | None:
     """The request's user, looked up once per request (a valid session costs one database read)."""
-    user = getattr(request.state, "user", False)
-    if user is False:
+    try:
+        user: User | None = request.state.user
+    except AttributeError:
         user = request.state.user = _session_user(request)
     return user
 

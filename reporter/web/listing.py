@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from reporter.delivery.archive import INDEX, Archive, ArchivedRun
 
@@ -22,7 +23,7 @@ class CachedArchive:
         self._runs: list[ArchivedRun] = []
         self._by_folder: dict[str, ArchivedRun] = {}
         self._days: list[date] = []
-        self._filtered: dict[tuple, list[ArchivedRun]] = {}
+        self._filtered: dict[tuple[Any, ...], list[ArchivedRun]] = {}
 
     def runs(self) -> list[ArchivedRun]:
         index = self.archive.root / INDEX

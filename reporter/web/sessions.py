@@ -38,7 +38,8 @@ class Login:
         if not isinstance(data, dict):
             return None
         name, generation, issued_at = data.get("name"), data.get("gen"), data.get("iat")
-        if not isinstance(name, str) or type(generation) is not int or type(issued_at) not in (int, float):
+        if (not isinstance(name, str) or type(generation) is not int
+                or not isinstance(issued_at, (int, float)) or isinstance(issued_at, bool)):
             return None
         return cls(name, generation, issued_at)
 

@@ -29,7 +29,7 @@ class ResponseCache:
     def __init__(self, archive: CachedArchive, size: int = 1024) -> None:
         self.archive = archive
         self.size = size
-        self._responses: dict[tuple, Response] = {}
+        self._responses: dict[tuple[Any, ...], Response] = {}
         self._lock = threading.Lock()
 
     def get(self, request: Request, user: User, build: Callable[[], Response]) -> Response:
@@ -71,4 +71,5 @@ class WebState:
 
 def state_of(request: Request) -> WebState:
     """The shared state of the app serving the request."""
-    return request.app.state.web
+    web: WebState = request.app.state.web
+    return web
