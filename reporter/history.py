@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
 
 from reporter.models import Delivery, Run
+
+if TYPE_CHECKING:
+    from reporter.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -66,16 +70,17 @@ def last_runs(engine: Engine) -> dict[str, RunView]:
                            r.finished_at, r.error, tuple(json.loads(r.artifacts or "[]")), ()) for r in rows}
 
 
-def job_overview(engine: Engine, settings: object, now: datetime) -> list[dict[str, str | None]]:
+def job_overview(engine: Engine, settings: Settings, now: datetime) -> list[dict[str, str | None]]:
     """Each configured job with its schedule, next fire time and last run (for `reporter jobs` and the web app)."""
     from reporter.jobs.schedule import next_fire_time
 
     last = last_runs(engine)
     out: list[dict[str, str | None]] = []
-    for job in settings.jobs:  # type: ignore[attr-defined]
-        tz = settings.timezone_of(job)  # type: ignore[attr-defined]
+    for job in settings.jobs:
+        tz = settings.timezone_of(job)
         nxt = next_fire_time(job.schedule, tz, now)
         run = last.get(job.name)
+        campaigns: str
         if isinstance(job.campaigns, str):
             campaigns = job.campaigns
         elif isinstance(job.campaigns, list):

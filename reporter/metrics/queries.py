@@ -28,6 +28,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    FromClause,
     Integer,
     Select,
     String,
@@ -70,8 +71,8 @@ class Scope:
     offsets: Sequence[tuple[int, int]]  # [(until_us, offset_us)], see timezones.offset_segments
     hourly: bool = False
 
-    def where(self, table: object, *events: EventType) -> ColumnElement[bool]:
-        t = table.c  # type: ignore[attr-defined]
+    def where(self, table: FromClause, *events: EventType) -> ColumnElement[bool]:
+        t = table.c
         cond = [t.campaign_pk == self.campaign_pk, t.ts >= self.start_us, t.ts < self.end_us]
         if len(events) == 1:
             cond.insert(1, t.event == int(events[0]))
@@ -209,13 +210,13 @@ def first_sends(conn: Connection, scope: Scope, variant: str | None = None) -> H
     return {int(k): int(n) for k, n in conn.execute(select(bucket, func.count()).group_by(bucket))}
 
 
-def _touch_where(scope: Scope, t: object, kind: EventType, conv: object) -> ColumnElement[bool]:
+def _touch_where(scope: Scope, t: FromClause, kind: EventType, conv: FromClause) -> ColumnElement[bool]:
     """An event of `kind` of the conversion's user with t.ts <= c.ts <= t.ts + window.
 
     The touch may lie before the period's start (attribution looks back), so
     that conversions add up across consecutive periods.
     """
-    t_, c = t.c, conv.c  # type: ignore[attr-defined]
+    t_, c = t.c, conv.c
     return and_(
         t_.campaign_pk == scope.campaign_pk,
         t_.event == int(kind),
@@ -225,13 +226,13 @@ def _touch_where(scope: Scope, t: object, kind: EventType, conv: object) -> Colu
     )
 
 
-def _touch(scope: Scope, kind: EventType, conv: object) -> ColumnElement[bool]:
+def _touch(scope: Scope, kind: EventType, conv: FromClause) -> ColumnElement[bool]:
     """EXISTS an event of `kind` of the conversion's user inside the window before it."""
     t = EVENTS.alias(f"t_{kind.label}")
     return exists().where(_touch_where(scope, t, kind, conv))
 
 
-def _attributed_send(scope: Scope, conv: object) -> ColumnElement[str | None]:
+def _attributed_send(scope: Scope, conv: FromClause) -> ColumnElement[str | None]:
     """The variant ('' for none) of the latest send the conversion is attributed to; NULL if none."""
     s = EVENTS.alias("s")
     return (
@@ -243,12 +244,12 @@ def _attributed_send(scope: Scope, conv: object) -> ColumnElement[str | None]:
     )
 
 
-def _first_in_period(scope: Scope, row: object, *kinds: EventType) -> ColumnElement[int | None]:
+def _first_in_period(scope: Scope, row: FromClause, *kinds: EventType) -> ColumnElement[int | None]:
     """The time of the row's user's first event of one of `kinds` in the period (NULL if none)."""
     t = EVENTS.alias("f_" + "_".join(k.label for k in kinds))
     return (
         select(func.min(t.c.ts))
-        .where(scope.where(t, *kinds), t.c.user_id == row.c.user_id)  # type: ignore[attr-defined]
+        .where(scope.where(t, *kinds), t.c.user_id == row.c.user_id)
         .scalar_subquery()
     )
 
