@@ -76,16 +76,16 @@ def start_wrk(base: str, script: Path, connections: int, seconds: int, headers: 
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script)]
     for header in headers:
         args += ["-H", header]
-    return subprocess.Popen(args + [base], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([*args, base], stdout=subprocess.PIPE, text=True)
 
 
 def result_of(process: subprocess.Popen, seconds: int) -> dict[str, float]:
     out = process.communicate()[0]
-    line = next(l for l in out.splitlines() if l.startswith("RESULT"))
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
     requests, non_2xx, p50, p95, p99, mean = line.split()[1:]
     result = {"requests": int(requests), "non_2xx": int(non_2xx), "median_ms": float(p50), "p95_ms": float(p95),
               "p99_ms": float(p99), "mean_ms": float(mean), "per_second": round(int(requests) / seconds)}
-    answers = next((l.split()[1:] for l in out.splitlines() if l.startswith("ANSWERS")), None)
+    answers = next((ln.split()[1:] for ln in out.splitlines() if ln.startswith("ANSWERS")), None)
     if answers:
         result.update({"401": int(answers[0]), "429": int(answers[1]), "other": int(answers[2])})
     return result

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +30,10 @@ from reporter.charts.trend import granularity_for  # noqa: E402
 from reporter.db import analyze, make_engine, upgrade  # noqa: E402
 from reporter.demo import load_demo  # noqa: E402
 from reporter.metrics import compute_stats_concurrently  # noqa: E402
-from reporter.render import Branding, render_html, render_pdf  # noqa: E402
 from reporter.production import previous_stats, render_campaign  # noqa: E402
+from reporter.render import Branding, render_html, render_pdf  # noqa: E402
 
-GENERATED = datetime(2026, 11, 26, 7, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 26, 7, tzinfo=UTC)
 _ENGINE = None
 
 
@@ -63,13 +63,13 @@ def _init(url: str) -> None:
 
 def _batch_job(args: tuple[str, int, str]) -> int:
     cid, week, out = args
-    start = datetime(2026, 10, 5, tzinfo=timezone.utc) + timedelta(weeks=week % 4)
+    start = datetime(2026, 10, 5, tzinfo=UTC) + timedelta(weeks=week % 4)
     files = render_campaign(_ENGINE, cid, Path(out), ("pdf", "html"), start, start + timedelta(weeks=1), "UTC", GENERATED)
     return len(files)
 
 
 def batch(url: str, n: int, workers: int, out: str) -> float:
-    jobs = [(cid, i // 3, out) for i, cid in zip(range(n), ["welcome-series", "black-friday-ab", "cart-reminder"] * n)]
+    jobs = [(cid, i // 3, out) for i, cid in zip(range(n), ["welcome-series", "black-friday-ab", "cart-reminder"] * n, strict=False)]
     with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(url,)) as pool:
         list(pool.map(_batch_job, jobs[:workers * 2]))  # warm every worker (imports, fonts)
         t = time.perf_counter()

@@ -62,7 +62,7 @@ def run_wrk(base: str, paths: list[str], concurrency: int, seconds: int, workdir
     script.write_text(LUA % ", ".join(json.dumps(p) for p in paths))
     out = subprocess.run(["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), base],
                          capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("RESULT"))
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
     requests, errors, p50, p95, p99, mean = line.split()[1:]
     return {"requests": int(requests), "non_2xx": int(errors), "median_ms": float(p50), "p95_ms": float(p95),
             "p99_ms": float(p99), "mean_ms": float(mean), "per_second": round(int(requests) / seconds)}

@@ -111,10 +111,9 @@ def _write(engine: Engine, rows: list[tuple]) -> None:
     if engine.dialect.name == "postgresql":
         raw = engine.raw_connection()
         try:
-            with raw.cursor() as cur:
-                with cur.copy(f"COPY events ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+            with raw.cursor() as cur, cur.copy(f"COPY events ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
             raw.commit()
         finally:
             raw.close()

@@ -10,6 +10,7 @@ import functools
 import os
 import sys
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,6 @@ class AppContext:
         """The database engine; the schema is checked (and the embedded default migrated)."""
         if self._engine is None:
             from reporter.db import ensure_schema, make_engine
-
             from reporter.errors import DatabaseError
 
             try:
@@ -231,7 +231,7 @@ def campaigns_cmd(app: AppContext) -> None:
 @click.pass_context
 def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path | None) -> None:
     """Create the database, load a synthetic data set, show its campaigns and archive their reports."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from reporter.catalog import list_campaigns
     from reporter.db import analyze, shown_url
@@ -267,7 +267,7 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
     archive = Archive(out or settings.archive.root)
     branding = Branding(company="Acme Inc. (demo)", docs_url=settings.docs_url)
     with console.status("rendering the reports..."):
-        generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+        generated_at = datetime.now(UTC).replace(microsecond=0)
         runs = [produce(engine, c.campaign_id, None, None, settings.timezone, FORMATS, generated_at, branding)
                 .store_in(archive, "demo") for c in campaigns]
     console.print(f"Reports, in the archive as the job demo ({archive.root}):")
@@ -458,7 +458,7 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
             resend: bool) -> None:
     """Run one configured job now (the scheduler's code path)."""
     import signal
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from reporter.jobs.runner import production_for, run_job
     from reporter.jobs.unit import stop_now
@@ -474,7 +474,7 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
     engine = app.engine()
     signal.signal(signal.SIGTERM, stop_now)
     try:
-        results = run_job(engine, settings, job_settings, datetime.now(timezone.utc), production, campaigns, period,
+        results = run_job(engine, settings, job_settings, datetime.now(UTC), production, campaigns, period,
                           dry_run, resend=resend)
     except PeriodError as exc:
         raise OptionError("--period", str(exc)) from None
@@ -507,7 +507,7 @@ def schedule_cmd(app: AppContext) -> None:
 @click.pass_obj
 def jobs_cmd(app: AppContext) -> None:
     """List the configured jobs: schedule, next run, last run and its status."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from rich.table import Table
 
@@ -515,7 +515,7 @@ def jobs_cmd(app: AppContext) -> None:
 
     settings = app.settings()
     table = Table("job", "schedule", "timezone", "campaigns", "period", "next run", "last run", "status", box=None)
-    for job in job_overview(app.engine(), settings, datetime.now(timezone.utc)):
+    for job in job_overview(app.engine(), settings, datetime.now(UTC)):
         table.add_row(job["name"], job["schedule"], job["timezone"], job["campaigns"], job["period"],
                       job["next_run"] or "never", job["last_run"] or "—", job["last_status"] or "—")
     _console().print(table if settings.jobs else "no jobs configured")
@@ -667,13 +667,13 @@ def config_group() -> None:
 @click.pass_obj
 def config_check(app: AppContext) -> None:
     """Validate the config (done on every command) and print the jobs with their next fire times."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from reporter.jobs.schedule import next_fire_time
 
     settings = app.settings()
     click.echo(f"{app.config_path or 'built-in defaults'}: valid, {len(settings.jobs)} jobs")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for job in settings.jobs:
         tz = settings.timezone_of(job)
         nxt = next_fire_time(job.schedule, tz, now)
@@ -739,7 +739,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns the unexpected into a line
+    except Exception as exc:  # the one place that turns the unexpected into a line
         if debug:
             raise
         _echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)

@@ -90,7 +90,7 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _alembic_config(engine: Engine) -> "object":
+def _alembic_config(engine: Engine) -> object:
     from alembic.config import Config
 
     cfg = Config()

@@ -12,13 +12,13 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-DEMO_START = datetime(2026, 10, 1, tzinfo=timezone.utc)
+DEMO_START = datetime(2026, 10, 1, tzinfo=UTC)
 DEMO_DAYS = 30
 # Relative send volume by weekday (Monday first): busy mid-week, quiet weekends.
 WEEKDAY_WEIGHTS = (1.0, 1.25, 1.3, 1.2, 1.0, 0.55, 0.45)
@@ -264,7 +264,7 @@ def _error_code(rng: random.Random, platform: str) -> str:
     return _weighted(rng, APNS_ERRORS if platform == "ios" else FCM_ERRORS)
 
 
-def load_demo(engine: "Engine", users: int, seed: int) -> tuple[int, int]:
+def load_demo(engine: Engine, users: int, seed: int) -> tuple[int, int]:
     """Load the demo campaigns and events (idempotent); returns (events loaded, already there)."""
     from reporter.ingest import campaign_refs, parse_campaign, parse_event, store_campaigns, store_events
 
@@ -273,7 +273,7 @@ def load_demo(engine: "Engine", users: int, seed: int) -> tuple[int, int]:
     return store_events(engine, (parse_event(r, refs) for r in event_records(users, seed)))
 
 
-def demo_events(engine: "Engine") -> int:
+def demo_events(engine: Engine) -> int:
     """How many events the demo campaigns hold (0: the demo data is not loaded)."""
     from sqlalchemy import func, select
 
@@ -285,7 +285,7 @@ def demo_events(engine: "Engine") -> int:
         return conn.execute(select(func.count()).select_from(Event).where(Event.campaign_pk.in_(pks))).scalar_one()
 
 
-def reset_demo(engine: "Engine") -> None:
+def reset_demo(engine: Engine) -> None:
     """Delete the demo campaigns with their variants and events (and nothing else), in one transaction."""
     from sqlalchemy import delete, select
 

@@ -54,7 +54,7 @@ class TextFormatter(logging.Formatter):
 class PlainFormatter(logging.Formatter):
     """A %-style format (the CLI's logging before a command configures its own), with data escaped."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:  # logging's name
         return printable(super().formatMessage(record))
 
 

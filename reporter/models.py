@@ -10,7 +10,7 @@ database (no dialect date functions).
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
@@ -54,12 +54,12 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"a naive datetime cannot be stored: {value!r}")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -87,7 +87,7 @@ class EventType(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def from_label(cls, label: str) -> "EventType":
+    def from_label(cls, label: str) -> EventType:
         return cls[label.upper()]
 
 
@@ -121,7 +121,7 @@ class Campaign(Base):
     first_event_us: Mapped[int | None] = mapped_column(BigInteger)
     last_event_us: Mapped[int | None] = mapped_column(BigInteger)
 
-    variants: Mapped[list["Variant"]] = relationship(
+    variants: Mapped[list[Variant]] = relationship(
         back_populates="campaign",
         order_by="Variant.position",
         cascade="all, delete-orphan",
@@ -223,7 +223,7 @@ class Run(Base):
     final_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     artifacts: Mapped[str | None] = mapped_column(Text)  # JSON list of archive paths
 
-    deliveries: Mapped[list["Delivery"]] = relationship(
+    deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="run", cascade="all, delete-orphan"
     )
 

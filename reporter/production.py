@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -28,6 +28,7 @@ from reporter.metrics import CampaignStats, compute_stats_concurrently
 from reporter.metrics.model import Period
 from reporter.render import Branding, EmailBody, Rendered, render_email, render_html, render_pdf
 from reporter.settings import Settings
+
 
 def parse_formats(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """`pdf,html` -> ('pdf', 'html'); an unknown format is a FormatError."""
@@ -82,8 +83,8 @@ def timestamp_now(now: datetime | None = None) -> datetime:
     if epoch:
         if not epoch.isdigit():
             raise UserError(f"SOURCE_DATE_EPOCH must be a number of seconds since 1970-01-01 UTC, got {epoch!r}")
-        return datetime.fromtimestamp(int(epoch), timezone.utc)
-    return now or datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return now or datetime.now(UTC).replace(microsecond=0)
 
 
 def produce(engine: Engine, campaign_id: str, start: datetime | None, end: datetime | None, tz: str,

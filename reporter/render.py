@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from reporter import DOCS_URL, __version__
-from reporter.files import HEX_COLOUR
 from reporter import fonts as pdf_fonts
 from reporter import formatting as fmt
 from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
+from reporter.files import HEX_COLOUR
 from reporter.metrics.model import CampaignStats
 from reporter.verdicts_text import ab_sentence, control_sentence, summary
 

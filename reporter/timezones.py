@@ -8,7 +8,7 @@ division of the local time: identical on every database, DST changes included.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reporter.errors import TimezoneError
@@ -16,7 +16,7 @@ from reporter.errors import TimezoneError
 US = 1_000_000
 HOUR_US = 3_600 * US
 DAY_US = 24 * HOUR_US
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
 
 
@@ -84,7 +84,7 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     naive = datetime(day.year, day.month, day.day)
     aware = naive.replace(tzinfo=tz)
     # A midnight skipped by a DST gap (rare, e.g. America/Santiago) starts at the gap's end.
-    back = aware.astimezone(timezone.utc).astimezone(tz)
+    back = aware.astimezone(UTC).astimezone(tz)
     if back.replace(tzinfo=None) != naive:
         aware = back
     return aware

@@ -116,7 +116,7 @@ def test_stats_json_is_one_document_on_stdout(demo_dir: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["period"] == {"from": "2026-10-05T00:00:00+02:00", "to": "2026-10-12T00:00:00+02:00", "timezone": "Europe/Berlin"}
     assert [v["variant"] for v in doc["variants"]] == ["A", "B", "C"]
-    assert [b["bucket"] for b in doc["trend"]["daily"]][0] == "2026-10-05"
+    assert next(b["bucket"] for b in doc["trend"]["daily"]) == "2026-10-05"
 
 
 def test_stats_human_table(demo_dir: Path) -> None:

@@ -81,7 +81,7 @@ def test_demo_records_pass_validation(sqlite_engine) -> None:
         parse_event(record, refs)  # raises on any contract violation
 
 
-def test_reset_deletes_the_demo_campaigns_and_nothing_else(sqlite_engine) -> None:  # noqa: ANN001
+def test_reset_deletes_the_demo_campaigns_and_nothing_else(sqlite_engine) -> None:
     from sqlalchemy import func, select
 
     from reporter.demo import demo_events, load_demo, reset_demo

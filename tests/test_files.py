@@ -48,5 +48,5 @@ def test_a_period_is_named_by_its_days_in_its_timezone(start: str, end: str, nam
                     "America/New_York")
     assert period_name(period) == name
     if ".." in name and "T" not in name:
-        first, last = name.split("..")
+        _first, last = name.split("..")
         assert title(period.start, period.end, period.timezone).endswith(f"{int(last[8:])}, {last[:4]}")

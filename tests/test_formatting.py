@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_money_and_compact_counts() -> None:
 
 
 def test_a_period_names_its_last_day_not_the_excluded_end() -> None:
-    start, end = datetime(2026, 10, 5, tzinfo=timezone.utc), datetime(2026, 10, 12, tzinfo=timezone.utc)
+    start, end = datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 12, tzinfo=UTC)
     assert fmt.period(start, end, "UTC") == "Oct 5, 2026 – Oct 11, 2026"
 
 

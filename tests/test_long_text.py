@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import os
+import re
 import shutil
 import subprocess
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from reporter.ingest import load_campaigns, load_events
 from reporter.metrics import compute_stats
 from reporter.render import Branding, render_html, render_pdf
 
-GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 MM = 72 / 25.4
 LEFT, RIGHT, TOP = 14 * MM, 595.28 - 14 * MM, 20 * MM  # the report's A4 page margins
 NAME = ("BlackFriday" * 100)[:1000]
@@ -165,5 +166,5 @@ def test_variant_text_never_overlaps_its_neighbours(ab_report: Report) -> None:
             if not any(w.text.startswith(("AAAA", "BBBB", "CCCC", "Variant")) for w in line):
                 continue
             line.sort(key=lambda w: w.x_min)
-            for before, after in zip(line, line[1:]):
+            for before, after in pairwise(line):
                 assert before.x_max <= after.x_min + 0.5, f"page {number}: {before.text[:30]!r} runs into {after.text[:30]!r}"

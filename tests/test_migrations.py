@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError
 from reporter.db import _alembic_config, current_revision, make_engine, upgrade
 from reporter.models import Delivery, Run
 
-AT = datetime(2026, 11, 1, 7, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)
 
 
 def test_0006_keeps_deliveries_and_records_a_destinations_type(db_url: str) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from reporter.metrics import compute_stats
 from reporter.production import previous_stats, render_campaign, timestamp_now
 from reporter.render import Branding, Rendered, render_html, render_pdf
 
-GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 NAME = "Black Friday ☕ teaser"
 PACKAGED = {"Reporter-Inter", "Reporter-Inter-Semi-Bold", "Reporter-Inter-Bold", "Reporter-Inter-Italic",
             "Reporter-Noto-Emoji", "Reporter-Noto-Emoji-Semi-Bold", "Reporter-Noto-Emoji-Bold",
@@ -240,11 +240,11 @@ def test_pdf_renderer_refuses_other_font_urls() -> None:
 def test_two_renders_with_source_date_epoch_are_identical(demo_engine: Engine, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")  # 2026-09-21T14:13:20Z
-    instant = datetime(2026, 9, 21, 14, 13, 20, tzinfo=timezone.utc)
+    instant = datetime(2026, 9, 21, 14, 13, 20, tzinfo=UTC)
     first = render_campaign(demo_engine, "welcome-series", tmp_path / "one")
     second = render_campaign(demo_engine, "welcome-series", tmp_path / "two", generated_at=GENERATED)
     assert [p.name for p in first] == [p.name for p in second] and len(first) == 2
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
     page = next(p for p in first if p.suffix == ".html").read_text()
     assert f'<meta name="dcterms.created" content="{instant.isoformat()}">' in page
@@ -257,10 +257,10 @@ def test_generated_at_is_the_clock_without_source_date_epoch(monkeypatch: pytest
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     assert timestamp_now(GENERATED) == GENERATED
     now = timestamp_now()
-    assert now.tzinfo == timezone.utc and now.microsecond == 0
-    assert abs((datetime.now(timezone.utc) - now).total_seconds()) < 5
+    assert now.tzinfo == UTC and now.microsecond == 0
+    assert abs((datetime.now(UTC) - now).total_seconds()) < 5
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
-    assert timestamp_now(GENERATED) == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert timestamp_now(GENERATED) == datetime(1970, 1, 1, tzinfo=UTC)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(UserError, match="SOURCE_DATE_EPOCH"):
         timestamp_now()

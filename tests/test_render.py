@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -19,10 +19,10 @@ from reporter import DOCS_URL
 from reporter.demo import load_demo
 from reporter.metrics import compute_stats
 from reporter.metrics.model import CampaignStats
-from reporter.render import Branding, render_html, render_pdf
 from reporter.production import previous_stats
+from reporter.render import Branding, render_html, render_pdf
 
-GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 A4 = (595.28, 841.89)
 
 
@@ -50,7 +50,7 @@ class CountingServer:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.hits.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "image/png")
@@ -177,7 +177,7 @@ def test_pdf_is_a4_with_header_footer_metadata_and_figures(demo_engine: Engine, 
     assert fonts  # text is real text with embedded fonts
 
 
-def test_pdf_renderer_refuses_anything_but_the_charts(demo_engine: Engine, server: CountingServer, tmp_path) -> None:  # noqa: ANN001
+def test_pdf_renderer_refuses_anything_but_the_charts(demo_engine: Engine, server: CountingServer, tmp_path) -> None:
     """Even if a template let a URL through, the renderer would not fetch it."""
     secret = tmp_path / "secret.txt"
     secret.write_text("do not read")

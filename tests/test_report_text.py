@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,11 +17,11 @@ from reporter.render import render_html, render_pdf
 from reporter.verdicts_text import ab_sentence, summary
 from tests.test_verdicts import ab_stats as nine_days  # noqa: F401 - the module's demo A/B test, loaded once
 
-GENERATED = datetime(2026, 11, 28, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 28, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def ab_stats(nine_days: CampaignStats) -> CampaignStats:  # noqa: F811
+def ab_stats(nine_days: CampaignStats) -> CampaignStats:
     """The demo A/B test over its first nine days, with round figures set by hand."""
     stats = nine_days
     totals = replace(stats.totals, sent=1_200, sent_users=1_000, impressions=900, impression_rate=75.0, clicks=150,
@@ -101,7 +101,7 @@ def test_the_answer_comes_first_then_the_order_of_the_spec(ab_stats: CampaignSta
 @pytest.mark.parametrize(("verdict", "winner"), [("winner", "B"), ("keep_running", None), ("not_enough_data", None),
                                                  ("do_not_decide", None), ("inconclusive", None), ("loser", None)])
 def test_each_verdict_is_on_page_one_of_the_pdf(ab_stats: CampaignStats, verdict: str, winner: str | None,
-                                                 tmp_path) -> None:  # noqa: ANN001
+                                                 tmp_path) -> None:
     stats = with_ab_verdict(ab_stats, verdict, winner)
     pdf = tmp_path / "r.pdf"
     pdf.write_bytes(render_pdf(render_html(stats, None, GENERATED)))

@@ -6,7 +6,7 @@ Version 1's demo reports had 525-779 errors each, nearly all duplicate ids from 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from reporter.metrics import compute_stats, resolve_period
 from reporter.render import Branding, render_html
 from tests.vnu import vnu_errors
 
-GENERATED = datetime(2026, 11, 28, tzinfo=timezone.utc)
+GENERATED = datetime(2026, 11, 28, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ Kolkata is UTC+5:30 all year.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -48,7 +48,7 @@ def test_buckets_follow_the_timezone(sends: Engine, tz: str, daily: list, weekly
     st = stats(sends, "tz", datetime(2026, 10, 30, tzinfo=zone), datetime(2026, 11, 5, tzinfo=zone), tz)
     # Every day of the period, zeros included (Friday 10-30 to Wednesday 11-04).
     days = ["2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
-    assert [(b.bucket, b.sent, b.partial) for b in st.trend.daily] == [(d, n, False) for d, n in zip(days, daily)]
+    assert [(b.bucket, b.sent, b.partial) for b in st.trend.daily] == [(d, n, False) for d, n in zip(days, daily, strict=True)]
     # Both weeks and both months are cut by the period.
     assert [(b.bucket, b.sent, b.partial) for b in st.trend.weekly] == [(w, n, True) for w, n in weekly]
     assert [(b.bucket, b.sent, b.partial) for b in st.trend.monthly] == [(m, n, True) for m, n in monthly]
@@ -97,7 +97,7 @@ def test_spring_forward_day_has_23_hours_and_half_hour_zones_keep_local_hours(en
 
 
 def test_a_period_cut_inside_hours_marks_them_partial(sends: Engine) -> None:
-    st = stats(sends, "tz", datetime(2026, 11, 1, 3, 15, tzinfo=timezone.utc), datetime(2026, 11, 1, 5, 0, tzinfo=timezone.utc))
+    st = stats(sends, "tz", datetime(2026, 11, 1, 3, 15, tzinfo=UTC), datetime(2026, 11, 1, 5, 0, tzinfo=UTC))
     assert [(b.bucket, b.sent, b.partial) for b in st.trend.hourly or ()] == [
         ("2026-11-01T03:00", 1, True), ("2026-11-01T04:00", 1, False)]
     assert [(b.bucket, b.sent, b.partial) for b in st.trend.daily] == [("2026-11-01", 2, True)]
@@ -122,8 +122,8 @@ def test_period_dates_are_midnight_in_the_timezone(sends: Engine) -> None:
     st = stats(sends, "tz", tz="America/New_York")
     # The campaign starts on 2026-11-02 00:00 UTC, 11-01 19:00 EST: the default period starts on that
     # local day; the sends before it are outside.
-    assert st.period.start == datetime(2026, 11, 1, 4, 0, tzinfo=timezone.utc)  # 11-01 00:00 EDT
-    assert st.period.end == datetime(2026, 11, 3, 5, 0, tzinfo=timezone.utc)  # 11-03 00:00 EST
+    assert st.period.start == datetime(2026, 11, 1, 4, 0, tzinfo=UTC)  # 11-01 00:00 EDT
+    assert st.period.end == datetime(2026, 11, 3, 5, 0, tzinfo=UTC)  # 11-03 00:00 EST
     assert st.period.start.isoformat() == "2026-11-01T00:00:00-04:00"
     assert st.totals.sent == 4  # not the send at 10-31 23:30 EDT
 
@@ -136,7 +136,7 @@ def test_core_errors_name_no_command_line_flag(sends: Engine) -> None:
     with pytest.raises(TimezoneError) as bad_zone:
         zone("Mars/Olympus")
     assert str(bad_zone.value) == "unknown timezone 'Mars/Olympus' (expected an IANA name such as Europe/Berlin)"
-    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(PeriodError) as empty:
         stats(sends, "tz", at, at)
     assert str(empty.value) == "the period is empty: from 2026-11-01T00:00:00+00:00 is not before to 2026-11-01T00:00:00+00:00"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from tests.test_cli import run
 
 def write_ab(tmp_path: Path, plan: dict[str, tuple[int, int]], splits: tuple[float, float] = (50, 50)) -> None:
     campaign = {"campaign_id": "t", "name": "Test", "type": "ab", "start_at": "2026-11-02T00:00:00Z",
-                "variants": [{"variant": v, "name": f"Variant {v}", "split_pct": s} for v, s in zip("AB", splits)]}
+                "variants": [{"variant": v, "name": f"Variant {v}", "split_pct": s} for v, s in zip("AB", splits, strict=True)]}
     (tmp_path / "campaigns.jsonl").write_text(json.dumps(campaign) + "\n")
     lines = []
     for variant, (sent, converted) in plan.items():
@@ -98,7 +98,7 @@ def test_each_ab_verdict_is_one_sentence_in_report_and_mail(
 ) -> None:
     stats = _ab(ab_stats, verdict, winner)
     assert ab_sentence(stats) == sentence
-    html = render_html(stats, None, datetime(2026, 11, 28, tzinfo=timezone.utc)).html
+    html = render_html(stats, None, datetime(2026, 11, 28, tzinfo=UTC)).html
     assert sentence in html
     mail = render_email(stats, "{campaign}", "")
     assert sentence in mail.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -20,7 +20,7 @@ def check_now(engine: Engine, settings: Settings, name: str, dry_run: bool = Fal
     from reporter.production import Production
 
     rule = settings.alert(name)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tell = None if dry_run else teller(settings, Production.from_settings(settings, mail=True))
     return check_rule(engine, settings, rule, slot or now, now, tell, dry_run=dry_run)
 
@@ -31,10 +31,10 @@ def scheduled_check(alert_name: str, config_path: str | None, db_url: str, fire_
 
     settings, engine, _production = _worker_setup(config_path, db_url)
     try:
-        slot = datetime.fromisoformat(fire_time) if fire_time else datetime.now(timezone.utc)
+        slot = datetime.fromisoformat(fire_time) if fire_time else datetime.now(UTC)
         # A slot's identity is its fire time to the second: two schedulers name the same one.
-        slot = slot.astimezone(timezone.utc).replace(microsecond=0)
-        late = datetime.now(timezone.utc) - slot
+        slot = slot.astimezone(UTC).replace(microsecond=0)
+        late = datetime.now(UTC) - slot
         if late > timedelta(seconds=settings.scheduler.misfire_grace_s):
             return 0
         return len(check_now(engine, settings, alert_name, slot=slot))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Float, Row, Integer, String, Text, UniqueConstraint, and_, insert, or_, select, update
+from sqlalchemy import Engine, Float, Integer, Row, String, Text, UniqueConstraint, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 

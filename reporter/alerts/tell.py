@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -50,7 +50,7 @@ def _email(production: Production, address: str, rule: AlertSettings, event: Any
         return "no SMTP server is configured (add an smtp: section to the config)"
     text = f"{event.detail}\n"
     message = build_message(production.sender, [address], [], subject_of(rule, event), f"<p>{escape(event.detail)}</p>",
-                            text, [], datetime.now(timezone.utc))
+                            text, [], datetime.now(UTC))
     failed = [o for o in send(production.smtp, message, production.sender, [address]) if not o.sent]
     return f"{failed[0].code} {failed[0].message}" if failed else None
 

@@ -44,4 +44,4 @@ def report_charts(stats: CampaignStats, granularity: str) -> dict[str, Chart]:
     return out
 
 
-__all__ = ["Chart", "GRANULARITIES", "report_charts"]
+__all__ = ["GRANULARITIES", "Chart", "report_charts"]

@@ -10,7 +10,18 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from reporter import formatting as fmt
 from reporter.charts.figure import Chart
 from reporter.charts.theme import (
-    FULL, INK, MUTED, ORANGE, VERMILLION, label_margin, new_figure, no_data, number, safe_text, theme, to_svg,
+    FULL,
+    INK,
+    MUTED,
+    ORANGE,
+    VERMILLION,
+    label_margin,
+    new_figure,
+    no_data,
+    number,
+    safe_text,
+    theme,
+    to_svg,
 )
 from reporter.metrics.model import ErrorCount
 
@@ -54,7 +65,7 @@ def errors_by_code(errors: Sequence[ErrorCount]) -> Chart:
             ax.set_ylim(-0.5, len(values) - 0.5)
             top = max(values)
             ax.set_xlim(0, top * 1.18)
-            for yi, value in zip(y, values):
+            for yi, value in zip(y, values, strict=True):
                 ax.text(value + top * 0.01, yi, f"{fmt.count(value)} ({fmt.rate(100 * value / total, 1)})", va="center", fontsize=7.5, color=INK)
             ax.set_yticks(y, labels)
             ax.set_xlabel("Errors (notifications not delivered)")

@@ -15,7 +15,20 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from reporter import formatting as fmt
 from reporter.charts.figure import Chart
-from reporter.charts.theme import BLUE, HALF, INK, MUTED, PINK, label_margin, new_figure, no_data, number, text_width, theme, to_svg
+from reporter.charts.theme import (
+    BLUE,
+    HALF,
+    INK,
+    MUTED,
+    PINK,
+    label_margin,
+    new_figure,
+    no_data,
+    number,
+    text_width,
+    theme,
+    to_svg,
+)
 from reporter.metrics.model import Funnel
 
 USER_STEPS = ("Sent to", "Saw it", "Clicked", "Converted")
@@ -37,9 +50,9 @@ def draw_steps(ax: Axes, fig: Figure, values: Sequence[int], texts: Sequence[str
     width = ax.get_position().width * fig.get_figwidth()  # inches
     pad = 0.05
     # The bar of value v ends at v / xmax of the width; its text must fit after it.
-    xmax = max([top * 1.05, 1.0] + [v * width / max(width - pad - text_width(t, size), 0.3 * width) for v, t in zip(values, texts)])
+    xmax = max([top * 1.05, 1.0] + [v * width / max(width - pad - text_width(t, size), 0.3 * width) for v, t in zip(values, texts, strict=True)])
     ax.set_xlim(0, xmax)
-    for yi, value, text in zip(y, values, texts):
+    for yi, value, text in zip(y, values, texts, strict=True):
         ax.annotate(text, (value, yi), xytext=(pad * 72, 0), textcoords="offset points", va="center", fontsize=size,
                     color=INK)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=3 if width < 2.5 else 4, integer=True))
@@ -64,14 +77,14 @@ def steps_chart(key: str, title: str, steps: Sequence[tuple[str, int]], colour: 
         svg = to_svg(fig, key)
     first = values[0] if values else 0
     rows = tuple((name, fmt.count(v), fmt.rate(100 * v / first, 1) if first else fmt.DASH) for name, v in steps)
-    alt = f"{title}, as a share of {base}: " + "; ".join(f"{name} {text}" for name, text in zip(names, texts)) + "."
+    alt = f"{title}, as a share of {base}: " + "; ".join(f"{name} {text}" for name, text in zip(names, texts, strict=True)) + "."
     return Chart(key, title, alt, svg, ("Step", unit, f"Share of {base}"), rows, wide=False)
 
 
 def users_funnel(funnel: Funnel) -> Chart:
     """Users sent to, who saw it, clicked, converted; each as a share of the users sent to."""
     u = funnel.users
-    steps = list(zip(USER_STEPS, (u.sent, u.viewed, u.clicked, u.converted)))
+    steps = list(zip(USER_STEPS, (u.sent, u.viewed, u.clicked, u.converted), strict=True))
     return steps_chart("funnel-users", "Users at each step", steps, BLUE, "Users", "users sent to")
 
 

@@ -23,7 +23,7 @@ def share_chart(key: str, title: str, counts: dict[str, int], unit: str = "Impre
             ax.barh(y, values, color=[SERIES[i % len(SERIES)] for i in range(len(items))], height=0.6)
             top = max(values)
             ax.set_xlim(0, top * 1.35)
-            for yi, value in zip(y, values):
+            for yi, value in zip(y, values, strict=True):
                 ax.text(value + top * 0.02, yi, fmt.rate(100 * value / total, 1), va="center", fontsize=7.5, color=INK)
             ax.set_yticks(y, [fmt.label(k) for k, _ in items])
             ax.tick_params(axis="y", labelcolor=MUTED)

@@ -20,12 +20,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from babel.numbers import format_decimal  # noqa: E402
-from matplotlib import rc_context  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from babel.numbers import format_decimal
+from matplotlib import rc_context
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from reporter import formatting as fmt  # noqa: E402
+from reporter import formatting as fmt
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType

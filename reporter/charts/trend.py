@@ -19,7 +19,20 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from reporter import formatting as fmt
 from reporter.charts.figure import Chart
-from reporter.charts.theme import BLUE, FULL, GREEN, INK, MUTED, ORANGE, PINK, new_figure, no_data, number, theme, to_svg
+from reporter.charts.theme import (
+    BLUE,
+    FULL,
+    GREEN,
+    INK,
+    MUTED,
+    ORANGE,
+    PINK,
+    new_figure,
+    no_data,
+    number,
+    theme,
+    to_svg,
+)
 from reporter.metrics.model import TrendBucket
 
 X_LABELS = {"hourly": "Hour", "daily": "Day", "weekly": "Week starting Monday", "monthly": "Month"}
@@ -113,15 +126,15 @@ def plot_series(ax: Axes, buckets: Sequence[TrendBucket], x: Sequence[float], fi
     n = len(buckets)
     size = 0.0 if n > MARKERS_UP_TO else 5.0 if n <= 3 else 3.5
     # Whole buckets: a solid line (NaN breaks it at partial ones) with filled markers.
-    whole = [float("nan") if p else v for v, p in zip(values, partial)]
+    whole = [float("nan") if p else v for v, p in zip(values, partial, strict=True)]
     ax.plot(x, whole, color=colour, label=label, linewidth=linewidth, marker="o" if size else None, markersize=size)
     for i in range(n - 1):
         if partial[i] or partial[i + 1]:
             ax.plot(x[i:i + 2], values[i:i + 2], color=colour, linewidth=linewidth, linestyle=(0, (3, 2)))
     # Partial buckets: hollow points, always drawn (a lone partial bucket has no segment).
-    px = [xi for xi, p in zip(x, partial) if p]
+    px = [xi for xi, p in zip(x, partial, strict=True) if p]
     if px:
-        ax.plot(px, [v for v, p in zip(values, partial) if p], linestyle="none", marker="o", markersize=max(size, 4.0),
+        ax.plot(px, [v for v, p in zip(values, partial, strict=True) if p], linestyle="none", marker="o", markersize=max(size, 4.0),
                 markerfacecolor="white", markeredgecolor=colour, markeredgewidth=1.3)
 
 
@@ -186,10 +199,10 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, timezone: 
             no_data(ax, empty)
         else:
             x = list(range(len(buckets)))
-            whole = [v if not b.partial else 0 for v, b in zip(values, buckets)]
+            whole = [v if not b.partial else 0 for v, b in zip(values, buckets, strict=True)]
             ax.bar(x, whole, color=colour, width=0.75)
             if any(b.partial for b in buckets):
-                cut = [v if b.partial else 0 for v, b in zip(values, buckets)]
+                cut = [v if b.partial else 0 for v, b in zip(values, buckets, strict=True)]
                 ax.bar(x, cut, color=colour, alpha=0.45, width=0.75, hatch="////", edgecolor=colour, linewidth=0)
                 ax.legend(handles=[Patch(facecolor=colour, alpha=0.45, hatch="////", edgecolor=colour, linewidth=0,
                                          label=f"Partial {unit}")], loc="lower left", bbox_to_anchor=(0, 1.0),
@@ -200,20 +213,20 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, timezone: 
             ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=integer, min_n_ticks=2 if integer else 3))
             if len(buckets) <= 12:
                 # Few bars: each with its figure, as in the table; an empty bucket has no bar to label.
-                for xi, v in zip(x, values):
+                for xi, v in zip(x, values, strict=True):
                     if not v:
                         continue
                     ax.text(xi, v + top * 0.02, show(v), ha="center", va="bottom", fontsize=7.5, color=INK)
             ax.set_ylabel(ylabel)
         svg = to_svg(fig, f"{key}-{granularity}")
     if buckets and any(values):
-        best = max(zip(values, buckets), key=lambda vb: vb[0])
+        best = max(zip(values, buckets, strict=True), key=lambda vb: vb[0])
         alt = (f"{title}: bar chart over {len(buckets)} {unit}{'' if len(buckets) == 1 else 's'}; {show(sum(values))} in "
                f"all; most in one {unit}: {bucket_text(best[1], granularity)} ({show(best[0])})."
                + partial_note(buckets, granularity))
     else:
         alt = f"{title}: none in this period."
-    rows = tuple((bucket_text(b, granularity), show(v)) for b, v in zip(buckets, values))
+    rows = tuple((bucket_text(b, granularity), show(v)) for b, v in zip(buckets, values, strict=True))
     return Chart(f"{key}-{granularity}", title, alt, svg, (X_LABELS[granularity], figure.capitalize()), rows)
 
 

@@ -15,8 +15,24 @@ from reporter import formatting as fmt
 from reporter.charts.figure import Chart
 from reporter.charts.funnel import USER_STEPS, draw_steps, step_texts
 from reporter.charts.theme import (
-    BLUE, FULL, GREEN, GREY, INK, MUTED, ORANGE, PINK, SERIES, fit_text, label_margin, no_data, number, safe_text, text_width,
-    theme, to_svg, wrap_text,
+    BLUE,
+    FULL,
+    GREEN,
+    GREY,
+    INK,
+    MUTED,
+    ORANGE,
+    PINK,
+    SERIES,
+    fit_text,
+    label_margin,
+    no_data,
+    number,
+    safe_text,
+    text_width,
+    theme,
+    to_svg,
+    wrap_text,
 )
 from reporter.charts.trend import MIN_SLOTS, UNITS, X_LABELS, bucket_text, partial_note, plot_series
 from reporter.charts.trend import SERIES as TREND_SERIES
@@ -78,7 +94,7 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
             left.barh(y, rates, color=colours, height=0.6)
             top = max(rates) or 1
             left.set_xlim(0, top * 1.4)
-            for yi, v in zip(y, variants):
+            for yi, v in zip(y, variants, strict=True):
                 left.text((v.conversion_rate or 0) + top * 0.02, yi, fmt.rate(v.conversion_rate), va="center", fontsize=7.5, color=INK)
             left.set_yticks(y, names)
             # Each label within its panel, so that the two never run together.
@@ -86,7 +102,7 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
             left.grid(axis="y", visible=False)
             right.axvline(0, color=MUTED, linewidth=1)
             spans = [0.0]
-            for yi, v, colour in zip(y, variants, colours):
+            for yi, v, colour in zip(y, variants, colours, strict=True):
                 cmp = v.vs_baseline
                 if v.baseline or cmp is None or cmp.difference is None:
                     note = "baseline" if v.baseline else "no data"
@@ -176,7 +192,7 @@ def trends(variants: Sequence[VariantStats], by_week: bool | None = None) -> Cha
         fig.subplots_adjust(left=0.62 / FULL[0], right=0.98, bottom=0.62 / 2.4, top=1 - 0.3 / 2.4, wspace=0.1)
         axes = fig.subplots(1, max(1, len(variants)), sharey=True, squeeze=False)[0]
         top = max((b.sent for bs in series for b in bs), default=0)
-        for ax, v, bs in zip(axes, variants, series):
+        for ax, v, bs in zip(axes, variants, series, strict=False):
             ax.set_title(fit_text(_name(v), _width(fig, ax), 8.5, bold=True), fontsize=8.5)
             if not bs:
                 no_data(ax)
@@ -193,7 +209,7 @@ def trends(variants: Sequence[VariantStats], by_week: bool | None = None) -> Cha
             ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: number(y)))
             ax.grid(axis="x", visible=False)
         axes[0].set_ylabel("Notifications")
-        drawn = next((a for a, bs in zip(axes, series) if bs), None)
+        drawn = next((a for a, bs in zip(axes, series, strict=False) if bs), None)
         if drawn is not None:
             handles, labels = drawn.get_legend_handles_labels()
             if any(b.partial for bs in series for b in bs):
@@ -204,7 +220,7 @@ def trends(variants: Sequence[VariantStats], by_week: bool | None = None) -> Cha
     rows = tuple(
         (bucket_text(b, granularity), f"{v.variant} · {v.name}", fmt.count(b.sent), fmt.count(b.impressions),
          fmt.count(b.clicks))
-        for d in buckets for v, bs in zip(variants, series) for b in bs if b.bucket == d
+        for d in buckets for v, bs in zip(variants, series, strict=True) for b in bs if b.bucket == d
     )
     alt = (f"{title}, on a shared scale over {n} {unit}{'' if n == 1 else 's'}: "
            + "; ".join(f"{v.variant} {fmt.count(sum(b.sent for b in v.trend))} sent" for v in variants) + "."
@@ -226,7 +242,7 @@ def funnels(variants: Sequence[VariantStats]) -> Chart:
         size = 7.0 if len(variants) <= 3 else 6.0
         # One scale for every panel: the widest room any panel's texts need.
         scales = []
-        for ax, v in zip(axes, variants):
+        for ax, v in zip(axes, variants, strict=False):
             ax.set_title(fit_text(_name(v), _width(fig, ax), 8.5, bold=True), fontsize=8.5)
             if not any(_steps(v)):
                 no_data(ax)
@@ -235,7 +251,7 @@ def funnels(variants: Sequence[VariantStats]) -> Chart:
             scales.append(ax.get_xlim()[1])
             ax.set_yticks(list(range(len(USER_STEPS)))[::-1], USER_STEPS if ax is axes[0] else [""] * len(USER_STEPS))
             ax.set_xlabel("Users")
-        for ax, v in zip(axes, variants):
+        for ax, v in zip(axes, variants, strict=False):
             if any(_steps(v)):
                 ax.set_xlim(0, max(scales))
         svg = to_svg(fig, "variants-funnel")

@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reporter.errors import ArchiveError, ArchiveRootError
@@ -110,7 +110,7 @@ def _write_new(path: Path, data: bytes) -> None:
 class Archive:
     """Stores and lists report runs under one root folder."""
 
-    def __init__(self, root: Path | str, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, root: Path | str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.root = Path(root).resolve()
         self.clock = clock
 
@@ -165,7 +165,7 @@ class Archive:
             return runs
 
     def _keep_damaged(self, raw: bytes) -> Path:
-        stamp = self.clock().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = self.clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         for n in range(1, 1000):
             path = self.root / f"{INDEX}.damaged-{stamp}{f'-{n}' if n > 1 else ''}"
             try:

@@ -16,7 +16,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from reporter.delivery.notices import Notice, email_body, slack_message, teams_message, webhook_body, webhook_headers
 from reporter.delivery.transport import Attempt, Policy, post_json
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def kind_of(name: str, settings: Settings) -> str:

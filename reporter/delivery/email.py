@@ -168,7 +168,7 @@ def _login(client: smtplib.SMTP, username: str, password: str) -> None:
         return
     import base64
 
-    token = base64.b64encode(f"\0{username}\0{password}".encode("utf-8")).decode("ascii")
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
     code, reply = client.docmd("AUTH", f"PLAIN {token}")
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, reply)

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, Literal
@@ -132,7 +132,7 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max((when - now).total_seconds(), 0.0)
 
 
@@ -143,7 +143,7 @@ def post_json(
     policy: Policy,
     headers: Callable[[], Mapping[str, str]] = dict,
     sleep: Callable[[float], None] | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     secrets: tuple[str, ...] = (),
 ) -> list[Attempt]:
     """POST `body` (JSON) to `url` until it is accepted, refused for good, or the retries are spent.
@@ -206,7 +206,7 @@ def _one(opener: urllib.request.OpenerDirector, name: str, url: str, body: bytes
                        transient=True), None
     except (http.client.InvalidURL, ValueError) as exc:  # their messages quote the URL
         return Attempt(name, "failed", None, f"the destination's URL is not usable ({type(exc).__name__})", clock()), None
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         return Attempt(name, "failed", None, _scrub(f"timed out waiting for the answer: {exc}", hidden), clock(),
                        transient=True), None
     except (OSError, http.client.HTTPException) as exc:

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def parse_timestamp(value: Any, key: str = "ts") -> datetime:
     except ValueError:
         raise Reject(f"{key} is not an ISO 8601 timestamp: {value!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt
 
 
@@ -276,10 +276,7 @@ def parse_event(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[
     elif variant not in campaign.variants:
         raise Reject(f"unknown variant {variant!r} of campaign {cid!r}")
     channel = _choice(rec, "channel", CHANNELS)
-    if delivery:
-        channel = channel or "push"
-    else:
-        channel = None
+    channel = (channel or "push") if delivery else None
     error_code = _text(rec, "error_code", max_len=100)
     if code == EventType.ERROR:
         if error_code is None:

@@ -96,7 +96,7 @@ class DataFile:
         self.text.close()
         self._raw.close()
 
-    def __enter__(self) -> "DataFile":
+    def __enter__(self) -> DataFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -118,7 +118,7 @@ class _LineTap:
         self.taken: list[str] = []
         self.lineno = 0
 
-    def __iter__(self) -> "_LineTap":
+    def __iter__(self) -> _LineTap:
         return self
 
     def __next__(self) -> str:
@@ -159,7 +159,7 @@ def _csv_record(header: list[str], start: int, text: str, row: list[str]) -> Raw
         return RawRecord(start, text, None, "not valid UTF-8")
     if len(row) != len(header):
         return RawRecord(start, text, None, f"malformed CSV line: expected {len(header)} fields, got {len(row)}")
-    return RawRecord(start, text, {k: v for k, v in zip(header, row) if v != ""})
+    return RawRecord(start, text, {k: v for k, v in zip(header, row, strict=True) if v != ""})
 
 
 def read_csv(
@@ -248,7 +248,7 @@ def read_list(data: DataFile) -> Iterator[RawRecord]:
         return
     if not isinstance(items, list):
         raise InputFileError(data.path, "expected a list of records")
-    for node, item in zip(nodes.value, items):
+    for node, item in zip(nodes.value, items, strict=True):
         line = node.start_mark.line + 1
         raw = json.dumps(item, default=str, ensure_ascii=False) + "\n"
         if not isinstance(item, dict):
@@ -287,7 +287,7 @@ class RejectsWriter:
 
     def write(self, record: RawRecord, reason: str) -> None:
         if self._file is None:
-            self._file = open(self._tmp, "w", encoding=ENCODING, errors=ERRORS, newline="")
+            self._file = open(self._tmp, "w", encoding=ENCODING, errors=ERRORS, newline="")  # noqa: SIM115 - closed in close()
             if self._fmt == "csv":
                 self._csv = csv.writer(self._file)
                 self._csv.writerow(["line", "reason", "record"])

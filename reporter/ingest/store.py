@@ -22,7 +22,7 @@ BATCH_SIZE = 10_000
 REFUSALS = (DataError, IntegrityError, InternalError, ProgrammingError)
 
 
-def check_kept_variants(engine: Engine, ref: "CampaignRef | None", row: dict[str, Any],
+def check_kept_variants(engine: Engine, ref: CampaignRef | None, row: dict[str, Any],
                          variants: list[dict[str, Any]]) -> None:
     """A reload may not drop a variant (or change the type) of a campaign whose events use it."""
     if ref is None:

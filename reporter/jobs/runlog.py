@@ -234,7 +234,7 @@ def heartbeat(engine: Engine, run_id: int, clock: Callable[[], datetime], every_
                 with engine.begin() as conn:
                     conn.execute(update(Run).where(Run.id == run_id, Run.owner == owner, Run.status.in_(WORKING))
                                  .values(updated_at=clock()))
-            except Exception as exc:  # noqa: BLE001 - a missed beat is logged; the next one may get through
+            except Exception as exc:  # a missed beat is logged; the next one may get through
                 log.warning("run %d: heartbeat not written (%s)", run_id, exc)
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)

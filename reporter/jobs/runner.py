@@ -13,9 +13,9 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
-from fnmatch import fnmatchcase
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,14 @@ from sqlalchemy import Engine, exists, select
 from reporter.delivery.destinations import check_destinations
 from reporter.errors import PeriodError, UnitFailed, UnknownCampaignError, UserError
 from reporter.jobs.periods import PERIODS, period_bounds
-from reporter.jobs.schedule import latest_fire_time
 from reporter.jobs.runlog import WORKING, abandoned, retry_backoff, set_status, unfinished
+from reporter.jobs.schedule import latest_fire_time
 from reporter.jobs.unit import STOP, Unit, UnitResult, preview_unit, run_unit, stop_now, tell_operators
 from reporter.logs import log_unit
-from reporter.timezones import from_us, local_midnight, to_us, zone
 from reporter.models import Campaign, Event, EventType, RunStatus
 from reporter.production import Production
 from reporter.settings import DEFAULT_SUBJECT, JobSettings, Settings
+from reporter.timezones import from_us, local_midnight, to_us, zone
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def unit_template(settings: Settings, job: JobSettings, tz: str, at: datetime) -
     mail: dict[str, Any] = {} if email is None else {"subject": email.subject, "attach_html": email.attach_html}
     return Unit(job=job.name, campaign_id="", start=at, end=at, timezone=tz, formats=tuple(job.formats),
                 archive=job.archive, to=tuple(lists["to"]), cc=tuple(lists["cc"]), bcc=tuple(lists["bcc"]),
-                destinations=tuple(n for n, d in zip(job.destinations, named) if d.type != "email"), **mail)
+                destinations=tuple(n for n, d in zip(job.destinations, named, strict=True) if d.type != "email"), **mail)
 
 
 def _mails(settings: Settings, job: JobSettings) -> bool:
@@ -125,7 +125,7 @@ def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: 
     elif chosen != "campaign_lifetime":
         start, end = period_bounds(chosen, fire_time, tz)
     else:
-        start, end = datetime(1970, 1, 2, tzinfo=timezone.utc), fire_time
+        start, end = datetime(1970, 1, 2, tzinfo=UTC), fire_time
     ids = list(campaigns) if campaigns else select_campaigns(engine, job, start, end)
     if campaigns:
         with engine.connect() as conn:
@@ -156,7 +156,7 @@ def production_for(settings: Settings, jobs: Sequence[JobSettings] | None = None
 
 def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime, production: Production,
             campaigns: Sequence[str] = (), period: str | None = None, dry_run: bool = False,
-            clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), resend: bool = False) -> list[UnitResult]:
+            clock: Callable[[], datetime] = lambda: datetime.now(UTC), resend: bool = False) -> list[UnitResult]:
     """Run every unit of one run of a job; a failed unit does not stop the others."""
     STOP.clear()  # a SIGTERM seen by an earlier run of this process ended that run, not this one
     results = []
@@ -194,7 +194,7 @@ def deliver_now(engine: Engine, settings: Settings, campaign_id: str, start: dat
                 tz: str, job: str = "adhoc", to: Sequence[str] = (), cc: Sequence[str] = (), bcc: Sequence[str] = (),
                 subject: str | None = None, attach_html: bool = False, archive: bool = True,
                 formats: tuple[str, ...] = ("pdf", "html"), resend: bool = False,
-                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> UnitResult:
+                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> UnitResult:
     """One campaign's report now, archived and mailed once, as a unit of the run log (`reporter deliver`).
 
     The addresses must be valid (`settings.check_address`); the period defaults as `reporter stats` does.
@@ -216,7 +216,7 @@ def deliver_now(engine: Engine, settings: Settings, campaign_id: str, start: dat
 
 
 def retry_units(engine: Engine, settings: Settings, production: Production,
-                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> list[UnitResult]:
+                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[UnitResult]:
     """Retry the configured jobs' failed and abandoned units whose backoff has passed; give up after retry_for_h.
 
     A unit is retried with the job's current settings (recipients, formats) and
@@ -298,7 +298,7 @@ def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time
     settings, engine, production = _worker_setup(config_path, db_url)
     job = settings.job(job_name)
     tz = settings.timezone_of(job)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     grace = timedelta(seconds=settings.scheduler.misfire_grace_s)
     due = datetime.fromisoformat(fire_time) if fire_time else (
         latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now)

@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
@@ -135,7 +135,8 @@ def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: P
                           kwargs=retry_kwargs, replace_existing=True, coalesce=True, max_instances=1,
                           misfire_grace_time=every)
     # Alert rules: one evaluation per fire time (see reporter.alerts.run).
-    from reporter.alerts.run import FUNCTION as ALERT_FUNCTION, PREFIX as ALERT_PREFIX
+    from reporter.alerts.run import FUNCTION as ALERT_FUNCTION
+    from reporter.alerts.run import PREFIX as ALERT_PREFIX
 
     for rule in settings.alerts:
         job_id = ALERT_PREFIX + rule.name
@@ -184,4 +185,4 @@ def serve(engine: Engine, settings: Settings, config_path: Path | None, db_url: 
             pass
     finally:
         scheduler.shutdown(wait=True)
-        log.info("scheduler stopped at %s", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        log.info("scheduler stopped at %s", datetime.now(UTC).isoformat(timespec="seconds"))

@@ -31,13 +31,23 @@ from reporter.delivery.transport import Attempt
 from reporter.errors import ReporterError, UnitFailed
 from reporter.files import period_name
 from reporter.jobs.notices import failure_notice, report_link, report_notice
-from reporter.jobs.runlog import (Claim, ClaimResult, claim, handled_recipients, heartbeat, mark_final,
-                                  recipient_statuses, record_delivery, set_status, take)
+from reporter.jobs.runlog import (
+    Claim,
+    ClaimResult,
+    claim,
+    handled_recipients,
+    heartbeat,
+    mark_final,
+    recipient_statuses,
+    record_delivery,
+    set_status,
+    take,
+)
 from reporter.metrics.model import Period
-from reporter.timezones import zone
 from reporter.models import RunStatus
 from reporter.production import Production, Report, produce
 from reporter.settings import DEFAULT_SUBJECT, Settings
+from reporter.timezones import zone
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
-from reporter.metrics import queries, statistics as st, verdicts
+from reporter.metrics import queries, verdicts
+from reporter.metrics import statistics as st
 from reporter.metrics.buckets import BucketPlan, fold, money
 from reporter.metrics.model import (
     CampaignStats,
@@ -192,7 +193,7 @@ def _control_arms(since: BucketPlan | None, results: dict[str, Any]) -> tuple[ve
         return None
     a: queries.Assignments = results["assigned"]
     conv: queries.Conversions = results["conv"]
-    hists, signs = zip(*a.treatment(results["sends"]["*"]))
+    hists, signs = zip(*a.treatment(results["sends"]["*"]), strict=True)
     treated = verdicts.cumulate(hists, since, signs)
     control = verdicts.Arm(verdicts.cumulate([a.control], since),
                            verdicts.cumulate([conv.itt_by_bucket["control"]], since))
@@ -274,10 +275,10 @@ def _variants(
     tested = [verdicts.compare(base_arm, arms.get(r["v"].variant, empty), campaign.info.planned_users) for r in others]
     total_users = sum(arm.n for arm in arms.values())
     decided = verdicts.decide(tested, campaign.info.planned_users, total_users, broken)
-    comparisons = {r["v"].variant: c for r, c in zip(others, decided)}
+    comparisons = {r["v"].variant: c for r, c in zip(others, decided, strict=True)}
     best = st.probability_best([r["converted"] for r in rows], [r["sent_users"] for r in rows])
     variants = []
-    for r, prob in zip(rows, best):
+    for r, prob in zip(rows, best, strict=True):
         v = r["v"]
         revenue = money(revenue_by_variant.get(v.variant, 0.0))
         variants.append(

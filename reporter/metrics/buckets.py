@@ -81,7 +81,7 @@ def _hours(day: date, lo_full: int, hi_full: int, start_us: int, end_us: int, tz
         hours.append((u, local, (u + offset_us % HOUR_US) // HOUR_US))
     names = [local.strftime("%Y-%m-%dT%H:00") for _, local, _ in hours]
     out = []
-    for (u, local, key), name in zip(hours, names):
+    for (u, local, key), name in zip(hours, names, strict=True):
         lo, hi = max(start_us, u), min(end_us, u + HOUR_US, hi_full)
         if lo >= hi:
             continue

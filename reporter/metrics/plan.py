@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -53,7 +53,7 @@ def default_period(campaign: StoredCampaign, tz: Any, now: datetime | None) -> t
     A running campaign's period ends with the day of its last event (never in
     the future); one without events gets its start day. Never empty.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     first_day = start_day(campaign, tz)
     ends = [from_us(campaign.last_event_us + 1)] if campaign.last_event_us is not None else []
     if campaign.end_at is not None and campaign.end_at <= now:

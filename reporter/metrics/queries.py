@@ -49,8 +49,8 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from reporter.metrics.taxonomy import UNINSTALL_CODES
-from reporter.timezones import DAY_US, HOUR_US
 from reporter.models import CHANNELS, Event, EventType
+from reporter.timezones import DAY_US, HOUR_US
 
 EVENTS = Event.__table__
 COUNTED = (EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR)
@@ -104,7 +104,7 @@ class Scope:
 def _literal_table(name: str, types: dict[str, TypeEngine[Any]], rows: Sequence[tuple[Any, ...]]) -> CTE:
     selects = [
         select(*(cast(literal(v, t), t).label(k) if v is not None else cast(null(), t).label(k)
-                 for (k, t), v in zip(types.items(), row)))
+                 for (k, t), v in zip(types.items(), row, strict=True)))
         for row in rows
     ]
     return union_all(*selects).cte(name) if len(selects) > 1 else selects[0].cte(name)

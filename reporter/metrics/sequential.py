@@ -66,10 +66,10 @@ def always_valid(looks: Sequence[tuple[int, int, int, int]], planned: float = DE
     """The running minimum of p_look and the running intersection of the intervals over (xa, na, xb, nb) looks."""
     if not looks:
         return Sequential(None, None, None, 1.0)
-    xa, na, xb, nb = (np.array(col, dtype=float) for col in zip(*looks))
+    xa, na, xb, nb = (np.array(col, dtype=float) for col in zip(*looks, strict=True))
     p, diff, half = look(xa, na, xb, nb, planned)
     low, high = -math.inf, math.inf
-    for d, h in zip(diff, half):
+    for d, h in zip(diff, half, strict=True):
         if not math.isnan(h):
             low, high = max(low, d - h), min(high, d + h)
     last = float(diff[-1])

@@ -75,7 +75,7 @@ def probability_best(successes: list[int], trials: list[int], points: int = 1_00
     b = np.array([1 + trials[i] - successes[i] for i in arms], dtype=float)
     lows = special.betaincinv(a, b, 1e-12)
     highs = special.betaincinv(a, b, 1 - 1e-12)
-    segments = [np.linspace(lo, hi, points) for lo, hi in zip(lows, highs)]
+    segments = [np.linspace(lo, hi, points) for lo, hi in zip(lows, highs, strict=True)]
     segments.append(np.linspace(float(lows.min()), float(highs.max()), points))
     grid = np.unique(np.clip(np.concatenate(segments), 0.0, 1.0))[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -89,7 +89,7 @@ def probability_best(successes: list[int], trials: list[int], points: int = 1_00
         mass[i] = np.trapezoid(pdf[:, i] * others, grid[:, 0])
     mass = np.clip(np.nan_to_num(mass), 0.0, None)
     shares = mass / mass.sum() if mass.sum() > 0 else np.full(k, 1.0 / k)
-    for i, share in zip(arms, shares):
+    for i, share in zip(arms, shares, strict=True):
         out[i] = float(share)
     return out
 
@@ -103,8 +103,8 @@ def sample_ratio_p_value(observed: list[int], shares: list[float]) -> float | No
     expected = [total * s / share_sum for s in shares]
     if any(e == 0 for e in expected):
         # A variant meant to get nothing that got users is a broken split.
-        return 0.0 if any(o > 0 for o, e in zip(observed, expected) if e == 0) else None
+        return 0.0 if any(o > 0 for o, e in zip(observed, expected, strict=True) if e == 0) else None
     from scipy import special
 
-    chi2 = sum((o - e) ** 2 / e for o, e in zip(observed, expected))
+    chi2 = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
     return float(special.chdtrc(len(observed) - 1, chi2))

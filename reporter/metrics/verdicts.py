@@ -54,7 +54,7 @@ def cumulate(histograms: Sequence[Histogram], plan: BucketPlan, signs: Sequence[
     """The signed sum of the histograms, cumulated at every look."""
     index, looks = look_index(plan)
     per_look = [0] * looks
-    for hist, sign in zip(histograms, signs or [1] * len(histograms)):
+    for hist, sign in zip(histograms, signs or [1] * len(histograms), strict=True):
         for key, n in hist.items():
             per_look[index[key]] += sign * n
     out, total = [], 0
@@ -66,7 +66,7 @@ def cumulate(histograms: Sequence[Histogram], plan: BucketPlan, signs: Sequence[
 
 def compare(baseline: Arm, other: Arm, planned: float | None) -> tuple[Comparison, bool]:
     """The sequential comparison of `other` against `baseline` (without the Holm step); and its gate."""
-    looks = list(zip(baseline.converters, baseline.users, other.converters, other.users))
+    looks = list(zip(baseline.converters, baseline.users, other.converters, other.users, strict=True))
     seq = always_valid(looks, planned or DEFAULT_PLANNED_USERS)
     gate = enough_data(baseline.x, baseline.n) and enough_data(other.x, other.n)
     comparison = Comparison(
@@ -83,7 +83,7 @@ def decide(
     """Holm over the comparisons' always-valid p-values, then each one's verdict word."""
     rejected = holm([c.p_value for c, _ in comparisons])
     out = []
-    for (c, gate), reject in zip(comparisons, rejected):
+    for (c, gate), reject in zip(comparisons, rejected, strict=True):
         significant = bool(reject and gate)
         if broken_split:
             verdict = Verdict.DO_NOT_DECIDE

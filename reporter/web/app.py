@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,8 @@ from reporter.settings import Settings
 from reporter.web import alerts_routes, archive_routes, history_routes, jobs_routes, login_routes, report_routes
 from reporter.web.headers import HeadedStarlette
 from reporter.web.history import address_of
-from reporter.web.responses import archive_unavailable
 from reporter.web.listing import CachedArchive
+from reporter.web.responses import archive_unavailable
 from reporter.web.sessions import SessionStore
 from reporter.web.state import ResponseCache, WebState
 from reporter.web.throttle import Limit, LoginThrottle
@@ -116,12 +116,12 @@ def _alerts(engine: Engine) -> tuple[list[Any], list[Any]]:
 def _jobs(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
     from reporter.history import job_overview
 
-    return job_overview(engine, settings, datetime.now(timezone.utc))
+    return job_overview(engine, settings, datetime.now(UTC))
 
 
 def _run_now(engine: Engine, settings: Settings, name: str) -> list[str]:
     from reporter.jobs.runner import production_for, run_job
 
     job = settings.job(name)
-    results = run_job(engine, settings, job, datetime.now(timezone.utc), production_for(settings, [job], check=True))
+    results = run_job(engine, settings, job, datetime.now(UTC), production_for(settings, [job], check=True))
     return [r.message for r in results]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
@@ -70,7 +70,7 @@ class SessionStore:
 
     def revoke(self, name: str) -> None:
         """End every session of that user, in every process (a logout)."""
-        now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        now = datetime.fromtimestamp(self.clock(), UTC)
         if self._bump(name, now):
             return
         try:

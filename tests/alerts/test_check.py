@@ -7,7 +7,7 @@ that the error rate (errors / (sent + errors)) crosses 10% and comes back.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -86,11 +86,11 @@ def test_two_schedulers_evaluating_the_same_slots_tell_once(engine: Engine) -> N
         slot = T0 + timedelta(hours=hour)
         barrier = threading.Barrier(2)
 
-        def evaluate() -> None:
+        def evaluate(barrier: threading.Barrier, slot: datetime) -> None:
             barrier.wait()
             check_rule(engine, settings, r, slot, slot, told)
 
-        threads = [threading.Thread(target=evaluate) for _ in range(2)]
+        threads = [threading.Thread(target=evaluate, args=(barrier, slot)) for _ in range(2)]
         for t in threads:
             t.start()
         for t in threads:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 from tests.delivery.conftest import SmtpServer, demo_url, smtp_server  # noqa: F401
@@ -18,7 +19,7 @@ def config(tmp_path: Path, port: int, name: str = "errors") -> Path:
     return path
 
 
-def test_check_tells_once_and_lists_the_state(demo_url: str, smtp_server: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+def test_check_tells_once_and_lists_the_state(demo_url: str, smtp_server: SmtpServer, tmp_path: Path) -> None:
     path = config(tmp_path, smtp_server.port)
     base = ["--config", str(path), "--db", demo_url]
     dry = cli([*base, "alert", "check", "errors", "--dry-run"], tmp_path)
@@ -41,9 +42,9 @@ def test_check_tells_once_and_lists_the_state(demo_url: str, smtp_server: SmtpSe
     assert (unknown.returncode, unknown.stderr) == (2, "error: unknown alert 'nope' (configured: errors)\n")
 
 
-def test_the_scheduler_evaluates_each_rule_at_its_fire_times(demo_url: str, smtp_server: SmtpServer,  # noqa: F811
+def test_the_scheduler_evaluates_each_rule_at_its_fire_times(demo_url: str, smtp_server: SmtpServer,
                                                              tmp_path: Path) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from reporter.alerts.run import scheduled_check
     from reporter.alerts.store import states
@@ -63,7 +64,7 @@ def test_the_scheduler_evaluates_each_rule_at_its_fire_times(demo_url: str, smtp
         assert (job.func_ref, job.kwargs["alert_name"]) == ("reporter.alerts.run:scheduled_check", "hourly-errors")
     finally:
         scheduler.shutdown(wait=False)
-    slot = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     assert scheduled_check("hourly-errors", str(path), demo_url, slot.isoformat()) == 1
     assert scheduled_check("hourly-errors", str(path), demo_url, slot.isoformat()) == 1  # a second scheduler, same slot
     [state] = states(engine, "hourly-errors")

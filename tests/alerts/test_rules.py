@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from reporter.alerts.rules import Condition, error_rate, step, window_bounds
 
-NOW = datetime(2026, 11, 28, 9, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 9, tzinfo=UTC)
 
 
 def test_error_rate_is_errors_over_attempts() -> None:

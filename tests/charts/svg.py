@@ -29,7 +29,7 @@ def ids_and_refs(svg: str) -> tuple[list[str], list[str]]:
 
 def _points(d: str) -> list[tuple[float, float]]:
     numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", d)]
-    return list(zip(numbers[::2], numbers[1::2]))
+    return list(zip(numbers[::2], numbers[1::2], strict=False))
 
 
 def _rectangles(svg: str) -> list[tuple[float, float, float, float]]:
@@ -39,7 +39,7 @@ def _rectangles(svg: str) -> list[tuple[float, float, float, float]]:
     for path in axes.iter(f"{SVG}path"):
         d = path.get("d", "")
         if d.rstrip().endswith("z") and len(_points(d)) in (4, 5):
-            xs, ys = zip(*_points(d))
+            xs, ys = zip(*_points(d), strict=True)
             out.append((min(xs), max(xs), min(ys), max(ys)))
     return out
 

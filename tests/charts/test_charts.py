@@ -44,7 +44,7 @@ def variant(name: str, sent: int, converted: int, baseline: bool = False, trend_
     )
 
 
-def no_warnings(build):  # noqa: ANN001, ANN201
+def no_warnings(build):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         chart = build()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from reporter.charts.theme import prefix_ids
 from reporter.metrics.model import CampaignStats
 from tests.charts.svg import ids_and_refs
 
-START = datetime(2026, 10, 14, tzinfo=timezone.utc)
+START = datetime(2026, 10, 14, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("days", [None, 1, 7], ids=["default-period", "one-day", "one-week"])
@@ -58,7 +58,7 @@ def test_text_from_the_data_is_not_rewritten() -> None:
 def test_report_html_has_no_duplicate_id(demo_stats: Callable[..., CampaignStats]) -> None:
     from reporter.render import render_html
 
-    html = render_html(demo_stats("black-friday-ab"), None, datetime(2026, 11, 26, 7, tzinfo=timezone.utc)).html
+    html = render_html(demo_stats("black-friday-ab"), None, datetime(2026, 11, 26, 7, tzinfo=UTC)).html
     ids = Counter(re.findall(r'\sid="([^"]+)"', html))
     assert sum(ids.values()) > 500  # the charts' ids are in it
     assert [i for i, n in ids.items() if n > 1] == []

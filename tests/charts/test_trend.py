@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +13,7 @@ from reporter.metrics.buckets import fold, plan
 from reporter.metrics.model import CampaignStats, Period, TrendBucket
 from tests.charts.svg import bars, dashed, markers, plot_area, texts
 
-START = datetime(2026, 10, 14, tzinfo=timezone.utc)  # a day of the demo with sends and conversions
+START = datetime(2026, 10, 14, tzinfo=UTC)  # a day of the demo with sends and conversions
 
 
 def hours(day: str, tz: str, days: int = 1) -> tuple[TrendBucket, ...]:
@@ -117,7 +117,7 @@ def test_whole_buckets_are_not_marked() -> None:
 
 
 def test_partial_last_month_gets_its_tick_label() -> None:
-    months = tuple(TrendBucket(f"2025-{m:02d}", 10) for m in range(1, 13)) + (TrendBucket("2026-01", 2, partial=True),)
+    months = (*tuple(TrendBucket(f"2025-{m:02d}", 10) for m in range(1, 13)), TrendBucket("2026-01", 2, partial=True))
     drawn = texts(trend.message_trend(months, "monthly").svg)
     assert "Jan 2026" in drawn and "(partial)" in drawn
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from reporter.charts import report_charts, trend, variants
 from reporter.metrics.model import CampaignStats, Comparison, TrendBucket, VariantStats
 from tests.charts.svg import text_boxes, texts
 from tests.charts.test_charts import variant
 
-DAY = datetime(2026, 10, 14, tzinfo=timezone.utc)
+DAY = datetime(2026, 10, 14, tzinfo=UTC)
 
 
 def ab(difference: float = 5.38, low: float = 1.0, high: float = 9.0, name: str = "Variant B") -> list[VariantStats]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from reporter.charts import errors, report_charts, split, trend, variants
 from reporter.metrics.model import CampaignStats, ErrorCount
 from tests.charts.svg import markers, texts
 
-DAY = datetime(2026, 10, 14, tzinfo=timezone.utc)
+DAY = datetime(2026, 10, 14, tzinfo=UTC)
 PERIODS = {"default": (None, None), "one-day": (DAY, DAY + timedelta(days=1)), "one-week": (DAY, DAY + timedelta(days=7))}
 
 
@@ -29,7 +29,7 @@ def test_no_chart_title_repeats_its_heading(demo_stats: Callable[..., CampaignSt
     from reporter.render import render_html
 
     start, end = PERIODS[period]
-    html = render_html(demo_stats("black-friday-ab", start, end), None, datetime(2026, 11, 26, tzinfo=timezone.utc)).html
+    html = render_html(demo_stats("black-friday-ab", start, end), None, datetime(2026, 11, 26, tzinfo=UTC)).html
     headings = [re.sub(r"<[^>]+>", "", h).strip().lower() for h in re.findall(r"<h2[^>]*>(.*?)</h2>", html, re.DOTALL)]
     captions = [c.strip().lower() for c in re.findall(r"<figcaption>(.*?)</figcaption>", html, re.DOTALL)]
     assert "message trend" in headings and len(captions) >= 11  # no per-variant daily trend in a one-day report

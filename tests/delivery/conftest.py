@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import email
-import itertools
 import email.policy
+import itertools
 import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -53,13 +53,13 @@ class Handler:
     reply_after_s: float = 0.0
     drop_after_data: int = 0
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+    async def handle_DATA(self, server, session, envelope):
         self.data_attempts += 1
         if self.defer_data > 0:
             self.defer_data -= 1
@@ -83,7 +83,7 @@ class SmtpServer:
     tls: ssl.SSLContext | None = None  # the client context that trusts the server's certificate
 
 
-def _authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN201
+def _authenticator(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
     return AuthResult(success=ok, handled=False)  # handled=False: the server sends the 235 or 535
 
@@ -137,7 +137,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def demo_engine(demo_url: str):  # noqa: ANN201
+def demo_engine(demo_url: str):
     engine = make_engine(demo_url)
     yield engine
     engine.dispose()
@@ -145,8 +145,8 @@ def demo_engine(demo_url: str):  # noqa: ANN201
 
 # -- units against these servers (tests/delivery, tests/jobs) ----------------------------------
 
-NOW = datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
-START, END = datetime(2026, 10, 5, tzinfo=timezone.utc), datetime(2026, 10, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+START, END = datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 12, tzinfo=UTC)
 jobs = itertools.count()
 
 
@@ -158,14 +158,14 @@ def no_sleep(_seconds: float) -> None:
     pass
 
 
-def unit(**kw) -> Unit:  # noqa: ANN003
+def unit(**kw) -> Unit:
     base = dict(job=f"job-{next(jobs)}", campaign_id="welcome-series", start=START, end=END, timezone="UTC",
                 to=("Café Owner <owner@example.test>",), cc=("cc@example.test",), bcc=("hidden@example.test",))
     base.update(kw)
     return Unit(**base)
 
 
-def target(server: SmtpServer, tmp_path, security: str = "none", username: str | None = None,  # noqa: ANN001
+def target(server: SmtpServer, tmp_path, security: str = "none", username: str | None = None,
            password: str | None = None, max_bytes: int = 10 * 2**20) -> Production:
     smtp = SmtpConfig(server.host, server.port, security, username, password, 10, 3, backoff_s=0.01, ssl_context=server.tls)
     return Production(str(tmp_path / "archive"), smtp, "Acme Reports <reports@acme.test>", max_bytes)

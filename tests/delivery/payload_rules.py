@@ -40,7 +40,7 @@ def slack_problems(message: dict[str, Any]) -> list[str]:
         problems.append("text: the notification's fallback text is missing")
     blocks = message.get("blocks")
     if not isinstance(blocks, list) or not 1 <= len(blocks) <= 50:
-        return problems + ["blocks: 1 to 50 blocks"]
+        return [*problems, "blocks: 1 to 50 blocks"]
     for i, block in enumerate(blocks):
         where = f"blocks[{i}]"
         kind = block.get("type")
@@ -96,13 +96,13 @@ def teams_problems(message: dict[str, Any]) -> list[str]:
         problems.append("type: must be message")
     attachments = message.get("attachments")
     if not isinstance(attachments, list) or len(attachments) != 1:
-        return problems + ["attachments: one attachment expected"]
+        return [*problems, "attachments: one attachment expected"]
     attachment = attachments[0]
     if attachment.get("contentType") != "application/vnd.microsoft.card.adaptive":
         problems.append("attachments[0].contentType: must be application/vnd.microsoft.card.adaptive")
     card = attachment.get("content")
     if not isinstance(card, dict):
-        return problems + ["attachments[0].content: the card is missing"]
+        return [*problems, "attachments[0].content: the card is missing"]
     if card.get("type") != "AdaptiveCard":
         problems.append("content.type: must be AdaptiveCard")
     version = card.get("version", "")

@@ -66,7 +66,7 @@ def serve() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:  # http.server's name
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             receiver.requests.append(Request(self.path, dict(self.headers.items()), body))
             answer = receiver.answer()
@@ -79,7 +79,7 @@ def serve() -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(answer.body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # http.server would print each request's path (the secret) on stderr
 
     server.RequestHandlerClass = Handler

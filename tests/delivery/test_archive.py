@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,11 +12,11 @@ import pytest
 from reporter.delivery.archive import Archive
 from reporter.files import write_atomic
 
-T = datetime(2026, 11, 26, 7, tzinfo=timezone.utc)
+T = datetime(2026, 11, 26, 7, tzinfo=UTC)
 SHA_OF_PDF = "ec2792f52c4416be86b9c3d9f4ce1122e68027a8549c54be5040c913d671aa02"
 
 
-def store(archive: Archive, job: str = "daily", cid: str = "c1", period: str = "2026-11-25", when: datetime = T):  # noqa: ANN201
+def store(archive: Archive, job: str = "daily", cid: str = "c1", period: str = "2026-11-25", when: datetime = T):
     return archive.store(job, cid, "Campaign", period, "UTC", when, {"c1.pdf": b"%PDF-1.7 x", "c1.html": b"<html></html>"})
 
 

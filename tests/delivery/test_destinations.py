@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -17,7 +17,7 @@ from tests.delivery.conftest import SmtpServer
 from tests.delivery.payload_rules import slack_problems, teams_problems
 from tests.delivery.receiver import TOKEN_PATH, Answer, Receiver, serve, verify
 
-AT = datetime(2026, 11, 28, 7, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 SECRET = "whsec_9c1d7e2a4b6f"
 NOTICE = Notice(kind="alert", title="reporter alert error-spike firing: black-friday",
                 summary=("error_rate is 12.50 (above 10) over the last 6 hours.",), facts=(("value", "12.50"),),
@@ -187,7 +187,7 @@ def test_an_unset_variable_or_unknown_destination_is_a_failed_attempt_naming_it(
     [port] = send_notice("ops", NOTICE, settings, environ={"HOOK_URL": "https://hooks.example.test:99999/x", "HOOK_SECRET": SECRET})
     assert (port.status, port.message) == ("failed", "the destination's URL is not a URL")
     assert receiver.requests == []
-    with pytest.raises(UserError, match="^destinations.ops.url_env: the environment variable HOOK_URL is not set$"):
+    with pytest.raises(UserError, match=r"^destinations\.ops\.url_env: the environment variable HOOK_URL is not set$"):
         check_destinations(settings, ["ops"], environ={})
     check_destinations(settings, ["ops"], environ=env(receiver))
 

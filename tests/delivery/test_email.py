@@ -13,8 +13,8 @@ from sqlalchemy import Engine, update
 
 from reporter.delivery.email import SmtpConfig
 from reporter.jobs.unit import run_unit
-from reporter.production import Production
 from reporter.models import Campaign
+from reporter.production import Production
 from tests.delivery.conftest import PASSWORD, USER, SmtpServer, clock, no_sleep, target, unit
 
 
@@ -44,7 +44,7 @@ def check_message(server: SmtpServer) -> None:
     assert "Été ☕ à Zürich" in reader.pages[0].extract_text()
 
 
-def test_message_arrives_whole(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_message_arrives_whole(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:
     rename_campaign(demo_engine, "Été ☕ à Zürich")
     result = run_unit(demo_engine, unit(), target(smtp_server, tmp_path), clock)
     assert result.status == "delivered", result.message
@@ -52,21 +52,21 @@ def test_message_arrives_whole(demo_engine: Engine, smtp_server: SmtpServer, tmp
     assert len(result.paths) == 2  # PDF and HTML in the archive
 
 
-def test_starttls_with_login(demo_engine: Engine, tls_smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_starttls_with_login(demo_engine: Engine, tls_smtp_server: SmtpServer, tmp_path) -> None:
     rename_campaign(demo_engine, "Été ☕ à Zürich")
     result = run_unit(demo_engine, unit(), target(tls_smtp_server, tmp_path, "starttls", USER, PASSWORD), clock)
     assert result.status == "delivered", result.message
     check_message(tls_smtp_server)
 
 
-def test_wrong_password_is_a_recorded_failure(demo_engine: Engine, tls_smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_wrong_password_is_a_recorded_failure(demo_engine: Engine, tls_smtp_server: SmtpServer, tmp_path) -> None:
     result = run_unit(demo_engine, unit(), target(tls_smtp_server, tmp_path, "starttls", USER, "wrong"), clock)
     assert result.status == "failed"
     assert {o.code for o in result.outcomes} == {535}
     assert tls_smtp_server.handler.received == []
 
 
-def test_transient_failure_then_success_delivers_once(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_transient_failure_then_success_delivers_once(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:
     smtp_server.handler.defer_data = 1
     result = run_unit(demo_engine, unit(), target(smtp_server, tmp_path), clock, sleep=no_sleep)
     assert result.status == "delivered"
@@ -74,7 +74,7 @@ def test_transient_failure_then_success_delivers_once(demo_engine: Engine, smtp_
     assert len(smtp_server.handler.received) == 1
 
 
-def test_unreachable_server_is_retried_then_failed(demo_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+def test_unreachable_server_is_retried_then_failed(demo_engine: Engine, tmp_path) -> None:
     from tests.delivery.conftest import free_port
 
     smtp = SmtpConfig("127.0.0.1", free_port(), "none", None, None, 2, 2, backoff_s=0.01)
@@ -85,7 +85,7 @@ def test_unreachable_server_is_retried_then_failed(demo_engine: Engine, tmp_path
     assert all(o.transient and "ConnectionRefused" in o.message for o in result.outcomes)
 
 
-def _cli(args: list[str], cwd, env: dict[str, str] | None = None):  # noqa: ANN001, ANN202
+def _cli(args: list[str], cwd, env: dict[str, str] | None = None):
     import os
     import subprocess
     import sys
@@ -96,14 +96,14 @@ def _cli(args: list[str], cwd, env: dict[str, str] | None = None):  # noqa: ANN0
                           timeout=120)
 
 
-def _config(tmp_path, port: int, extra: str = "") -> str:  # noqa: ANN001
+def _config(tmp_path, port: int, extra: str = "") -> str:
     path = tmp_path / "reporter.yaml"
     path.write_text(f"archive:\n  root: {tmp_path / 'archive'}\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n"
                     f"  from: reports@acme.test\n{extra}")
     return str(path)
 
 
-def test_cli_delivers_once_and_says_so_the_second_time(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_cli_delivers_once_and_says_so_the_second_time(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:
     args = ["--config", _config(tmp_path, smtp_server.port), "--db", demo_url, "deliver", "cart-reminder",
             "--from", "2026-10-05", "--to", "2026-10-12", "--job", "cli-test", "--mail-to", "boss@acme.test"]
     first = _cli(args, tmp_path)
@@ -124,7 +124,7 @@ def test_cli_delivers_once_and_says_so_the_second_time(demo_url: str, smtp_serve
     ],
 )
 def test_cli_bad_delivery_settings_are_exit_2_before_any_work(
-    demo_url: str, smtp_server: SmtpServer, tmp_path, extra: str, args: list[str], env: dict, expected: str  # noqa: ANN001
+    demo_url: str, smtp_server: SmtpServer, tmp_path, extra: str, args: list[str], env: dict, expected: str
 ) -> None:
     result = _cli(["--config", _config(tmp_path, smtp_server.port, extra), "--db", demo_url, "deliver", "cart-reminder",
                    "--job", "bad-input", *args], tmp_path, env)
@@ -132,7 +132,7 @@ def test_cli_bad_delivery_settings_are_exit_2_before_any_work(
     assert not (tmp_path / "archive").exists()
 
 
-def test_cli_unreachable_smtp_host_is_exit_2(demo_url: str, tmp_path) -> None:  # noqa: ANN001
+def test_cli_unreachable_smtp_host_is_exit_2(demo_url: str, tmp_path) -> None:
     from tests.delivery.conftest import free_port
 
     result = _cli(["--config", _config(tmp_path, free_port()), "--db", demo_url, "deliver", "cart-reminder",
@@ -142,7 +142,7 @@ def test_cli_unreachable_smtp_host_is_exit_2(demo_url: str, tmp_path) -> None:  
     assert not (tmp_path / "archive").exists()
 
 
-def test_cli_invalid_sender_in_config_names_file_line_and_field(demo_url: str, tmp_path) -> None:  # noqa: ANN001
+def test_cli_invalid_sender_in_config_names_file_line_and_field(demo_url: str, tmp_path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("smtp:\n  host: 127.0.0.1\n  from: nobody\n")
     result = _cli(["--config", str(path), "--db", demo_url, "deliver", "cart-reminder", "--mail-to", "a@acme.test"], tmp_path)

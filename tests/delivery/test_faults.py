@@ -6,14 +6,16 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+
 from sqlalchemy import Engine, select
 
 from reporter.db import make_engine
 from reporter.delivery.email import SmtpConfig
 from reporter.jobs.runlog import ClaimResult
 from reporter.jobs.unit import run_unit
+from reporter.models import Delivery as DeliveryRow
+from reporter.models import Run
 from reporter.production import Production
-from reporter.models import Delivery as DeliveryRow, Run
 from reporter.settings import SmtpSettings
 from tests.delivery.conftest import SmtpServer, clock, no_sleep, unit
 from tests.delivery.test_email import _cli, _config
@@ -21,7 +23,7 @@ from tests.delivery.test_email import _cli, _config
 ALL = ["cc@example.test", "hidden@example.test", "owner@example.test"]
 
 
-def slow_target(server: SmtpServer, tmp_path, data_timeout_s: float, timeout_s: float = 5,  # noqa: ANN001
+def slow_target(server: SmtpServer, tmp_path, data_timeout_s: float, timeout_s: float = 5,
                 retries: int = 2) -> Production:
     smtp = SmtpConfig(server.host, server.port, "none", None, None, timeout_s, retries, backoff_s=0.01,
                       data_timeout_s=data_timeout_s)
@@ -36,7 +38,7 @@ def outcomes_of(engine: Engine, job: str) -> tuple[str, dict[str, str]]:
 
 
 def test_a_late_reply_to_the_data_is_an_unknown_outcome_never_resent(
-    demo_engine: Engine, smtp_server: SmtpServer, tmp_path  # noqa: ANN001
+    demo_engine: Engine, smtp_server: SmtpServer, tmp_path
 ) -> None:
     smtp_server.handler.reply_after_s = 3  # stores the message, answers after 3 s; we wait 1 s
     job = unit()
@@ -56,7 +58,7 @@ def test_a_late_reply_to_the_data_is_an_unknown_outcome_never_resent(
 
 
 def test_the_wait_for_the_data_reply_is_separate_from_the_connection_timeout(
-    demo_engine: Engine, smtp_server: SmtpServer, tmp_path  # noqa: ANN001
+    demo_engine: Engine, smtp_server: SmtpServer, tmp_path
 ) -> None:
     smtp_server.handler.reply_after_s = 2  # longer than the 0.5 s connection timeout, shorter than the data wait
     job = unit()
@@ -67,7 +69,7 @@ def test_the_wait_for_the_data_reply_is_separate_from_the_connection_timeout(
 
 
 def test_a_connection_lost_after_the_data_is_an_unknown_outcome(
-    demo_engine: Engine, smtp_server: SmtpServer, tmp_path  # noqa: ANN001
+    demo_engine: Engine, smtp_server: SmtpServer, tmp_path
 ) -> None:
     smtp_server.handler.drop_after_data = 1
     smtp_server.handler.refuse = {"cc@example.test"}
@@ -85,7 +87,7 @@ def test_a_connection_lost_after_the_data_is_an_unknown_outcome(
 
 
 def test_a_held_sqlite_write_lock_delays_the_run_log_but_never_strands_the_unit(
-    demo_url: str, smtp_server: SmtpServer, tmp_path  # noqa: ANN001
+    demo_url: str, smtp_server: SmtpServer, tmp_path
 ) -> None:
     engine = make_engine(demo_url, busy_timeout_s=0.3)  # status writes give up on the lock quickly ...
     job = unit()
@@ -112,7 +114,7 @@ def test_a_held_sqlite_write_lock_delays_the_run_log_but_never_strands_the_unit(
     engine.dispose()
 
 
-def test_a_delivered_unit_is_sent_to_recipients_added_since(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_a_delivered_unit_is_sent_to_recipients_added_since(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:
     base = ["--config", _config(tmp_path, smtp_server.port), "--db", demo_url, "deliver", "cart-reminder",
             "--from", "2026-10-05", "--to", "2026-10-12", "--job", "new-recipient", "--mail-to", "boss@acme.test"]
     assert _cli(base, tmp_path).returncode == 0
@@ -125,7 +127,7 @@ def test_a_delivered_unit_is_sent_to_recipients_added_since(demo_url: str, smtp_
     assert "already delivered" in again.stdout and len(smtp_server.handler.received) == 2
 
 
-def test_cli_unknown_outcome_exit_1_history_and_resend(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_cli_unknown_outcome_exit_1_history_and_resend(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:
     config = _config(tmp_path, smtp_server.port, "  data_timeout_s: 1\n")
     base = ["--config", config, "--db", demo_url, "deliver", "cart-reminder", "--from", "2026-10-05", "--to",
             "2026-10-12", "--job", "slow-server", "--mail-to", "boss@acme.test"]

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from reporter.delivery.notices import Notice, email_body, signature, slack_message, teams_message, webhook_body, webhook_headers
+from reporter.delivery.notices import (
+    Notice,
+    email_body,
+    signature,
+    slack_message,
+    teams_message,
+    webhook_body,
+    webhook_headers,
+)
 from tests.delivery.payload_rules import slack_problems, teams_problems
 
-AT = datetime(2026, 11, 28, 7, 0, 3, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 28, 7, 0, 3, tzinfo=UTC)
 NOTICE = Notice(
     kind="report", title="Push report: Black Friday — Nov 27, 2026",
     summary=("1,200 users were sent the message; 84 converted (7.00%).", "Stop: C wins (+2.47 pp)."),

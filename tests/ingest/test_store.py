@@ -26,7 +26,7 @@ def test_reloading_a_campaign_updates_it(loaded: Engine, tmp_path: Path) -> None
 
 
 def test_reloading_the_same_file_adds_nothing(loaded: Engine, tmp_path: Path) -> None:
-    path = write_events_csv(tmp_path / "events.csv", GOOD_ROWS + [GOOD_ROWS[0]])
+    path = write_events_csv(tmp_path / "events.csv", [*GOOD_ROWS, GOOD_ROWS[0]])
     first = load_events(loaded, path)
     # The repeated e1 in the same file is a duplicate too.
     assert (first.loaded, first.duplicates) == (6, 1)

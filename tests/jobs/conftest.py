@@ -21,5 +21,5 @@ def write_config(tmp_path: Path, port: int, jobs: str, extra: str = "") -> Path:
 
 
 @pytest.fixture
-def config_factory(tmp_path: Path):  # noqa: ANN201
+def config_factory(tmp_path: Path):
     return lambda port, jobs, extra="": write_config(tmp_path, port, jobs, extra)

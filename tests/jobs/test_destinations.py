@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,8 @@ from tests.delivery.payload_rules import slack_problems
 from tests.delivery.receiver import TOKEN_PATH, Answer, Receiver, serve, verify
 from tests.jobs.conftest import write_config
 
-FIRE = datetime(2026, 11, 1, 7, 0, tzinfo=timezone.utc)  # a monthly job's run: the period is October
-OCTOBER = (datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 11, 1, tzinfo=timezone.utc))
+FIRE = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)  # a monthly job's run: the period is October
+OCTOBER = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
 SECRET = "whsec_jobs_3e8a1f"
 DESTINATIONS = ("web:\n  base_url: https://reports.acme.test/\n"
                 "destinations:\n"
@@ -101,7 +101,7 @@ def test_a_slack_destination_is_told_the_report_once_across_two_runs(
     demo_db: Engine, smtp_server: SmtpServer, slack: Receiver, urls: None, tmp_path: Path
 ) -> None:
     settings = setup(tmp_path, smtp_server.port, job("to-slack", "[team-slack]"))
-    clock = Clock(datetime(2026, 11, 1, 7, 0, 5, tzinfo=timezone.utc))
+    clock = Clock(datetime(2026, 11, 1, 7, 0, 5, tzinfo=UTC))
     [first] = run_job(demo_db, settings, settings.job("to-slack"), FIRE, production_for(settings), clock=clock)
     [again] = run_job(demo_db, settings, settings.job("to-slack"), FIRE, production_for(settings), clock=clock)
     assert (first.status, again.claim.result, again.claim.status) == ("delivered", ClaimResult.DONE, "delivered")
@@ -132,7 +132,7 @@ def test_a_failed_webhook_is_retried_by_the_sweep_and_only_it(
     engine = make_engine(demo_url)
     settings = setup(tmp_path, smtp_server.port, job("hook-retry", "[ops-hook]", "[boss@acme.test]"))
     production = production_for(settings)
-    clock = Clock(datetime.now(timezone.utc))
+    clock = Clock(datetime.now(UTC))
     hook.default = Answer(503, b"down for maintenance")
     with caplog.at_level(logging.DEBUG):
         [result] = run_job(engine, settings, settings.job("hook-retry"), FIRE, production, clock=clock)
@@ -172,7 +172,7 @@ def test_a_refusal_is_final_and_a_webhook_gets_the_failure_notice(
     settings = setup(tmp_path, smtp_server.port, job("refused-slack", "[team-slack]"),
                      "notify:\n  on_failure: [ops-hook]\n")
     production = production_for(settings)
-    clock = Clock(datetime.now(timezone.utc))
+    clock = Clock(datetime.now(UTC))
     slack.default = Answer(404, b"no_service")  # the Slack app was removed
     [result] = run_job(engine, settings, settings.job("refused-slack"), FIRE, production, clock=clock)
     assert result.status == "failed" and len(slack.requests) == 1  # a 4xx is not retried
@@ -231,5 +231,5 @@ def test_an_unset_url_variable_stops_before_any_work(smtp_server: SmtpServer, tm
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TEST_SLACK_URL", raising=False)
     settings = setup(tmp_path, smtp_server.port, job("unset", "[team-slack]"))
-    with pytest.raises(UserError, match="^destinations.team-slack.url_env: the environment variable TEST_SLACK_URL is not set$"):
+    with pytest.raises(UserError, match=r"^destinations\.team-slack\.url_env: the environment variable TEST_SLACK_URL is not set$"):
         production_for(settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -46,23 +46,23 @@ def test_named_periods(name: str, fire: tuple, tz: str, start: tuple, end: tuple
 def test_dst_days_have_their_real_length() -> None:
     # (Aware datetimes of one zone subtract as wall clocks: compare in UTC.)
     start, end = period_bounds("yesterday", local(BERLIN, 2026, 10, 26, 7), BERLIN)
-    assert (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds() == 25 * 3600
+    assert (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() == 25 * 3600
     start, end = period_bounds("yesterday", local(NY, 2026, 3, 9, 7), NY)
-    assert (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds() == 23 * 3600
+    assert (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() == 23 * 3600
 
 
 def test_month_to_date_and_lifetime_end_at_the_fire_time() -> None:
     fire = local(BERLIN, 2026, 11, 26, 7)
     assert period_bounds("month_to_date", fire, BERLIN) == (local(BERLIN, 2026, 11, 1), fire)
-    first = datetime(2026, 10, 3, 22, 30, tzinfo=timezone.utc)  # 10-04 00:30 in Berlin
+    first = datetime(2026, 10, 3, 22, 30, tzinfo=UTC)  # 10-04 00:30 in Berlin
     assert period_bounds("campaign_lifetime", fire, BERLIN, first) == (local(BERLIN, 2026, 10, 4), fire)
 
 
 def test_the_fire_time_is_taken_in_the_jobs_timezone() -> None:
     # 23:30 UTC on 10-31 is already 11-01 in Berlin: yesterday there is 10-31.
-    fire = datetime(2026, 10, 31, 23, 30, tzinfo=timezone.utc)
+    fire = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
     assert period_bounds("yesterday", fire, BERLIN)[0] == local(BERLIN, 2026, 10, 31)
-    assert period_bounds("yesterday", fire, "UTC")[0] == datetime(2026, 10, 30, tzinfo=timezone.utc)
+    assert period_bounds("yesterday", fire, "UTC")[0] == datetime(2026, 10, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

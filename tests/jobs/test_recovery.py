@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select, update
@@ -19,15 +19,15 @@ from reporter.files import period_name
 from reporter.jobs.runlog import ClaimResult, claim
 from reporter.jobs.runner import production_for, retry_units, run_job
 from reporter.jobs.unit import Unit, run_unit
-from reporter.production import Production
 from reporter.metrics.model import Period
 from reporter.models import Run
+from reporter.production import Production
 from reporter.settings import load_settings
 from tests.delivery.conftest import SmtpServer
 from tests.jobs.test_scheduler import _cli, job_yaml, runs_of, wait_for
 
-OCTOBER = (datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 11, 1, tzinfo=timezone.utc))
-FIRE = datetime(2026, 11, 1, 7, 0, tzinfo=timezone.utc)  # a monthly job's run: the period is October
+OCTOBER = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
+FIRE = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)  # a monthly job's run: the period is October
 NOTIFY = "notify:\n  on_failure: [ops@acme.test]\n"
 
 
@@ -45,7 +45,7 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_kill_9_while_rendering_is_taken_over_at_once(demo_url: str, smtp_server: SmtpServer, config_factory,  # noqa: ANN001
+def test_kill_9_while_rendering_is_taken_over_at_once(demo_url: str, smtp_server: SmtpServer, config_factory,
                                                        tmp_path: Path) -> None:
     config = config_factory(smtp_server.port, job_yaml("killed", "daily 07:00", campaigns="[black-friday-ab]"))
     engine = make_engine(demo_url)
@@ -55,7 +55,7 @@ def test_kill_9_while_rendering_is_taken_over_at_once(demo_url: str, smtp_server
     proc.kill()  # SIGKILL: no handler runs, the unit stays "rendering" with a fresh heartbeat
     proc.communicate(timeout=30)
     again = _cli(args, tmp_path)
-    out, err = again.communicate(timeout=120)
+    _out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     [run] = runs_of(engine, "killed")
     assert (run.status, run.attempts) == ("delivered", 2)  # not "being produced by another process" for an hour
@@ -79,7 +79,7 @@ def test_a_unit_elsewhere_is_abandoned_only_when_its_heartbeat_is_older_than_aba
     demo_engine: Engine, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
     unit = _unit("elsewhere")
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     first = claim(demo_engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, "UTC", t0)
     with demo_engine.begin() as conn:  # owned by a process on another machine: only its heartbeat can tell
         conn.execute(update(Run).where(Run.id == first.run_id).values(owner="other-host:4242:1", status="rendering"))
@@ -93,7 +93,7 @@ def test_the_heartbeat_keeps_a_slow_unit_its_own(demo_engine: Engine, smtp_serve
     smtp_server.handler.reply_after_s = 4  # a slow server: the send takes 4 s, twice abandon_after_s
     unit = _unit("slow-send")
     done: list = []
-    clock = lambda: datetime.now(timezone.utc)  # noqa: E731
+    clock = lambda: datetime.now(UTC)  # noqa: E731
     worker = threading.Thread(target=lambda: done.append(run_unit(demo_engine, unit, _target(smtp_server, tmp_path, 2), clock)))
     worker.start()
     assert wait_for(lambda: smtp_server.handler.data_attempts == 1, 60)
@@ -108,18 +108,18 @@ def test_the_heartbeat_keeps_a_slow_unit_its_own(demo_engine: Engine, smtp_serve
     assert done[0].status == "delivered" and len(smtp_server.handler.received) == 1
 
 
-def _setup(tmp_path: Path, config_factory, server: SmtpServer, job: str, extra: str = ""):  # noqa: ANN001, ANN202
+def _setup(tmp_path: Path, config_factory, server: SmtpServer, job: str, extra: str = ""):
     config = config_factory(server.port, job_yaml(job, "0 7 1 * *"), extra)
     settings = load_settings(config)
     return settings, production_for(settings)
 
 
 def test_a_failed_unit_of_an_earlier_period_is_retried_with_backoff(
-    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path  # noqa: ANN001
+    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path
 ) -> None:
     engine = make_engine(demo_url)
     settings, delivery = _setup(tmp_path, config_factory, smtp_server, "backoff")
-    clock = Clock(datetime.now(timezone.utc))
+    clock = Clock(datetime.now(UTC))
     smtp_server.handler.defer_data = 100  # 451 to every attempt
     run_job(engine, settings, settings.job("backoff"), FIRE, delivery, clock=clock)
     assert [(r.status, r.attempts) for r in runs_of(engine, "backoff")] == [("failed", 1)]
@@ -136,11 +136,11 @@ def test_a_failed_unit_of_an_earlier_period_is_retried_with_backoff(
 
 
 def test_retries_are_given_up_after_retry_for_h_and_operators_told_once(
-    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path, caplog  # noqa: ANN001
+    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path, caplog
 ) -> None:
     engine = make_engine(demo_url)
     settings, delivery = _setup(tmp_path, config_factory, smtp_server, "give-up", "  retry_for_h: 48\n" + NOTIFY)
-    clock = Clock(datetime.now(timezone.utc))
+    clock = Clock(datetime.now(UTC))
     smtp_server.handler.defer_data = 100
     run_job(engine, settings, settings.job("give-up"), FIRE, delivery, clock=clock)
     smtp_server.handler.defer_data = 0
@@ -161,11 +161,11 @@ def test_retries_are_given_up_after_retry_for_h_and_operators_told_once(
 
 
 def test_a_permanent_refusal_is_final_at_once_and_told_once(
-    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path  # noqa: ANN001
+    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path
 ) -> None:
     engine = make_engine(demo_url)
     settings, delivery = _setup(tmp_path, config_factory, smtp_server, "refused", NOTIFY)
-    clock = Clock(datetime.now(timezone.utc))
+    clock = Clock(datetime.now(UTC))
     smtp_server.handler.refuse = {"boss@acme.test"}
     run_job(engine, settings, settings.job("refused"), FIRE, delivery, clock=clock)
     clock.at += timedelta(hours=2)
@@ -177,11 +177,11 @@ def test_a_permanent_refusal_is_final_at_once_and_told_once(
 
 
 def test_a_restarted_scheduler_takes_over_the_unit_its_killed_worker_left(
-    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path  # noqa: ANN001
+    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path
 ) -> None:
     config = config_factory(smtp_server.port, job_yaml("restarted", "0 7 1 * *"), "  abandon_after_s: 10\n")
     engine = make_engine(demo_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     period = period_name(Period(*OCTOBER, "UTC"))
     with engine.begin() as conn:  # what a worker killed with -9 leaves: "rendering", owner gone, heartbeat fresh
         conn.execute(insert(Run).values(

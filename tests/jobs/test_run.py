@@ -25,7 +25,7 @@ def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=300)
 
 
-def test_run_delivers_each_campaign_once(demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_run_delivers_each_campaign_once(demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:
     config = config_factory(smtp_server.port, JOBS)
     args = ["--config", str(config), "--db", demo_url, "run", "weekly", "--period", "2026-10-05..2026-10-12"]
     first = cli(args, tmp_path)
@@ -43,7 +43,7 @@ def test_run_delivers_each_campaign_once(demo_url: str, smtp_server: SmtpServer,
     assert history.returncode == 0 and "delivered" in history.stdout and "boss@acme.test" in history.stdout
 
 
-def test_dry_run_stores_a_preview_and_sends_nothing(demo_url: str, smtp_server: SmtpServer, config_factory,  # noqa: ANN001
+def test_dry_run_stores_a_preview_and_sends_nothing(demo_url: str, smtp_server: SmtpServer, config_factory,
                                                     tmp_path: Path) -> None:
     config = config_factory(smtp_server.port, JOBS)
     result = cli(["--config", str(config), "--db", demo_url, "run", "weekly", "--campaign", "cart-reminder",
@@ -55,7 +55,7 @@ def test_dry_run_stores_a_preview_and_sends_nothing(demo_url: str, smtp_server: 
     assert not (tmp_path / "archive" / "weekly").exists()
 
 
-def test_bad_run_input_is_exit_2(demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_run_input_is_exit_2(demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:
     config = config_factory(smtp_server.port, JOBS)
     base = ["--config", str(config), "--db", demo_url, "run"]
     cases = [

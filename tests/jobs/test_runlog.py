@@ -6,19 +6,29 @@ import os
 import socket
 import subprocess
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, update
 
 from reporter.db import make_engine, upgrade
-from reporter.jobs.runlog import (ClaimResult, abandoned, claim, handled_recipients, owner_alive, owner_name,
-                                  record_delivery, retry_backoff, set_status, take)
+from reporter.jobs.runlog import (
+    ClaimResult,
+    abandoned,
+    claim,
+    handled_recipients,
+    owner_alive,
+    owner_name,
+    record_delivery,
+    retry_backoff,
+    set_status,
+    take,
+)
 from reporter.models import Run, RunStatus
 
-T0 = datetime(2026, 11, 28, 6, 0, tzinfo=timezone.utc)
-OCT = (datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 11, 1, tzinfo=timezone.utc))
+T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+OCT = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -29,7 +39,7 @@ def engine(tmp_path: Path) -> Engine:
     engine.dispose()
 
 
-def claim_at(engine: Engine, now: datetime, job: str = "daily"):  # noqa: ANN201
+def claim_at(engine: Engine, now: datetime, job: str = "daily"):
     return claim(engine, job, "c1", "2026-10", *OCT, "UTC", now)
 
 
@@ -71,7 +81,7 @@ def test_times_come_back_as_aware_utc(engine: Engine) -> None:
     claim_at(engine, berlin)
     with engine.connect() as conn:
         assert conn.execute(select(Run.claimed_at)).scalar() == T0  # 07:00+01:00, stored and read as 06:00 UTC
-        assert conn.execute(select(Run.claimed_at)).scalar().tzinfo == timezone.utc
+        assert conn.execute(select(Run.claimed_at)).scalar().tzinfo == UTC
 
 
 def test_an_owner_is_alive_until_its_process_is_gone() -> None:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ def job_yaml(name: str, schedule: str, campaigns: str = "[cart-reminder]", perio
             f"    email:\n      to: [boss@acme.test]\n")
 
 
-def wait_for(condition, timeout: float = 60.0) -> bool:  # noqa: ANN001
+def wait_for(condition, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -44,19 +44,19 @@ def runs_of(engine: Engine, job: str) -> list:
                             .where(Run.job == job).order_by(Run.campaign_id)).all()
 
 
-def events_of(scheduler, mask: int) -> list:  # noqa: ANN001
+def events_of(scheduler, mask: int) -> list:
     seen: list = []
     scheduler.add_listener(seen.append, mask)
     return seen
 
 
-def test_the_scheduler_fires_a_job(demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_scheduler_fires_a_job(demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:
     config = config_factory(smtp_server.port, job_yaml("soon", "daily 07:00"))
     settings = load_settings(config)
     engine = make_engine(demo_url)
     scheduler = build_scheduler(engine, settings, processes=False)
     scheduler.start(paused=True)
-    soon = DateTrigger(datetime.now(timezone.utc) + timedelta(seconds=2))
+    soon = DateTrigger(datetime.now(UTC) + timedelta(seconds=2))
     sync_jobs(scheduler, settings, config, demo_url, triggers={"soon": soon})
     executed = events_of(scheduler, EVENT_JOB_EXECUTED)
     scheduler.resume()
@@ -88,10 +88,10 @@ def _seed(engine: Engine, config: Path, db_url: str, job: str, due: datetime) ->
     store.update_job(stored)
 
 
-def test_catch_up_within_the_grace_time_runs_once(demo_url: str, smtp_server: SmtpServer, config_factory) -> None:  # noqa: ANN001
+def test_catch_up_within_the_grace_time_runs_once(demo_url: str, smtp_server: SmtpServer, config_factory) -> None:
     config = config_factory(smtp_server.port, job_yaml("minutely", "* * * * *"))
     engine = make_engine(demo_url)
-    _seed(engine, config, demo_url, "minutely", datetime.now(timezone.utc) - timedelta(minutes=5))  # five runs missed
+    _seed(engine, config, demo_url, "minutely", datetime.now(UTC) - timedelta(minutes=5))  # five runs missed
     settings = load_settings(config)
     scheduler = build_scheduler(engine, settings, processes=False)
     scheduler.start(paused=True)
@@ -109,9 +109,9 @@ def test_catch_up_within_the_grace_time_runs_once(demo_url: str, smtp_server: Sm
     assert len(smtp_server.handler.received) == 1
 
 
-def test_catch_up_outside_the_grace_time_skips_and_logs(demo_url: str, smtp_server: SmtpServer, config_factory,  # noqa: ANN001
+def test_catch_up_outside_the_grace_time_skips_and_logs(demo_url: str, smtp_server: SmtpServer, config_factory,
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    due = datetime.now(timezone.utc) - timedelta(hours=2)
+    due = datetime.now(UTC) - timedelta(hours=2)
     config = config_factory(smtp_server.port, job_yaml("morning", f"daily {due:%H:%M}"))
     engine = make_engine(demo_url)
     _seed(engine, config, demo_url, "morning", due.replace(second=0, microsecond=0))
@@ -153,7 +153,7 @@ def test_two_schedulers_on_one_postgres_deliver_each_unit_once(postgres_url: str
         text = config.read_text().replace(f"archive:\n  root: {folder / 'archive'}", f"archive:\n  root: {tmp_path / 'archive'}")
         text = text.replace("  workers: 2\n", f"  workers: 2\n  instance: {instance}\n").replace(f"  instance: {instance}\njobs:", "jobs:", 0)
         config.write_text(text.replace(f"  instance: {instance}\n  instance: {instance}\n", f"  instance: {instance}\n"))
-        _seed(engine, config, postgres_url, "everyone", datetime.now(timezone.utc) - timedelta(seconds=30))
+        _seed(engine, config, postgres_url, "everyone", datetime.now(UTC) - timedelta(seconds=30))
         configs.append(config)
     procs = [_cli(["--config", str(c.resolve()), "--db", postgres_url, "schedule"], tmp_path) for c in configs]
     try:
@@ -176,7 +176,7 @@ def test_two_schedulers_on_one_postgres_deliver_each_unit_once(postgres_url: str
 
 
 def test_sigterm_while_rendering_leaves_no_partial_file_and_a_retryable_unit(
-    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path  # noqa: ANN001
+    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path
 ) -> None:
     config = config_factory(smtp_server.port, job_yaml("big", "daily 07:00", campaigns="[black-friday-ab]"))
     engine = make_engine(demo_url)
@@ -192,7 +192,7 @@ def test_sigterm_while_rendering_leaves_no_partial_file_and_a_retryable_unit(
     assert not [p for p in archive.rglob("*") if p.is_file() and p.name.endswith(".tmp")] if archive.exists() else True
     assert smtp_server.handler.received == []
     again = _cli(args, tmp_path)
-    out, err = again.communicate(timeout=120)
+    _out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     [run] = runs_of(engine, "big")
     assert (run.status, run.attempts) == ("delivered", 2)

@@ -39,7 +39,7 @@ def test_demo_never_prints_the_password(postgres_url: str, tmp_path: Path) -> No
     assert "***" in result.stdout
 
 
-def test_the_job_store_keeps_no_password_and_workers_still_connect(postgres_url: str, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_the_job_store_keeps_no_password_and_workers_still_connect(postgres_url: str, tmp_path: Path, monkeypatch) -> None:
     url = with_password(postgres_url)
     engine = make_engine(url)
     upgrade(engine)

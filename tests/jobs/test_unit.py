@@ -18,13 +18,14 @@ from reporter.delivery.archive import Archive
 from reporter.errors import UnitFailed
 from reporter.jobs.runlog import ClaimResult
 from reporter.jobs.unit import preview_unit, run_unit
-from reporter.models import Delivery as DeliveryRow, Run
+from reporter.models import Delivery as DeliveryRow
+from reporter.models import Run
 from reporter.production import Production
 from tests.delivery.conftest import NOW, START, SmtpServer, clock, no_sleep, target, unit
 
 
 def test_permanent_failure_for_one_recipient_then_retry_sends_only_to_it(
-    demo_engine: Engine, smtp_server: SmtpServer, tmp_path  # noqa: ANN001
+    demo_engine: Engine, smtp_server: SmtpServer, tmp_path
 ) -> None:
     smtp_server.handler.refuse = {"cc@example.test"}
     job = unit()
@@ -47,7 +48,7 @@ def test_permanent_failure_for_one_recipient_then_retry_sends_only_to_it(
     assert len(smtp_server.handler.received) == 2
 
 
-def test_large_pdf_is_linked_not_attached(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_large_pdf_is_linked_not_attached(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:
     result = run_unit(demo_engine, unit(), target(smtp_server, tmp_path, max_bytes=1000), clock)
     assert result.status == "delivered"
     msg = smtp_server.handler.received[0].message
@@ -58,7 +59,7 @@ def test_large_pdf_is_linked_not_attached(demo_engine: Engine, smtp_server: Smtp
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_concurrent_attempts_deliver_once(backend: str, request: pytest.FixtureRequest, smtp_server: SmtpServer,
-                                          tmp_path) -> None:  # noqa: ANN001
+                                          tmp_path) -> None:
     if backend == "sqlite":
         engine = request.getfixturevalue("demo_engine")
     else:
@@ -86,14 +87,14 @@ def test_concurrent_attempts_deliver_once(backend: str, request: pytest.FixtureR
     assert [r.status for r in results if r.claim.result == "new"] == ["delivered"]
 
 
-def test_html_attached_on_request(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:  # noqa: ANN001
+def test_html_attached_on_request(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:
     result = run_unit(demo_engine, unit(attach_html=True), target(smtp_server, tmp_path), clock)
     assert result.status == "delivered"
     types = sorted(p.get_content_type() for p in smtp_server.handler.received[0].message.iter_attachments())
     assert types == ["application/pdf", "text/html"]
 
 
-def test_retention_runs_after_storing(demo_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+def test_retention_runs_after_storing(demo_engine: Engine, tmp_path) -> None:
 
     archive_only = unit(to=(), cc=(), bcc=())
     base = Production(str(tmp_path / "archive"), None, "r@acme.test", 2**20, retention_runs=1)

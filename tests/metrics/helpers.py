@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from reporter.ingest import campaign_refs, parse_campaign, parse_event, store_campaigns, store_events
 from reporter.metrics import CampaignStats, compute_stats, compute_stats_concurrently
 
-T0 = datetime(2026, 11, 2, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 
 
 def at(hours: float) -> str:

@@ -16,7 +16,7 @@ from tests.metrics.test_sequential import reference_look, reference_sequence
 
 
 def variants(*splits: float) -> list[dict[str, Any]]:
-    return [{"variant": v, "name": f"Variant {v}", "split_pct": s} for v, s in zip("ABC", splits)]
+    return [{"variant": v, "name": f"Variant {v}", "split_pct": s} for v, s in zip("ABC", splits, strict=False)]
 
 
 def ab_events(cid: str, plan: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
@@ -50,7 +50,7 @@ def test_three_variants_one_wins(engine: Engine) -> None:
     assert c.funnel == UsersFunnel(1000, 0, 0, 100)
     assert a.vs_baseline is None
     # One day, one look: the always-valid figures are that look's (second implementation in test_sequential).
-    p_b, d_b, h_b = reference_look(50, 1000, 60, 1000, 5000)
+    p_b, _d_b, _h_b = reference_look(50, 1000, 60, 1000, 5000)
     p_c, d_c, h_c = reference_look(50, 1000, 100, 1000, 5000)
     assert (b.vs_baseline.difference, b.vs_baseline.p_value) == pytest.approx((1.0, p_b))
     assert (c.vs_baseline.difference, c.vs_baseline.p_value) == pytest.approx((5.0, p_c))

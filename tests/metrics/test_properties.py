@@ -85,7 +85,7 @@ def test_invariants(engine: Engine, users: list, tz: str, from_day: int, days: i
     assert len(s.trend.daily) <= days + 1
     probabilities = [v.probability_best for v in s.variants if v.sent_users]
     assert all(v.probability_best is None for v in s.variants if not v.sent_users)
-    assert not probabilities or abs(sum(probabilities) - 1) < 1e-9 and all(0 <= p <= 1 for p in probabilities)
+    assert not probabilities or (abs(sum(probabilities) - 1) < 1e-9 and all(0 <= p <= 1 for p in probabilities))
     assert sum(e.count for e in s.errors_by_code) == t.errors
     assert sum(s.split.os.values()) == t.impressions == sum(s.split.device.values())
     for v in s.variants:

@@ -48,7 +48,7 @@ def reference_sequence(looks: list[tuple[int, int, int, int]], planned: float) -
 
 
 def test_mixing_constant() -> None:
-    assert MIXING == pytest.approx(5.9915 + 1.9447, abs=1e-4)  # 2 ln 20 + ln(1 + 2 ln 20) = 7.94
+    assert pytest.approx(5.9915 + 1.9447, abs=1e-4) == MIXING  # 2 ln 20 + ln(1 + 2 ln 20) = 7.94
 
 
 def test_random_cases_match_the_reference() -> None:
@@ -76,7 +76,7 @@ def test_random_cases_match_the_reference() -> None:
     [(0, 500, 0, 500), (500, 500, 500, 500), (0, 0, 10, 100), (0, 1, 1, 1), (1, 1, 0, 1), (0, 2, 2, 2)],
 )
 def test_degenerate_looks_give_p_one_and_no_interval(xa: int, na: int, xb: int, nb: int) -> None:
-    p, d, h = look(xa, na, xb, nb)
+    p, _d, h = look(xa, na, xb, nb)
     assert float(p) == 1.0 and math.isnan(float(h))
     result = always_valid([(xa, na, xb, nb)])
     assert result.p_value == 1.0 and result.ci_low is None and result.ci_high is None

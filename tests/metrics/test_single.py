@@ -60,7 +60,7 @@ def single(engine: Engine) -> Engine:
     return engine
 
 
-def period(engine: Engine, **kw):  # noqa: ANN201
+def period(engine: Engine, **kw):
     return stats(engine, C, T0, T0 + timedelta(hours=72), **kw)
 
 

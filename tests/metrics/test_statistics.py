@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from reporter.metrics.statistics import holm, probability_best
@@ -17,7 +19,7 @@ def _reference_best(xs: list[int], ns: list[int]) -> list[float]:
     """P(best) by adaptive quadrature between each posterior's quantiles (scipy.integrate)."""
     from scipy import integrate, stats
 
-    posts = [stats.beta(1 + x, 1 + n - x) for x, n in zip(xs, ns)]
+    posts = [stats.beta(1 + x, 1 + n - x) for x, n in zip(xs, ns, strict=True)]
     edges = sorted({float(q) for p in posts for q in p.ppf([1e-13, 0.001, 0.5, 0.999, 1 - 1e-13])})
     out = []
     for i, post in enumerate(posts):
@@ -28,7 +30,7 @@ def _reference_best(xs: list[int], ns: list[int]) -> list[float]:
                     value *= other.cdf(t)
             return value
 
-        out.append(sum(integrate.quad(f, lo, hi, limit=200, epsabs=1e-12)[0] for lo, hi in zip(edges, edges[1:])))
+        out.append(sum(integrate.quad(f, lo, hi, limit=200, epsabs=1e-12)[0] for lo, hi in pairwise(edges)))
     total = sum(out)
     return [v / total for v in out]
 

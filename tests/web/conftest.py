@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from tests.delivery.conftest import demo_url  # noqa: F401
 
 PASSWORDS = {"vera": "viewer-secret-1", "otto": "operator-secret-2"}
 SECRET = "a-long-enough-secret-for-tests"
-T = datetime(2026, 11, 26, 7, tzinfo=timezone.utc)
+T = datetime(2026, 11, 26, 7, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +43,7 @@ def fill_archive(root: Path, n: int = 60) -> None:
 ARCHIVE_JOB = "  - name: archive-only\n    schedule: daily 07:00\n    campaigns: [cart-reminder]\n    period: last_month\n"
 
 
-def make_client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+def make_client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch,
                 anonymous: bool = False, jobs: str = ARCHIVE_JOB, extra: str = "", web: str = "",
                 raise_server_exceptions: bool = True) -> TestClient:
     """The app over a fresh archive and the given database; `extra` is more top-level config, `web` more web settings."""
@@ -67,7 +67,7 @@ def make_client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypat
 
 
 @pytest.fixture
-def client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> TestClient:  # noqa: F811
+def client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> TestClient:
     return make_client(tmp_path, demo_url, hashes, monkeypatch)
 
 

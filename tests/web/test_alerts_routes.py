@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def test_viewers_see_states_and_changes(tmp_path: Path, demo_url: str, hashes: d
                                                     "metric": "error_rate", "condition": {"above": 3},
                                                     "window": "last_month", "min_volume": 100}]})
     engine = make_engine(demo_url)
-    slot = datetime(2026, 11, 28, 9, tzinfo=timezone.utc)
+    slot = datetime(2026, 11, 28, 9, tzinfo=UTC)
     [e] = check_rule(engine, settings, settings.alerts[0], slot, slot, tell=None)
     engine.dispose()
     html = client.get("/alerts").text

@@ -27,7 +27,7 @@ def test_listing_newest_first_paginated_and_filtered(client: TestClient) -> None
     assert "Campaign 1 &lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
 
 
-def test_an_unreadable_archive_answers_503_not_500(client: TestClient, tmp_path) -> None:  # noqa: ANN001
+def test_an_unreadable_archive_answers_503_not_500(client: TestClient, tmp_path) -> None:
     """A damaged index is rebuilt (test_archive_faults); one that cannot be read at all is a 503 with Retry-After."""
     login(client, "vera")
     index = tmp_path / "archive" / "index.json"

@@ -24,7 +24,7 @@ DOWNLOADS = "a[href$='?download=1']"  # the links to a report's files
 
 
 @pytest.fixture
-def server(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def server(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch):
     with serving(make_client(tmp_path, demo_url, hashes, monkeypatch).app) as base:
         yield base
 

@@ -23,7 +23,7 @@ MAILED_JOB = """  - name: mailed
 
 @pytest.fixture
 def mailed(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-           smtp_server: SmtpServer) -> tuple[TestClient, str]:  # noqa: F811
+           smtp_server: SmtpServer) -> tuple[TestClient, str]:
     """An operator's client after running a job whose Bcc recipient and Cc recipient were refused (550)."""
     smtp_server.handler.refuse = {"Secret@Example.com", "cc@example.com"}
     smtp = (f"smtp:\n  host: {smtp_server.host}\n  port: {smtp_server.port}\n  security: none\n"

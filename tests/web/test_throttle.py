@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from reporter.web.throttle import Limit, LoginThrottle
-from tests.web.conftest import PASSWORDS, login, make_client, serving
+from tests.web.conftest import PASSWORDS, make_client, serving
 
 USER = Limit(failures=5, window_s=900, lockout_max_s=86400)
 ADDRESS = Limit(failures=20, window_s=900, lockout_max_s=86400)
@@ -133,22 +133,21 @@ def test_wrong_password_floods_leave_other_users_fast(tmp_path: Path, demo_url: 
                         break
                     verified[i] += status == 401
 
-    with serving(app) as base:
-        with httpx.Client(base_url=base, timeout=30) as user:
-            csrf = user.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
-            assert user.post("/login", data={"csrf": csrf, "name": "vera", "password": PASSWORDS["vera"]}).status_code == 303
-            threads = [threading.Thread(target=attacker, args=(i,), daemon=True) for i in range(6)]
-            for t in threads:
-                t.start()
-            time.sleep(1.0)
-            latencies = []
-            for _ in range(30):
-                t0 = time.perf_counter()
-                assert user.get("/api/runs").status_code == 200
-                latencies.append(time.perf_counter() - t0)
-                time.sleep(0.05)
-            stop.set()
-            for t in threads:
-                t.join(30)
+    with serving(app) as base, httpx.Client(base_url=base, timeout=30) as user:
+        csrf = user.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+        assert user.post("/login", data={"csrf": csrf, "name": "vera", "password": PASSWORDS["vera"]}).status_code == 303
+        threads = [threading.Thread(target=attacker, args=(i,), daemon=True) for i in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        latencies = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            assert user.get("/api/runs").status_code == 200
+            latencies.append(time.perf_counter() - t0)
+            time.sleep(0.05)
+        stop.set()
+        for t in threads:
+            t.join(30)
     assert sum(verified) >= 12, verified  # the guesses were being verified all along
     assert statistics.median(latencies) < 0.1, sorted(latencies)
