@@ -33,11 +33,24 @@ def main() -> None:
         for n in (args.small, args.large):
             events = _big_events_file(Path(tmp) / f"events-{n}.csv.gz", n)
             t = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, f"sqlite:///{tmp}/m{n}.db",
-                                  str(DATA / "campaigns.csv"), str(events)],
-                                 capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
-            print(f"{n:>10,} events: python peak {out[1]} MB, process peak {out[2]} MB, "
-                  f"{time.perf_counter() - t:.1f} s (under tracemalloc)")
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    MEMORY_SCRIPT,
+                    f"sqlite:///{tmp}/m{n}.db",
+                    str(DATA / "campaigns.csv"),
+                    str(events),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout.split()
+            print(
+                f"{n:>10,} events: python peak {out[1]} MB, process peak {out[2]} MB, "
+                f"{time.perf_counter() - t:.1f} s (under tracemalloc)"
+            )
 
 
 if __name__ == "__main__":

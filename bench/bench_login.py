@@ -44,8 +44,15 @@ from reporter.web.auth import hash_password  # noqa: E402
 
 SECRET = "a-benchmark-secret-of-some-length"
 PASSWORD = "the-right-password"
-QUERIES = ["", "?page=2", "?job=daily", "?campaign=campaign-7", "?page=50", "?from=2026-03-01&to=2026-03-31",
-           "?job=weekly&page=3"]
+QUERIES = [
+    "",
+    "?page=2",
+    "?job=daily",
+    "?campaign=campaign-7",
+    "?page=50",
+    "?from=2026-03-01&to=2026-03-31",
+    "?job=weekly&page=3",
+]
 
 GUESS_LUA = """
 counter = 0
@@ -83,8 +90,15 @@ def result_of(process: subprocess.Popen, seconds: int) -> dict[str, float]:
     out = process.communicate()[0]
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
     requests, non_2xx, p50, p95, p99, mean = line.split()[1:]
-    result = {"requests": int(requests), "non_2xx": int(non_2xx), "median_ms": float(p50), "p95_ms": float(p95),
-              "p99_ms": float(p99), "mean_ms": float(mean), "per_second": round(int(requests) / seconds)}
+    result = {
+        "requests": int(requests),
+        "non_2xx": int(non_2xx),
+        "median_ms": float(p50),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
+        "mean_ms": float(mean),
+        "per_second": round(int(requests) / seconds),
+    }
     answers = next((ln.split()[1:] for ln in out.splitlines() if ln.startswith("ANSWERS")), None)
     if answers:
         result.update({"401": int(answers[0]), "429": int(answers[1]), "other": int(answers[2])})
@@ -139,8 +153,10 @@ def measure(base: str, args: argparse.Namespace, workdir: Path, guess: bool) -> 
         # The guessers start first and run a second longer, so the listing is measured under load throughout.
         guesser = start_wrk(base, script, args.guessers, args.seconds + 2, [])
         time.sleep(1)
-    result = result_of(start_wrk(base, listing, args.listing_clients, args.seconds, [f"Cookie: reporter_session={cookie}"]),
-                       args.seconds)
+    result = result_of(
+        start_wrk(base, listing, args.listing_clients, args.seconds, [f"Cookie: reporter_session={cookie}"]),
+        args.seconds,
+    )
     out: dict[str, object] = {"listing": result}
     if guesser is not None:
         guesses = result_of(guesser, args.seconds + 2)
@@ -157,23 +173,37 @@ def main() -> None:
     parser.add_argument("--password-threads", type=int, default=1)
     args = parser.parse_args()
     digest = hash_password(PASSWORD)
-    users = "".join(f"    - {{name: {n}, password_hash: '{digest}', role: {r}}}\n" for n, r in (("vera", "viewer"),
-                                                                                                 ("otto", "operator")))
+    users = "".join(
+        f"    - {{name: {n}, password_hash: '{digest}', role: {r}}}\n"
+        for n, r in (("vera", "viewer"), ("otto", "operator"))
+    )
     threads = f"  password_threads: {args.password_threads}\n"
     unlimited = threads + "  login_user_failures: 1000000000\n  login_address_failures: 1000000000\n"
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         root = workdir / "archive"
         write_archive(root, args.runs)
-        for name, web, cases in (("limited", threads, (("quiet", False), ("guessing", True))),
-                                 ("unlimited", unlimited, (("guessing, no limit", True),))):
+        for name, web, cases in (
+            ("limited", threads, (("quiet", False), ("guessing", True))),
+            ("unlimited", unlimited, (("guessing, no limit", True),)),
+        ):
             server, base = serve(workdir, name, root, users, web)
             try:
                 for case, guess in cases:
                     result = measure(base, args, workdir, guess)
-                    print(json.dumps({"case": case, "runs": args.runs, "listing_clients": args.listing_clients,
-                                      "guessers": args.guessers if guess else 0,
-                                      "password_threads": args.password_threads, **result}), flush=True)
+                    print(
+                        json.dumps(
+                            {
+                                "case": case,
+                                "runs": args.runs,
+                                "listing_clients": args.listing_clients,
+                                "guessers": args.guessers if guess else 0,
+                                "password_threads": args.password_threads,
+                                **result,
+                            }
+                        ),
+                        flush=True,
+                    )
             finally:
                 server.terminate()
                 server.wait(10)

@@ -52,8 +52,13 @@ def one_report(url: str, cid: str) -> dict[str, float]:
     render_pdf(rendered)
     t4 = time.perf_counter()
     engine.dispose()
-    return {"queries": t1 - t0, "html_with_charts": t3 - t2, "of_which_charts": t2 - t1, "pdf": t4 - t3,
-            "total": (t1 - t0) + (t3 - t2) + (t4 - t3)}
+    return {
+        "queries": t1 - t0,
+        "html_with_charts": t3 - t2,
+        "of_which_charts": t2 - t1,
+        "pdf": t4 - t3,
+        "total": (t1 - t0) + (t3 - t2) + (t4 - t3),
+    }
 
 
 def _init(url: str) -> None:
@@ -64,14 +69,19 @@ def _init(url: str) -> None:
 def _batch_job(args: tuple[str, int, str]) -> int:
     cid, week, out = args
     start = datetime(2026, 10, 5, tzinfo=UTC) + timedelta(weeks=week % 4)
-    files = render_campaign(_ENGINE, cid, Path(out), ("pdf", "html"), start, start + timedelta(weeks=1), "UTC", GENERATED)
+    files = render_campaign(
+        _ENGINE, cid, Path(out), ("pdf", "html"), start, start + timedelta(weeks=1), "UTC", GENERATED
+    )
     return len(files)
 
 
 def batch(url: str, n: int, workers: int, out: str) -> float:
-    jobs = [(cid, i // 3, out) for i, cid in zip(range(n), ["welcome-series", "black-friday-ab", "cart-reminder"] * n, strict=False)]
+    jobs = [
+        (cid, i // 3, out)
+        for i, cid in zip(range(n), ["welcome-series", "black-friday-ab", "cart-reminder"] * n, strict=False)
+    ]
     with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(url,)) as pool:
-        list(pool.map(_batch_job, jobs[:workers * 2]))  # warm every worker (imports, fonts)
+        list(pool.map(_batch_job, jobs[: workers * 2]))  # warm every worker (imports, fonts)
         t = time.perf_counter()
         list(pool.map(_batch_job, jobs))
         return time.perf_counter() - t
@@ -97,8 +107,17 @@ def main() -> None:
             print(json.dumps({"report": kind, "campaign": cid, "users": args.users, "median_s": median}), flush=True)
         for workers in (1, 2):
             seconds = batch(url, args.batch, workers, f"{tmp}/out{workers}")
-            print(json.dumps({"batch": args.batch, "workers": workers, "seconds": round(seconds, 1),
-                              "reports_per_minute": round(60 * args.batch / seconds, 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "batch": args.batch,
+                        "workers": workers,
+                        "seconds": round(seconds, 1),
+                        "reports_per_minute": round(60 * args.batch / seconds, 1),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

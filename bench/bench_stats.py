@@ -68,7 +68,10 @@ def build_all(url: str) -> None:
         n = build(engine, plans)
         t_analyze = time.perf_counter()
         analyze(engine)
-        print(f"{target}: {n:,} events written in {t_analyze - t:.0f} s, analyzed in {time.perf_counter() - t_analyze:.0f} s")
+        print(
+            f"{target}: {n:,} events written in {t_analyze - t:.0f} s, analyzed in "
+            f"{time.perf_counter() - t_analyze:.0f} s"
+        )
         engine.dispose()
 
 
@@ -106,8 +109,14 @@ def run_command(url: str, cid: str) -> tuple[float, float]:
     """Wall time and peak RSS (MB, the process's own VmHWM) of `reporter stats CID --json`."""
     env = {**os.environ, "REPORTER_DATABASE_URL": url}
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", PEAK_RSS, "stats", cid, "--json"], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, "stats", cid, "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"reporter stats {cid} failed: {proc.stderr}")
@@ -118,9 +127,12 @@ def run_command(url: str, cid: str) -> tuple[float, float]:
 def count_events(url: str) -> dict[str, int]:
     engine = make_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT c.campaign_id, COUNT(*) FROM events e JOIN campaigns c ON c.id = e.campaign_pk GROUP BY c.campaign_id"
-        )).all()
+        rows = conn.execute(
+            text(
+                "SELECT c.campaign_id, COUNT(*) FROM events e JOIN campaigns c ON c.id = e.campaign_pk GROUP BY "
+                "c.campaign_id"
+            )
+        ).all()
     engine.dispose()
     return dict(rows)
 
@@ -143,9 +155,16 @@ def main() -> None:
             one, concurrent, sent_users = time_warm(url, plan.campaign_id, args.repeat)
             commands = [run_command(url, plan.campaign_id) for _ in range(3)]  # one cold run is noise here
             wall, rss = statistics.median(c[0] for c in commands), max(c[1] for c in commands)
-            row = {"table_events": table, "campaign": plan.campaign_id, "campaign_events": counts[plan.campaign_id],
-                   "sent_users": sent_users, "one_connection_s": round(one, 3), "concurrent_s": round(concurrent, 3),
-                   "command_s": round(wall, 3), "peak_rss_mb": round(rss)}
+            row = {
+                "table_events": table,
+                "campaign": plan.campaign_id,
+                "campaign_events": counts[plan.campaign_id],
+                "sent_users": sent_users,
+                "one_connection_s": round(one, 3),
+                "concurrent_s": round(concurrent, 3),
+                "command_s": round(wall, 3),
+                "peak_rss_mb": round(rss),
+            }
             results.append(row)
             print(json.dumps(row), flush=True)
 

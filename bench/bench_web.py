@@ -35,9 +35,18 @@ def write_archive(root: Path, n: int) -> None:
         job = ("daily", "weekly", "monthly")[i % 3]
         cid = f"campaign-{i % 40}"
         folder = f"{job}/{cid}/2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}-{i}"
-        runs.append({"job": job, "campaign_id": cid, "campaign_name": f"Campaign {i % 40}", "period": folder.rsplit("/", 1)[1],
-                     "timezone": "UTC", "generated_at": f"2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}T07:{i % 60:02d}:00+00:00",
-                     "folder": folder, "artifacts": [{"name": f"{cid}.pdf", "size": 100_000, "sha256": "0" * 64}]})
+        runs.append(
+            {
+                "job": job,
+                "campaign_id": cid,
+                "campaign_name": f"Campaign {i % 40}",
+                "period": folder.rsplit("/", 1)[1],
+                "timezone": "UTC",
+                "generated_at": f"2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}T07:{i % 60:02d}:00+00:00",
+                "folder": folder,
+                "artifacts": [{"name": f"{cid}.pdf", "size": 100_000, "sha256": "0" * 64}],
+            }
+        )
     runs.sort(key=lambda r: r["generated_at"], reverse=True)
     root.mkdir(parents=True, exist_ok=True)
     (root / "index.json").write_text(json.dumps({"runs": runs}))
@@ -60,12 +69,23 @@ end
 def run_wrk(base: str, paths: list[str], concurrency: int, seconds: int, workdir: Path) -> dict[str, float]:
     script = workdir / "paths.lua"
     script.write_text(LUA % ", ".join(json.dumps(p) for p in paths))
-    out = subprocess.run(["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), base],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), base],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
     requests, errors, p50, p95, p99, mean = line.split()[1:]
-    return {"requests": int(requests), "non_2xx": int(errors), "median_ms": float(p50), "p95_ms": float(p95),
-            "p99_ms": float(p99), "mean_ms": float(mean), "per_second": round(int(requests) / seconds)}
+    return {
+        "requests": int(requests),
+        "non_2xx": int(errors),
+        "median_ms": float(p50),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
+        "mean_ms": float(mean),
+        "per_second": round(int(requests) / seconds),
+    }
 
 
 def main() -> None:
@@ -93,11 +113,21 @@ def main() -> None:
                         break
                 except httpx.TransportError:
                     time.sleep(0.2)
-            queries = ["", "?page=2", "?job=daily", "?campaign=campaign-7", "?page=50", "?from=2026-03-01&to=2026-03-31",
-                       "?job=weekly&page=3"]
+            queries = [
+                "",
+                "?page=2",
+                "?job=daily",
+                "?campaign=campaign-7",
+                "?page=50",
+                "?from=2026-03-01&to=2026-03-31",
+                "?job=weekly&page=3",
+            ]
             for name, prefix in (("html", "/"), ("api", "/api/runs")):
                 result = run_wrk(base, [prefix + q for q in queries], args.concurrency, args.seconds, Path(tmp))
-                print(json.dumps({"listing": name, "runs": args.runs, "concurrency": args.concurrency, **result}), flush=True)
+                print(
+                    json.dumps({"listing": name, "runs": args.runs, "concurrency": args.concurrency, **result}),
+                    flush=True,
+                )
         finally:
             server.terminate()
             server.wait(10)

@@ -18,7 +18,18 @@ from reporter.models import EventType
 
 START_US = 1_790_812_800_000_000  # 2026-10-01T00:00:00Z
 DAY_US = 86_400_000_000
-COLUMNS = ("campaign_pk", "variant", "user_id", "event", "ts", "platform", "device_type", "channel", "error_code", "revenue")
+COLUMNS = (
+    "campaign_pk",
+    "variant",
+    "user_id",
+    "event",
+    "ts",
+    "platform",
+    "device_type",
+    "channel",
+    "error_code",
+    "revenue",
+)
 
 
 @dataclass(frozen=True)
@@ -30,8 +41,12 @@ class Plan:
 
 def campaign_record(plan: Plan) -> dict:
     record = {
-        "campaign_id": plan.campaign_id, "name": f"Bench {plan.campaign_id}", "type": "ab" if plan.ab else "single",
-        "start_at": "2026-10-01T00:00:00Z", "conversion_window_hours": 24, "control_group_pct": 10,
+        "campaign_id": plan.campaign_id,
+        "name": f"Bench {plan.campaign_id}",
+        "type": "ab" if plan.ab else "single",
+        "start_at": "2026-10-01T00:00:00Z",
+        "conversion_window_hours": 24,
+        "control_group_pct": 10,
     }
     if plan.ab:
         record["variants"] = [{"variant": v, "name": v, "split_pct": 30} for v in "ABC"]
@@ -49,7 +64,9 @@ def events_of(pk: int, plan: Plan, seed: int) -> dict[int, list[tuple]]:
     platform = np.where(rng.random(n) < 0.55, "android", "ios").astype(object)
     device = np.where(rng.random(n) < 0.88, "phone", "tablet").astype(object)
     channel_r = rng.random(n)
-    channel = np.where(channel_r < 0.94, "push", np.where(channel_r < 0.97, "push_amplification", "app_inbox")).astype(object)
+    channel = np.where(channel_r < 0.94, "push", np.where(channel_r < 0.97, "push_amplification", "app_inbox")).astype(
+        object
+    )
     seen = rng.random(n) < 0.82
     imp_ts = sent_ts + rng.integers(1_000_000, 900_000_000, n)
     clicked = seen & (rng.random(n) < 0.07 + 0.01 * variant)
@@ -62,14 +79,25 @@ def events_of(pk: int, plan: Plan, seed: int) -> dict[int, list[tuple]]:
     n_control = n // 9
     out: dict[int, list[tuple]] = {}
     vcol = vnames[variant]
+
     def rows(mask: np.ndarray, code: int, ts: np.ndarray, delivery: bool, **extra: object) -> list[tuple]:
         idx = np.nonzero(mask)[0]
         return [
-            (pk, vcol[i] if delivery else None, users[i], code, int(ts[i]), platform[i] if delivery else "unknown",
-             device[i] if delivery else "unknown", channel[i] if delivery else None,
-             extra.get("error_code"), float(revenue[i]) if extra.get("revenue") else None)
+            (
+                pk,
+                vcol[i] if delivery else None,
+                users[i],
+                code,
+                int(ts[i]),
+                platform[i] if delivery else "unknown",
+                device[i] if delivery else "unknown",
+                channel[i] if delivery else None,
+                extra.get("error_code"),
+                float(revenue[i]) if extra.get("revenue") else None,
+            )
             for i in idx
         ]
+
     everyone = np.ones(n, dtype=bool)
     out[EventType.QUALIFIED] = rows(qualified, EventType.QUALIFIED, sent_ts - 60_000_000, False)
     out[EventType.SENT] = rows(everyone, EventType.SENT, sent_ts, True)
@@ -122,7 +150,10 @@ def _write(engine: Engine, rows: list[tuple]) -> None:
     try:
         cur = raw.cursor()
         for i in range(0, len(rows), 200_000):
-            cur.executemany(f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows[i:i + 200_000])
+            cur.executemany(
+                f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                rows[i : i + 200_000],
+            )
         raw.commit()
     finally:
         raw.close()

@@ -32,10 +32,10 @@ def list_campaigns(engine: Engine) -> list[CampaignSummary]:
     )
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Campaign.campaign_id, Campaign.name, Campaign.type, Campaign.start_at, Campaign.currency, sent)
-            .order_by(Campaign.start_at, Campaign.campaign_id)
+            select(
+                Campaign.campaign_id, Campaign.name, Campaign.type, Campaign.start_at, Campaign.currency, sent
+            ).order_by(Campaign.start_at, Campaign.campaign_id)
         ).all()
     return [
-        CampaignSummary(cid, name, ctype, start_at, currency, n)
-        for cid, name, ctype, start_at, currency, n in rows
+        CampaignSummary(cid, name, ctype, start_at, currency, n) for cid, name, ctype, start_at, currency, n in rows
     ]

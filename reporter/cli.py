@@ -225,9 +225,15 @@ def campaigns_cmd(app: AppContext) -> None:
 @cli.command("demo")
 @click.option("--users", default=5_000, show_default=True, type=click.IntRange(min=1), help="Users per campaign.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed (same seed, same data).")
-@click.option("--reset", is_flag=True, help="Delete the demo campaigns' data first (to load it with other --users/--seed).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Archive root to store the reports in [default: archive.root of the config].")
+@click.option(
+    "--reset", is_flag=True, help="Delete the demo campaigns' data first (to load it with other --users/--seed)."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Archive root to store the reports in [default: archive.root of the config].",
+)
 @click.pass_context
 def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path | None) -> None:
     """Create the database, load a synthetic data set, show its campaigns and archive their reports."""
@@ -245,15 +251,20 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
     engine = app.engine()
     settings = app.settings()
     console = _console()
-    chosen = [f"--{name}" for name in ("users", "seed")
-              if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    chosen = [
+        f"--{name}"
+        for name in ("users", "seed")
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
     present = demo_events(engine)
     if reset:
         with console.status("deleting the demo data..."):
             reset_demo(engine)
     elif present and chosen:
-        raise UserError(f"{' and '.join(chosen)}: the demo data is already loaded ({present:,} events), so "
-                        f"{'they do' if len(chosen) > 1 else 'it does'} not apply; add --reset to rebuild it")
+        raise UserError(
+            f"{' and '.join(chosen)}: the demo data is already loaded ({present:,} events), so "
+            f"{'they do' if len(chosen) > 1 else 'it does'} not apply; add --reset to rebuild it"
+        )
     if present and not reset:
         console.print(f"demo data: already loaded, {present:,} events ({shown_url(app.db_url)}; --reset rebuilds it)")
     else:
@@ -268,17 +279,27 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
     branding = Branding(company="Acme Inc. (demo)", docs_url=settings.docs_url)
     with console.status("rendering the reports..."):
         generated_at = datetime.now(UTC).replace(microsecond=0)
-        runs = [produce(engine, c.campaign_id, None, None, settings.timezone, FORMATS, generated_at, branding)
-                .store_in(archive, "demo") for c in campaigns]
+        runs = [
+            produce(engine, c.campaign_id, None, None, settings.timezone, FORMATS, generated_at, branding).store_in(
+                archive, "demo"
+            )
+            for c in campaigns
+        ]
     console.print(f"Reports, in the archive as the job demo ({archive.root}):")
     for run in runs:
         for artifact in run.artifacts:
             console.print(f"  {run.path(archive.root, artifact.name)}", highlight=False, soft_wrap=True)
     web = settings.web
-    console.print(f"Next: open a PDF above, or browse the archive with `{_program()} serve`, then http://127.0.0.1:8000/"
-                  + ("" if web.anonymous or web.users else
-                     " (with web.anonymous: true or web.users in the config; see the README's web app section)"),
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"Next: open a PDF above, or browse the archive with `{_program()} serve`, then http://127.0.0.1:8000/"
+        + (
+            ""
+            if web.anonymous or web.users
+            else " (with web.anonymous: true or web.users in the config; see the README's web app section)"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
@@ -294,8 +315,13 @@ def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
         for c in campaigns:
             t = compute_stats(conn, c.campaign_id).totals
             table.add_row(
-                c.campaign_id, c.type, format_count(t.sent), format_rate(t.ctr), format_count(t.converted_users),
-                format_rate(t.conversion_rate), f"{t.revenue:,.2f} {c.currency}",
+                c.campaign_id,
+                c.type,
+                format_count(t.sent),
+                format_rate(t.ctr),
+                format_count(t.converted_users),
+                format_rate(t.conversion_rate),
+                f"{t.revenue:,.2f} {c.currency}",
             )
     console.print(table)
     console.print(f"Details: {_program()} stats CAMPAIGN (add --json for the machine-readable figures)")
@@ -339,8 +365,12 @@ def period_options(command: Any) -> Any:
         except PeriodError as exc:
             raise OptionError("--from/--to", str(exc)) from None
 
-    func = click.option("--tz", "tz", default=None,
-                        help="IANA timezone of buckets and dates [default: timezone of the config, else UTC].")(naming_the_options)
+    func = click.option(
+        "--tz",
+        "tz",
+        default=None,
+        help="IANA timezone of buckets and dates [default: timezone of the config, else UTC].",
+    )(naming_the_options)
     func = click.option("--to", "end", help="End (exclusive): a date (midnight in --tz) or ISO 8601 timestamp.")(func)
     func = click.option("--from", "start", help="Start: a date (midnight in --tz) or ISO 8601 timestamp.")(func)
     return func
@@ -373,16 +403,31 @@ def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None
 @click.argument("campaign")
 @period_options
 @click.option("--format", "formats", default="pdf,html", show_default=True, help="pdf, html or both (comma-separated).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("rendered"), show_default=True,
-              help="Folder for the files (not the archive: jobs, deliver and demo store there).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("rendered"),
+    show_default=True,
+    help="Folder for the files (not the archive: jobs, deliver and demo store there).",
+)
 @click.pass_obj
-def render_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, formats: str, out: Path) -> None:
+def render_cmd(
+    app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, formats: str, out: Path
+) -> None:
     """Render the campaign's report (single-message or A/B) and print the file paths."""
     from reporter.production import branding_of, render_campaign
 
     try:
-        paths = render_campaign(app.engine(), campaign, out, _formats(formats), _parse_bound(start, "--from", tz),
-                                _parse_bound(end, "--to", tz), tz, branding=branding_of(app.settings()))
+        paths = render_campaign(
+            app.engine(),
+            campaign,
+            out,
+            _formats(formats),
+            _parse_bound(start, "--from", tz),
+            _parse_bound(end, "--to", tz),
+            tz,
+            branding=branding_of(app.settings()),
+        )
     except OSError as exc:
         raise OptionError("--out", f"cannot write into {out}: {exc.strerror or exc}") from None
     for path in paths:
@@ -412,9 +457,22 @@ def _formats(value: str) -> tuple[str, ...]:
 @click.option("--format", "formats", default="pdf,html", show_default=True)
 @click.option("--resend", is_flag=True, help="Send again to recipients whose delivery outcome is unknown.")
 @click.pass_obj
-def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, job: str,
-                mail_to: tuple[str, ...], mail_cc: tuple[str, ...], mail_bcc: tuple[str, ...], subject: str | None,
-                attach_html: bool, no_archive: bool, formats: str, resend: bool) -> None:
+def deliver_cmd(
+    app: AppContext,
+    campaign: str,
+    start: str | None,
+    end: str | None,
+    tz: str,
+    job: str,
+    mail_to: tuple[str, ...],
+    mail_cc: tuple[str, ...],
+    mail_bcc: tuple[str, ...],
+    subject: str | None,
+    attach_html: bool,
+    no_archive: bool,
+    formats: str,
+    resend: bool,
+) -> None:
     """Produce one campaign's report now: archive it and e-mail it, once (logged in the run log)."""
     from reporter.jobs.runner import deliver_now
     from reporter.settings import check_address
@@ -427,9 +485,23 @@ def deliver_cmd(app: AppContext, campaign: str, start: str | None, end: str | No
                 raise UserError(f"{option}: {exc}") from None
     if not (mail_to or mail_cc or mail_bcc) and no_archive:
         raise UserError("--no-archive: with no recipient either, there is nothing to deliver")
-    result = deliver_now(app.engine(), app.settings(), campaign, _parse_bound(start, "--from", tz),
-                         _parse_bound(end, "--to", tz), tz, job, mail_to, mail_cc, mail_bcc, subject, attach_html,
-                         not no_archive, _formats(formats), resend)
+    result = deliver_now(
+        app.engine(),
+        app.settings(),
+        campaign,
+        _parse_bound(start, "--from", tz),
+        _parse_bound(end, "--to", tz),
+        tz,
+        job,
+        mail_to,
+        mail_cc,
+        mail_bcc,
+        subject,
+        attach_html,
+        not no_archive,
+        _formats(formats),
+        resend,
+    )
     for path in result.paths:
         click.echo(path)
     _echo(result.message, err=result.status in ("failed", "unknown"))
@@ -454,8 +526,9 @@ def _configure_logging(app: AppContext) -> None:
 @click.option("--dry-run", is_flag=True, help="Render and store under the archive's _preview folder; send nothing.")
 @click.option("--resend", is_flag=True, help="Send again to recipients whose delivery outcome is unknown.")
 @click.pass_obj
-def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str | None, dry_run: bool,
-            resend: bool) -> None:
+def run_cmd(
+    app: AppContext, job: str, campaigns: tuple[str, ...], period: str | None, dry_run: bool, resend: bool
+) -> None:
     """Run one configured job now (the scheduler's code path)."""
     import signal
     from datetime import datetime
@@ -474,8 +547,9 @@ def run_cmd(app: AppContext, job: str, campaigns: tuple[str, ...], period: str |
     engine = app.engine()
     signal.signal(signal.SIGTERM, stop_now)
     try:
-        results = run_job(engine, settings, job_settings, datetime.now(UTC), production, campaigns, period,
-                          dry_run, resend=resend)
+        results = run_job(
+            engine, settings, job_settings, datetime.now(UTC), production, campaigns, period, dry_run, resend=resend
+        )
     except PeriodError as exc:
         raise OptionError("--period", str(exc)) from None
     except UnknownCampaignError as exc:
@@ -516,8 +590,16 @@ def jobs_cmd(app: AppContext) -> None:
     settings = app.settings()
     table = Table("job", "schedule", "timezone", "campaigns", "period", "next run", "last run", "status", box=None)
     for job in job_overview(app.engine(), settings, datetime.now(UTC)):
-        table.add_row(job["name"], job["schedule"], job["timezone"], job["campaigns"], job["period"],
-                      job["next_run"] or "never", job["last_run"] or "—", job["last_status"] or "—")
+        table.add_row(
+            job["name"],
+            job["schedule"],
+            job["timezone"],
+            job["campaigns"],
+            job["period"],
+            job["next_run"] or "never",
+            job["last_run"] or "—",
+            job["last_status"] or "—",
+        )
     _console().print(table if settings.jobs else "no jobs configured")
 
 
@@ -538,10 +620,16 @@ def alerts_cmd(app: AppContext, rule: str | None) -> None:
     table = Table("rule", "campaign", "group", "state", "value", "since", "last evaluated", "last told", box=None)
     for r in rows:
         metric = settings.alert(r.rule).metric if r.rule in {a.name for a in settings.alerts} else ""
-        table.add_row(r.rule, r.campaign_id, r.grp or "—", r.state, shown(metric, r.value),
-                      r.since.isoformat(timespec="seconds"),
-                      r.last_slot.isoformat(timespec="seconds") if r.last_slot else "—",
-                      r.last_notified_at.isoformat(timespec="seconds") if r.last_notified_at else "—")
+        table.add_row(
+            r.rule,
+            r.campaign_id,
+            r.grp or "—",
+            r.state,
+            shown(metric, r.value),
+            r.since.isoformat(timespec="seconds"),
+            r.last_slot.isoformat(timespec="seconds") if r.last_slot else "—",
+            r.last_notified_at.isoformat(timespec="seconds") if r.last_notified_at else "—",
+        )
     configured = ", ".join(a.name for a in settings.alerts) or "none"
     _console().print(table if rows else f"no alert evaluated yet (configured rules: {configured})")
 
@@ -569,9 +657,19 @@ def alert_check(app: AppContext, name: str, dry_run: bool) -> None:
     for e in evaluations:
         where = e.campaign_id + (f" ({rule.by} {e.group})" if e.group else "")
         value = shown(rule.metric, e.value)
-        verdict = ("no verdict (" + (f"{e.volume:,} sends, under min_volume {rule.min_volume:,}" if e.volume < rule.min_volume
-                                     else "the figure is undefined") + ")") if e.breached is None else (
-            "breached" if e.breached else "within the condition")
+        verdict = (
+            (
+                "no verdict ("
+                + (
+                    f"{e.volume:,} sends, under min_volume {rule.min_volume:,}"
+                    if e.volume < rule.min_volume
+                    else "the figure is undefined"
+                )
+                + ")"
+            )
+            if e.breached is None
+            else ("breached" if e.breached else "within the condition")
+        )
         told = f"; {e.notice} notice" + (" (dry run: not told)" if dry_run else "") if e.notice else ""
         state = e.state if e.counted or dry_run else f"{e.state} (this slot was already evaluated)"
         _echo(f"{name} / {where}: {rule.metric} {value}, {verdict}: {state}{told}")
@@ -588,8 +686,9 @@ def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
     from reporter.history import runs
     from reporter.terminal import lines
 
-    table = Table("job", "campaign", "period", "status", "try", "claimed", "finished", "deliveries", "error / artifacts",
-                  box=None)
+    table = Table(
+        "job", "campaign", "period", "status", "try", "claimed", "finished", "deliveries", "error / artifacts", box=None
+    )
     rows = runs(app.engine(), job, limit)
     settings = app.settings()
     if job and not rows and job not in {j.name for j in settings.jobs}:
@@ -604,11 +703,20 @@ def history_cmd(app: AppContext, job: str | None, limit: int) -> None:
             return path
 
     for r in rows:
-        deliveries = ", ".join(f"{d.recipient} {d.status}{f' ({d.smtp_code})' if d.status == 'failed' else ''}"
-                               for d in r.deliveries)
-        table.add_row(r.job, r.campaign_id, r.period, r.status, str(r.attempts), r.claimed_at.isoformat(timespec="seconds"),
-                      r.finished_at.isoformat(timespec="seconds") if r.finished_at else "—", deliveries or "—",
-                      r.error or lines([shown(a) for a in r.artifacts]) or "—")
+        deliveries = ", ".join(
+            f"{d.recipient} {d.status}{f' ({d.smtp_code})' if d.status == 'failed' else ''}" for d in r.deliveries
+        )
+        table.add_row(
+            r.job,
+            r.campaign_id,
+            r.period,
+            r.status,
+            str(r.attempts),
+            r.claimed_at.isoformat(timespec="seconds"),
+            r.finished_at.isoformat(timespec="seconds") if r.finished_at else "—",
+            deliveries or "—",
+            r.error or lines([shown(a) for a in r.artifacts]) or "—",
+        )
     _console().print(table if rows else f"no runs of {job} yet" if job else "the run log is empty")
 
 
@@ -635,9 +743,15 @@ def serve_cmd(app: AppContext, host: str, port: int) -> None:
     except OSError as exc:
         sock.close()
         busy = exc.errno == errno.EADDRINUSE
-        raise OptionError("--port" if busy else "--host", f"cannot listen on {host}:{port}: "
-                          + ("the port is in use (another `reporter serve`?); choose another with --port" if busy
-                             else exc.strerror or str(exc))) from None
+        raise OptionError(
+            "--port" if busy else "--host",
+            f"cannot listen on {host}:{port}: "
+            + (
+                "the port is in use (another `reporter serve`?); choose another with --port"
+                if busy
+                else exc.strerror or str(exc)
+            ),
+        ) from None
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     click.echo(f"serving the report archive on http://{shown}:{port}/ (Ctrl-C stops)")
     server = uvicorn.Server(uvicorn.Config(web, log_level="warning", server_header=False))
@@ -689,7 +803,9 @@ def archive_group() -> None:
 
 
 @archive_group.command("reindex")
-@click.option("--archive", "root", type=click.Path(path_type=Path), help="Archive root [default: archive.root of the config].")
+@click.option(
+    "--archive", "root", type=click.Path(path_type=Path), help="Archive root [default: archive.root of the config]."
+)
 @click.pass_obj
 def archive_reindex(app: AppContext, root: Path | None) -> None:
     """Rebuild the archive's index.json from the run folders' manifests (a damaged index is kept aside)."""

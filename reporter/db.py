@@ -129,9 +129,7 @@ def ensure_schema(engine: Engine) -> None:
         upgrade(engine)
         return
     state = "empty" if revision is None else f"at revision {revision}"
-    raise DatabaseError(
-        f"the database is {state}, this version needs {HEAD_REVISION}: run `reporter db upgrade`"
-    )
+    raise DatabaseError(f"the database is {state}, this version needs {HEAD_REVISION}: run `reporter db upgrade`")
 
 
 ANALYZE_EVENTS = "ANALYZE events"

@@ -67,7 +67,9 @@ PLANS = (
         conversion_event="Charged",
         sends_per_user=(1, 1, 2),
         variants=(
-            VariantPlan("message", "Welcome", "Welcome to Acme 👋", "Here is 20% off your first order.", 90.0, 0.08, 0.22),
+            VariantPlan(
+                "message", "Welcome", "Welcome to Acme 👋", "Here is 20% off your first order.", 90.0, 0.08, 0.22
+            ),
         ),
         amplification=0.05,
         inbox=0.04,
@@ -83,9 +85,21 @@ PLANS = (
         conversion_event="Charged",
         sends_per_user=(1, 2),
         variants=(
-            VariantPlan("A", "Discount first", "Black Friday starts now", "Up to 50% off everything.", 30.0, 0.06, 0.18),
-            VariantPlan("B", "Urgency", "Only 24 hours left ⏰", "Your Black Friday deals end tonight.", 30.0, 0.065, 0.19),
-            VariantPlan("C", "Personal", "{name}, your wishlist is on sale", "Items you saved are up to 50% off.", 30.0, 0.11, 0.32),
+            VariantPlan(
+                "A", "Discount first", "Black Friday starts now", "Up to 50% off everything.", 30.0, 0.06, 0.18
+            ),
+            VariantPlan(
+                "B", "Urgency", "Only 24 hours left ⏰", "Your Black Friday deals end tonight.", 30.0, 0.065, 0.19
+            ),
+            VariantPlan(
+                "C",
+                "Personal",
+                "{name}, your wishlist is on sale",
+                "Items you saved are up to 50% off.",
+                30.0,
+                0.11,
+                0.32,
+            ),
         ),
         amplification=0.03,
         inbox=0.02,
@@ -101,7 +115,15 @@ PLANS = (
         conversion_event="Charged",
         sends_per_user=(1, 2, 3),
         variants=(
-            VariantPlan("message", "Reminder", "You left something behind", "Complete your order before it sells out.", 100.0, 0.1, 0.3),
+            VariantPlan(
+                "message",
+                "Reminder",
+                "You left something behind",
+                "Complete your order before it sells out.",
+                100.0,
+                0.1,
+                0.3,
+            ),
         ),
     ),
 )
@@ -226,7 +248,13 @@ def _campaign_events(plan: CampaignPlan, users: int, rng: random.Random, index: 
         for n in range(sends):
             at = first if n == 0 else _send_time(rng)
             r = rng.random()
-            channel = "push_amplification" if r < plan.amplification else "app_inbox" if r < plan.amplification + plan.inbox else "push"
+            channel = (
+                "push_amplification"
+                if r < plan.amplification
+                else "app_inbox"
+                if r < plan.amplification + plan.inbox
+                else "push"
+            )
             if rng.random() < 0.035:
                 code = _error_code(rng, platform)
                 yield event("error", user, at, error_code=code, channel=channel, **tag, **dev)

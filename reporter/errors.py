@@ -28,9 +28,7 @@ class UnknownCampaignError(UserError):
     """A campaign id that is not in the database."""
 
     def __init__(self, campaign_id: str) -> None:
-        super().__init__(
-            f"unknown campaign '{campaign_id}' (see `reporter campaigns` for the loaded ones)"
-        )
+        super().__init__(f"unknown campaign '{campaign_id}' (see `reporter campaigns` for the loaded ones)")
         self.campaign_id = campaign_id
 
 

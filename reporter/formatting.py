@@ -1,4 +1,5 @@
-"""Number, rate, money, date, label and data-text formatting: one place for templates, charts, e-mail and the terminal."""
+"""Number, rate, money, date, label and data-text formatting: one place for templates, charts, e-mail and the
+terminal."""
 
 from __future__ import annotations
 
@@ -76,8 +77,13 @@ _CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
 _LAYOUT = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
 _TERMINAL = _escapes([*_CONTROLS, *_LAYOUT, *range(0xD800, 0xE000)])
 # HTML forbids the controls but tab, line feed, form feed and carriage return (whitespace there), and noncharacters.
-_NONCHARACTERS = [*range(0xFDD0, 0xFDF0), *(plane + last for plane in range(0, 0x110000, 0x10000) for last in (0xFFFE, 0xFFFF))]
-_HTML = _escapes([*(cp for cp in _CONTROLS if cp not in (0x09, 0x0A, 0x0C, 0x0D)), *range(0xD800, 0xE000), *_NONCHARACTERS])
+_NONCHARACTERS = [
+    *range(0xFDD0, 0xFDF0),
+    *(plane + last for plane in range(0, 0x110000, 0x10000) for last in (0xFFFE, 0xFFFF)),
+]
+_HTML = _escapes(
+    [*(cp for cp in _CONTROLS if cp not in (0x09, 0x0A, 0x0C, 0x0D)), *range(0xD800, 0xE000), *_NONCHARACTERS]
+)
 
 
 def printable(text: str) -> str:

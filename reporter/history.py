@@ -51,10 +51,22 @@ def runs(engine: Engine, job: str | None = None, limit: int = 50) -> list[RunVie
         if ids:
             for d in conn.execute(select(*Delivery.__table__.c).where(Delivery.run_id.in_(ids)).order_by(Delivery.id)):
                 deliveries.setdefault(d.run_id, []).append(
-                    DeliveryView(d.recipient, d.status, d.smtp_code, d.smtp_message, d.kind))
+                    DeliveryView(d.recipient, d.status, d.smtp_code, d.smtp_message, d.kind)
+                )
     return [
-        RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, r.claimed_at, r.finished_at,
-                r.error, tuple(json.loads(r.artifacts or "[]")), tuple(deliveries.get(r.id, ())))
+        RunView(
+            r.id,
+            r.job,
+            r.campaign_id,
+            r.period,
+            r.status,
+            r.attempts,
+            r.claimed_at,
+            r.finished_at,
+            r.error,
+            tuple(json.loads(r.artifacts or "[]")),
+            tuple(deliveries.get(r.id, ())),
+        )
         for r in rows
     ]
 
@@ -66,8 +78,22 @@ def last_runs(engine: Engine) -> dict[str, RunView]:
         rows = conn.execute(
             select(*Run.__table__.c).join(latest, (Run.job == latest.c.job) & (Run.claimed_at == latest.c.at))
         ).all()
-    return {r.job: RunView(r.id, r.job, r.campaign_id, r.period, r.status, r.attempts, r.claimed_at,
-                           r.finished_at, r.error, tuple(json.loads(r.artifacts or "[]")), ()) for r in rows}
+    return {
+        r.job: RunView(
+            r.id,
+            r.job,
+            r.campaign_id,
+            r.period,
+            r.status,
+            r.attempts,
+            r.claimed_at,
+            r.finished_at,
+            r.error,
+            tuple(json.loads(r.artifacts or "[]")),
+            (),
+        )
+        for r in rows
+    }
 
 
 def job_overview(engine: Engine, settings: Settings, now: datetime) -> list[dict[str, str | None]]:
@@ -87,10 +113,16 @@ def job_overview(engine: Engine, settings: Settings, now: datetime) -> list[dict
             campaigns = ", ".join(job.campaigns)
         else:
             campaigns = f"name: {job.campaigns.name}"
-        out.append({
-            "name": job.name, "schedule": job.schedule, "timezone": tz, "campaigns": campaigns, "period": job.period,
-            "next_run": nxt.isoformat(timespec="minutes") if nxt else None,
-            "last_run": run.claimed_at.isoformat(timespec="minutes") if run else None,
-            "last_status": run.status if run else None,
-        })
+        out.append(
+            {
+                "name": job.name,
+                "schedule": job.schedule,
+                "timezone": tz,
+                "campaigns": campaigns,
+                "period": job.period,
+                "next_run": nxt.isoformat(timespec="minutes") if nxt else None,
+                "last_run": run.claimed_at.isoformat(timespec="minutes") if run else None,
+                "last_status": run.status if run else None,
+            }
+        )
     return out

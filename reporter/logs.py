@@ -22,7 +22,9 @@ from reporter.formatting import printable
 UNIT_FIELDS = ("job", "campaign", "period", "status", "attempt", "render_s", "deliver_s", "error")
 # json.dumps escapes the C0 controls; with ensure_ascii=False it leaves C1 controls, bidi overrides and line
 # separators raw. Outside strings JSON has none of them, so \u escapes are safe (and decode to the same text).
-_JSON_ESCAPES = {cp: f"\\u{cp:04x}" for cp in (*range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029)}
+_JSON_ESCAPES = {
+    cp: f"\\u{cp:04x}" for cp in (*range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029)
+}
 
 
 class JsonFormatter(logging.Formatter):

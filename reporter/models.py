@@ -97,9 +97,7 @@ DEVICE_TYPES = ("phone", "tablet", "desktop", "wearable", "tv", "other")
 CHANNELS = ("push", "push_amplification", "app_inbox")
 CAMPAIGN_TYPES = ("single", "ab")
 # Events that belong to one message delivery, and so to a variant and a channel.
-DELIVERY_EVENTS = frozenset(
-    {EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR}
-)
+DELIVERY_EVENTS = frozenset({EventType.SENT, EventType.IMPRESSION, EventType.CLICK, EventType.ERROR})
 
 
 class Campaign(Base):
@@ -157,13 +155,24 @@ class Event(Base):
         # platform/device split of impressions and the error codes, from the index alone.
         Index(
             "ix_events_campaign_event_variant",
-            "campaign_pk", "event", "variant", "channel", "ts", "platform", "device_type", "error_code",
+            "campaign_pk",
+            "event",
+            "variant",
+            "channel",
+            "ts",
+            "platform",
+            "device_type",
+            "error_code",
         ),
         # The OS and device split of impressions as a streaming GROUP BY (a partial
         # index: impressions only; queries must say `event = 4` literally to use it).
         Index(
             "ix_events_impressions",
-            "campaign_pk", "platform", "device_type", "ts", "event",
+            "campaign_pk",
+            "platform",
+            "device_type",
+            "ts",
+            "event",
             sqlite_where=text("event = 4"),
             postgresql_where=text("event = 4"),
         ),
@@ -223,9 +232,7 @@ class Run(Base):
     final_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     artifacts: Mapped[str | None] = mapped_column(Text)  # JSON list of archive paths
 
-    deliveries: Mapped[list[Delivery]] = relationship(
-        back_populates="run", cascade="all, delete-orphan"
-    )
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="run", cascade="all, delete-orphan")
 
 
 class Delivery(Base):

@@ -36,8 +36,11 @@ def parse_formats(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     formats = tuple(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise FormatError(f"unknown format {unknown[0]!r} (expected pdf, html or both)" if unknown
-                          else "no format given (expected pdf, html or both)")
+        raise FormatError(
+            f"unknown format {unknown[0]!r} (expected pdf, html or both)"
+            if unknown
+            else "no format given (expected pdf, html or both)"
+        )
     return formats
 
 
@@ -61,8 +64,15 @@ class Report:
     def store_in(self, archive: Archive, job: str) -> ArchivedRun:
         """Store the report's files in the archive as `job`'s run of this campaign and period."""
         p = self.stats.period
-        return archive.store(job, self.stats.campaign.id, self.stats.campaign.name, period_name(p), p.timezone,
-                             self.rendered.generated_at, self.files)
+        return archive.store(
+            job,
+            self.stats.campaign.id,
+            self.stats.campaign.name,
+            period_name(p),
+            p.timezone,
+            self.rendered.generated_at,
+            self.files,
+        )
 
     def email(self, subject_template: str, note: str, branding: Branding) -> EmailBody:
         return render_email(self.stats, subject_template, note, branding, self.rendered.summary)
@@ -87,8 +97,16 @@ def timestamp_now(now: datetime | None = None) -> datetime:
     return now or datetime.now(UTC).replace(microsecond=0)
 
 
-def produce(engine: Engine, campaign_id: str, start: datetime | None, end: datetime | None, tz: str,
-            formats: tuple[str, ...], generated_at: datetime, branding: Branding = Branding()) -> Report:
+def produce(
+    engine: Engine,
+    campaign_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    tz: str,
+    formats: tuple[str, ...],
+    generated_at: datetime,
+    branding: Branding = Branding(),
+) -> Report:
     """Compute, render and lay out one campaign's report (the PDF only when `formats` asks for it).
 
     `generated_at` gives way to SOURCE_DATE_EPOCH when that is set, whoever's clock it came from (the jobs',
@@ -98,8 +116,11 @@ def produce(engine: Engine, campaign_id: str, start: datetime | None, end: datet
     stats = compute_stats_concurrently(engine, campaign_id, start, end, tz)
     rendered = render_html(stats, previous_stats(engine, stats), generated_at, branding)
     base = report_name(stats.campaign.id, stats.period)
-    files = {f"{base}.{fmt}": render_pdf(rendered) if fmt == "pdf" else rendered.html.encode("utf-8")
-             for fmt in FORMATS if fmt in formats}
+    files = {
+        f"{base}.{fmt}": render_pdf(rendered) if fmt == "pdf" else rendered.html.encode("utf-8")
+        for fmt in FORMATS
+        if fmt in formats
+    }
     return Report(stats, rendered, files)
 
 
@@ -137,10 +158,17 @@ class Production:
         No SMTP server when the config has no `smtp:` section: the jobs archive and mail nobody.
         """
         smtp = smtp_of(settings, check) if mail and settings.mails else None
-        return cls(str(settings.archive.root), smtp, settings.smtp.sender,
-                   int(settings.smtp.max_attachment_mb * 2**20), branding_of(settings),
-                   settings.archive.retention_days, settings.archive.retention_runs,
-                   settings.scheduler.abandon_after_s, tuple(settings.notify.on_failure))
+        return cls(
+            str(settings.archive.root),
+            smtp,
+            settings.smtp.sender,
+            int(settings.smtp.max_attachment_mb * 2**20),
+            branding_of(settings),
+            settings.archive.retention_days,
+            settings.archive.retention_runs,
+            settings.scheduler.abandon_after_s,
+            tuple(settings.notify.on_failure),
+        )
 
 
 def branding_of(settings: Settings) -> Branding:
@@ -158,16 +186,25 @@ def branding_of(settings: Settings) -> Branding:
 def smtp_of(settings: Settings, check: bool) -> SmtpConfig:
     """The SMTP settings with the password from the environment, checked by connecting when asked."""
     s = settings.smtp
-    config = SmtpConfig(s.host, s.port, s.security, s.username, s.password(), s.timeout_s, s.retries,
-                        data_timeout_s=s.data_timeout_s)
+    config = SmtpConfig(
+        s.host, s.port, s.security, s.username, s.password(), s.timeout_s, s.retries, data_timeout_s=s.data_timeout_s
+    )
     if check:
         check_connection(config)
     return config
 
 
-def render_campaign(engine: Engine, campaign_id: str, out: Path, formats: tuple[str, ...] = FORMATS,
-                    start: datetime | None = None, end: datetime | None = None, tz: str = "UTC",
-                    generated_at: datetime | None = None, branding: Branding = Branding()) -> tuple[Path, ...]:
+def render_campaign(
+    engine: Engine,
+    campaign_id: str,
+    out: Path,
+    formats: tuple[str, ...] = FORMATS,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tz: str = "UTC",
+    generated_at: datetime | None = None,
+    branding: Branding = Branding(),
+) -> tuple[Path, ...]:
     """Produce one campaign's report and write it into `out` (`reporter render`)."""
     report = produce(engine, campaign_id, start, end, tz, formats, timestamp_now(generated_at), branding)
     return write_report(report, out)

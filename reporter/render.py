@@ -50,7 +50,9 @@ class Branding:
             raise ValueError(f"branding accent must be a hex colour like #3b5bdb, got {self.accent!r}")
         if not re.fullmatch(r"https?://[^\s\"'<>]+", self.docs_url):
             raise ValueError(f"docs_url must be an http(s) URL, got {self.docs_url!r}")
-        if self.logo_data_uri is not None and not re.fullmatch(r"data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+", self.logo_data_uri):
+        if self.logo_data_uri is not None and not re.fullmatch(
+            r"data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+", self.logo_data_uri
+        ):
             raise ValueError("branding logo must be an embedded PNG or SVG (a base64 data URI)")
 
 
@@ -112,8 +114,16 @@ def _css() -> Markup:
     return Markup(resources.files("reporter").joinpath("templates", "report.css").read_text(encoding="utf-8"))
 
 
-RATES = frozenset({"ctr", "impression_rate", "click_rate", "conversion_rate", "view_through_conversion_rate",
-                   "click_through_conversion_rate"})
+RATES = frozenset(
+    {
+        "ctr",
+        "impression_rate",
+        "click_rate",
+        "conversion_rate",
+        "view_through_conversion_rate",
+        "click_through_conversion_rate",
+    }
+)
 
 
 def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Callable[..., dict[str, str] | None]:
@@ -133,7 +143,10 @@ def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Call
             title = f"{fmt.rate(before)} in the previous period"
         else:
             text = fmt.change(now, before)
-            title = f"{fmt.count(before) if isinstance(before, int) else fmt.money(before, stats.campaign.currency)} in the previous period"
+            title = (
+                f"{fmt.count(before) if isinstance(before, int) else fmt.money(before, stats.campaign.currency)} in "
+                "the previous period"
+            )
         if text is None:
             return None
         diff = now - before
@@ -236,8 +249,8 @@ def _fetcher(charts: dict[str, bytes], refused: list[str]) -> Any:
         """Serves the report's charts and the packaged fonts; refuses every other URL (http, file, data, ...)."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
-            if url.startswith(CHART_SCHEME) and url[len(CHART_SCHEME):] in charts:
-                return URLFetcherResponse(url, charts[url[len(CHART_SCHEME):]], {"Content-Type": "image/svg+xml"})
+            if url.startswith(CHART_SCHEME) and url[len(CHART_SCHEME) :] in charts:
+                return URLFetcherResponse(url, charts[url[len(CHART_SCHEME) :]], {"Content-Type": "image/svg+xml"})
             if (font := pdf_fonts.fetch(url)) is not None:
                 return URLFetcherResponse(url, font, {"Content-Type": "font/ttf"})
             refused.append(url)
@@ -256,12 +269,14 @@ def render_pdf(rendered: Rendered, refused: list[str] | None = None) -> bytes:
     fonts = FontConfiguration()
     pdf_fonts.prefer_packaged(fonts)
     document = HTML(string=rendered.pdf_html, base_url=f"{CHART_SCHEME}/", url_fetcher=fetcher)
-    stylesheet = CSS(string=pdf_fonts.stylesheet(), base_url=f"{pdf_fonts.SCHEME}/", url_fetcher=fetcher,
-                     font_config=fonts)
+    stylesheet = CSS(
+        string=pdf_fonts.stylesheet(), base_url=f"{pdf_fonts.SCHEME}/", url_fetcher=fetcher, font_config=fonts
+    )
     # PDF/UA-1: tagged, with the document's language, title and outline (h1, h2). No file identifier, so the same
     # report gives the same bytes.
-    pdf: bytes = document.write_pdf(stylesheets=[stylesheet], font_config=fonts, pdf_variant="pdf/ua-1",
-                             uncompressed_pdf=False)
+    pdf: bytes = document.write_pdf(
+        stylesheets=[stylesheet], font_config=fonts, pdf_variant="pdf/ua-1", uncompressed_pdf=False
+    )
     if refused:
         log.warning("refused %d fetches while rendering %s", len(refused), rendered.title)
     return pdf
@@ -274,8 +289,13 @@ class EmailBody:
     text: str
 
 
-def render_email(stats: CampaignStats, subject_template: str, note: str, branding: Branding = Branding(),
-                 sentences: tuple[str, ...] | None = None) -> EmailBody:
+def render_email(
+    stats: CampaignStats,
+    subject_template: str,
+    note: str,
+    branding: Branding = Branding(),
+    sentences: tuple[str, ...] | None = None,
+) -> EmailBody:
     """The e-mail's subject, short HTML summary (inline CSS, no scripts) and plain-text alternative.
 
     `sentences`: the report's summary (with its comparison to the previous period); without it, one
@@ -293,9 +313,20 @@ def render_email(stats: CampaignStats, subject_template: str, note: str, brandin
         ("Errors", fmt.count(t.errors), ""),
     ]
     sentences = summary(stats, None) if sentences is None else sentences
-    html_body = _environment().get_template("email.html.j2").render(
-        subject=subject, stats=stats, c=c, period_text=period_text, figures=figures, summary=" ".join(sentences),
-        note=note, company=branding.company, accent=branding.accent,
+    html_body = (
+        _environment()
+        .get_template("email.html.j2")
+        .render(
+            subject=subject,
+            stats=stats,
+            c=c,
+            period_text=period_text,
+            figures=figures,
+            summary=" ".join(sentences),
+            note=note,
+            company=branding.company,
+            accent=branding.accent,
+        )
     )
     lines = [f"{c.name}", f"{period_text} ({stats.period.timezone})", "", " ".join(sentences), ""]
     lines += [f"{name}: {value}" + (f" ({sub})" if sub else "") for name, value, sub in figures]

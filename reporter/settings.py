@@ -66,10 +66,15 @@ NotifyTarget = Annotated[str, AfterValidator(check_target)]
 
 def invalid(title: str, problems: list[tuple[tuple[str | int, ...], str]]) -> ValidationError:
     """A ValidationError with one problem per location (relative to the model that raises it), for file:line errors."""
-    return ValidationError.from_exception_data(title, [
-        InitErrorDetails(type=PydanticCustomError("value_error", "{message}", {"message": message}), loc=loc, input=None)
-        for loc, message in problems
-    ])
+    return ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("value_error", "{message}", {"message": message}), loc=loc, input=None
+            )
+            for loc, message in problems
+        ],
+    )
 
 
 class Model(BaseModel):
@@ -95,15 +100,22 @@ class BrandingSettings(Model):
 class SmtpSettings(Model):
     host: str = Field("localhost", min_length=1, description="SMTP server host.")
     port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
-    security: Literal["starttls", "ssl", "none"] = Field("starttls", description="starttls, ssl (implicit TLS) or none.")
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls, ssl (implicit TLS) or none."
+    )
     username: str | None = Field(None, description="Login name; no login when absent.")
-    password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                     description="Name of the environment variable holding the password.")
+    password_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Name of the environment variable holding the password."
+    )
     sender: EmailAddress = Field("reports@localhost.localdomain", alias="from", description="The From address.")
     timeout_s: float = Field(30, gt=0, description="Seconds before a connection or reply times out.")
-    data_timeout_s: float = Field(600, gt=0, description="Seconds to wait for the reply to the end of the message "
-                                  "(RFC 5321: 10 minutes); no reply in time is an unknown outcome, never re-sent "
-                                  "automatically.")
+    data_timeout_s: float = Field(
+        600,
+        gt=0,
+        description="Seconds to wait for the reply to the end of the message "
+        "(RFC 5321: 10 minutes); no reply in time is an unknown outcome, never re-sent "
+        "automatically.",
+    )
     max_attachment_mb: float = Field(10, gt=0, description="Above this size the mail links to the archive instead.")
     retries: int = Field(4, ge=0, le=20, description="Retries of a transient failure (exponential backoff).")
 
@@ -122,22 +134,36 @@ class SmtpSettings(Model):
 class SchedulerSettings(Model):
     misfire_grace_s: int = Field(3600, ge=1, description="A job missed by less than this runs once at start-up.")
     workers: int = Field(2, ge=1, le=64, description="Processes rendering in parallel.")
-    instance: str = Field("", pattern=r"^[a-z0-9-]*$",
-                          description="This scheduler's name; each instance keeps its own job store table.")
-    abandon_after_s: int = Field(120, ge=5, description="A unit whose owner has shown no sign of life for this long "
-                                 "(its heartbeat) is abandoned and taken over.")
-    retry_for_h: float = Field(48, ge=0, description="Failed and abandoned units are retried, with backoff, for this "
-                               "many hours after their first attempt (0: never).")
+    instance: str = Field(
+        "", pattern=r"^[a-z0-9-]*$", description="This scheduler's name; each instance keeps its own job store table."
+    )
+    abandon_after_s: int = Field(
+        120,
+        ge=5,
+        description="A unit whose owner has shown no sign of life for this long "
+        "(its heartbeat) is abandoned and taken over.",
+    )
+    retry_for_h: float = Field(
+        48,
+        ge=0,
+        description="Failed and abandoned units are retried, with backoff, for this "
+        "many hours after their first attempt (0: never).",
+    )
 
 
 class NotifySettings(Model):
-    on_failure: list[NotifyTarget] = Field(default_factory=list, description="E-mail addresses or destination names, "
-                                           "told once when a unit fails for good (a permanent refusal, or retries "
-                                           "given up).")
+    on_failure: list[NotifyTarget] = Field(
+        default_factory=list,
+        description="E-mail addresses or destination names, "
+        "told once when a unit fails for good (a permanent refusal, or retries "
+        "given up).",
+    )
 
 
 class LoggingSettings(Model):
-    format: Literal["text", "json"] = Field("text", description="text: human-readable lines; json: one JSON object per line.")
+    format: Literal["text", "json"] = Field(
+        "text", description="text: human-readable lines; json: one JSON object per line."
+    )
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="The lowest level logged.")
 
 
@@ -151,23 +177,49 @@ class WebSettings(Model):
     secret_key_env: str = Field("REPORTER_WEB_SECRET", description="Variable holding the session signing key.")
     anonymous: bool = Field(False, description="Anyone may browse (viewer role); nobody may run jobs.")
     users: list[WebUser] = Field(default_factory=list, description="Users of the web app.")
-    session_hours: float = Field(12, gt=0, description="A login lasts this long from the moment it was made, however "
-                                                       "much it is used; a logout ends it at once.")
-    login_user_failures: int = Field(5, ge=1, description="Wrong passwords for one user name within login_window_s "
-                                                          "before that name is locked out (answered 429).")
-    login_address_failures: int = Field(20, ge=1, description="Wrong passwords from one client address within "
-                                                               "login_window_s before that address is locked out.")
-    login_window_s: int = Field(900, ge=1, description="Seconds over which failed logins are counted; also the first "
-                                                       "lockout, each further lockout of the same name or address twice "
-                                                       "the last.")
-    login_lockout_max_s: int = Field(86400, ge=1, description="The longest lockout; a name or address with no failure "
-                                                              "for this long starts again from the first.")
-    password_threads: int = Field(1, ge=1, le=16, description="Passwords verified at once (argon2, in threads beside "
-                                                              "the event loop; each takes a core for about 0.25 s).")
-    base_url: str | None = Field(None, pattern=r"^https?://[^\s\"'<>]+$",
-                                 description="The web app's address as its readers reach it (e.g. "
-                                             "https://reports.example.com); notices link to the archived report under "
-                                             "it. No link without it.")
+    session_hours: float = Field(
+        12,
+        gt=0,
+        description="A login lasts this long from the moment it was made, however "
+        "much it is used; a logout ends it at once.",
+    )
+    login_user_failures: int = Field(
+        5,
+        ge=1,
+        description="Wrong passwords for one user name within login_window_s "
+        "before that name is locked out (answered 429).",
+    )
+    login_address_failures: int = Field(
+        20,
+        ge=1,
+        description="Wrong passwords from one client address within login_window_s before that address is locked out.",
+    )
+    login_window_s: int = Field(
+        900,
+        ge=1,
+        description="Seconds over which failed logins are counted; also the first "
+        "lockout, each further lockout of the same name or address twice "
+        "the last.",
+    )
+    login_lockout_max_s: int = Field(
+        86400,
+        ge=1,
+        description="The longest lockout; a name or address with no failure for this long starts again from the first.",
+    )
+    password_threads: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Passwords verified at once (argon2, in threads beside "
+        "the event loop; each takes a core for about 0.25 s).",
+    )
+    base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s\"'<>]+$",
+        description="The web app's address as its readers reach it (e.g. "
+        "https://reports.example.com); notices link to the archived report under "
+        "it. No link without it.",
+    )
 
 
 class EmailSettings(Model):
@@ -197,23 +249,37 @@ class DestinationSettings(Model):
 
     type: Literal["email", "webhook", "slack", "teams"] = Field(
         description="email (uses the smtp settings), webhook (a signed JSON POST), slack (an incoming webhook) or "
-                    "teams (a Power Automate Workflows webhook).")
-    url_env: str | None = Field(None, pattern=ENV_NAME, description="webhook, slack, teams: the name of the "
-                                "environment variable holding the URL (a URL is a secret: never in the file, never "
-                                "printed or logged).")
-    secret_env: str | None = Field(None, pattern=ENV_NAME, description="webhook (required): the name of the "
-                                   "environment variable holding the HMAC-SHA256 signing secret.")
+        "teams (a Power Automate Workflows webhook)."
+    )
+    url_env: str | None = Field(
+        None,
+        pattern=ENV_NAME,
+        description="webhook, slack, teams: the name of the "
+        "environment variable holding the URL (a URL is a secret: never in the file, never "
+        "printed or logged).",
+    )
+    secret_env: str | None = Field(
+        None,
+        pattern=ENV_NAME,
+        description="webhook (required): the name of the environment variable holding the HMAC-SHA256 signing secret.",
+    )
     to: list[EmailAddress] = Field(default_factory=list, description="email: To recipients.")
     cc: list[EmailAddress] = Field(default_factory=list, description="email: Cc recipients.")
     bcc: list[EmailAddress] = Field(default_factory=list, description="email: Bcc recipients.")
-    connect_timeout_s: float = Field(5, gt=0, le=300, description="Seconds to wait for the connection (and the TLS "
-                                     "handshake).")
+    connect_timeout_s: float = Field(
+        5, gt=0, le=300, description="Seconds to wait for the connection (and the TLS handshake)."
+    )
     read_timeout_s: float = Field(15, gt=0, le=600, description="Seconds to wait for each read of the answer.")
-    retries: int = Field(3, ge=0, le=10, description="Retries after a 5xx, a 429, a connection error or a timeout; "
-                         "other 4xx are not retried.")
+    retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Retries after a 5xx, a 429, a connection error or a timeout; other 4xx are not retried.",
+    )
     backoff_s: float = Field(1, gt=0, le=300, description="The wait before the first retry; each next one doubles.")
-    max_wait_s: float = Field(60, gt=0, le=3600, description="The longest wait between attempts, a Retry-After "
-                              "header's included.")
+    max_wait_s: float = Field(
+        60, gt=0, le=3600, description="The longest wait between attempts, a Retry-After header's included."
+    )
 
     @model_validator(mode="after")
     def _fits_type(self) -> DestinationSettings:
@@ -222,20 +288,37 @@ class DestinationSettings(Model):
         if self.type == "email":
             if not (self.to or self.cc or self.bcc):
                 problems.append(((), "an email destination needs at least one of to, cc or bcc"))
-            problems += [((key,), "not a setting of an email destination (it uses the smtp settings)")
-                         for key in (*HTTP_ONLY, "secret_env") if key in given]
+            problems += [
+                ((key,), "not a setting of an email destination (it uses the smtp settings)")
+                for key in (*HTTP_ONLY, "secret_env")
+                if key in given
+            ]
         else:
             if self.url_env is None:
-                problems.append(((), f"a {self.type} destination needs url_env (the name of the environment "
-                                     "variable holding its URL)"))
+                problems.append(
+                    (
+                        (),
+                        f"a {self.type} destination needs url_env (the name of the environment "
+                        "variable holding its URL)",
+                    )
+                )
             if self.type == "webhook" and self.secret_env is None:
-                problems.append(((), "a webhook destination needs secret_env (the name of the environment variable "
-                                     "holding its signing secret)"))
+                problems.append(
+                    (
+                        (),
+                        "a webhook destination needs secret_env (the name of the environment variable "
+                        "holding its signing secret)",
+                    )
+                )
             if self.type != "webhook" and "secret_env" in given:
-                problems.append((("secret_env",), f"not a setting of a {self.type} destination (only webhooks are "
-                                                  "signed)"))
-            problems += [((key,), f"not a setting of a {self.type} destination (only email ones have recipients)")
-                         for key in ("to", "cc", "bcc") if key in given]
+                problems.append(
+                    (("secret_env",), f"not a setting of a {self.type} destination (only webhooks are signed)")
+                )
+            problems += [
+                ((key,), f"not a setting of a {self.type} destination (only email ones have recipients)")
+                for key in ("to", "cc", "bcc")
+                if key in given
+            ]
         if problems:
             raise invalid("DestinationSettings", problems)
         return self
@@ -254,8 +337,10 @@ class JobSettings(Model):
     formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS), min_length=1)  # type: ignore[valid-type]
     archive: bool = True
     email: EmailSettings | None = None
-    destinations: list[DestinationName] = Field(default_factory=list, description="Named destinations (see "
-                                                "destinations) told of each report, besides or instead of email.")
+    destinations: list[DestinationName] = Field(
+        default_factory=list,
+        description="Named destinations (see destinations) told of each report, besides or instead of email.",
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -271,9 +356,12 @@ class AlertCondition(Model):
 
     above: float | None = None
     below: float | None = None
-    change: str | None = Field(None, pattern=r"^[+-]?\d+(\.\d+)?(%|pp)$",
-                               description="A change against the previous window of the same length: 50% or 1.5pp; "
-                                           "a sign (+/-) watches one direction only.")
+    change: str | None = Field(
+        None,
+        pattern=r"^[+-]?\d+(\.\d+)?(%|pp)$",
+        description="A change against the previous window of the same length: 50% or 1.5pp; "
+        "a sign (+/-) watches one direction only.",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> AlertCondition:
@@ -296,8 +384,9 @@ class AlertSettings(Model):
     window: str = Field("last_6_hours", description="last_N_hours, or a report period name (yesterday, ...).")
     min_volume: int = Field(100, ge=0, description="No verdict on fewer sends than this in the window.")
     for_evaluations: int = Field(1, ge=1, alias="for", description="Consecutive breaching evaluations before firing.")
-    renotify_after_h: float | None = Field(None, gt=0, alias="renotify_after",
-                                           description="Hours after which a firing alert is told again.")
+    renotify_after_h: float | None = Field(
+        None, gt=0, alias="renotify_after", description="Hours after which a firing alert is told again."
+    )
     notify: list[str] = Field(default_factory=list, description="Destinations (names) or e-mail addresses.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -339,16 +428,21 @@ class Settings(Model):
     timezone: TimezoneName = Field("UTC", description="Default timezone of reports and schedules (IANA name).")
     archive: ArchiveSettings = ArchiveSettings()
     branding: BrandingSettings = BrandingSettings()
-    docs_url: str = Field(DOCS_URL, pattern=r"^https?://[^\s\"'<>]+$",
-                          description="Where the reports' footer links for the definition of every figure.")
+    docs_url: str = Field(
+        DOCS_URL,
+        pattern=r"^https?://[^\s\"'<>]+$",
+        description="Where the reports' footer links for the definition of every figure.",
+    )
     smtp: SmtpSettings = SmtpSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()
     destinations: dict[DestinationName, DestinationSettings] = Field(
-        default_factory=dict, description="Named destinations of report, failure and alert notices: e-mail lists, "
-                                          "signed webhooks, Slack and Teams channels.")
+        default_factory=dict,
+        description="Named destinations of report, failure and alert notices: e-mail lists, "
+        "signed webhooks, Slack and Teams channels.",
+    )
     jobs: list[JobSettings] = Field(default_factory=list, description="Report jobs.")
     alerts: list[AlertSettings] = Field(default_factory=list, description="Alert rules on campaign figures.")
 
@@ -377,7 +471,9 @@ class Settings(Model):
         names = [a.name for a in alerts]
         twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
         if twice is not None:
-            raise ValueError(f"alert name {twice!r} is used twice (alerts[{names.index(twice, names.index(twice) + 1)}])")
+            raise ValueError(
+                f"alert name {twice!r} is used twice (alerts[{names.index(twice, names.index(twice) + 1)}])"
+            )
         return alerts
 
     @model_validator(mode="after")
@@ -426,6 +522,7 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 def _interpolate(node: Any, path: str, missing: list[tuple[str, str]]) -> Any:
     if isinstance(node, str):
+
         def sub(match: re.Match[str]) -> str:
             value = os.environ.get(match[1])
             if value is None:
@@ -514,7 +611,7 @@ def _types(annotation: Any) -> list[Any]:
 
 
 def _suggestion(loc: tuple[Any, ...]) -> str:
-    """" (did you mean `period`?)" for a misspelt key, else ""."""
+    """ " (did you mean `period`?)" for a misspelt key, else ""."""
     from difflib import get_close_matches
 
     model = _model_at(loc[:-1])

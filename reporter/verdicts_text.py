@@ -43,8 +43,10 @@ def ab_sentence(stats: CampaignStats) -> str:
         return f"Stop: {v.variant} wins ({_interval(v.vs_baseline)}, since the test started)."
     baseline = next((v for v in stats.variants if v.baseline), None)
     if verdict == "loser" and baseline is not None:
-        return (f"Stop: no variant beats the baseline {baseline.variant}; every other variant converts less "
-                "(since the test started).")
+        return (
+            f"Stop: no variant beats the baseline {baseline.variant}; every other variant converts less "
+            "(since the test started)."
+        )
     if verdict == "inconclusive":
         return f"Stop: no difference found at the planned {_planned(stats)} users (inconclusive)."
     if verdict == "keep_running":
@@ -59,14 +61,20 @@ def control_sentence(stats: CampaignStats) -> str:
         return "This campaign has no control group in the period, so its effect cannot be measured."
     test = ctl.test
     if test is None or ctl.verdict == "not_enough_data":
-        return (f"Not enough data yet: the targeted and the control group each need {MIN_USERS} users and "
-                f"{MIN_CONVERTERS} conversions.")
+        return (
+            f"Not enough data yet: the targeted and the control group each need {MIN_USERS} users and "
+            f"{MIN_CONVERTERS} conversions."
+        )
     if ctl.verdict == "winner":
-        return (f"The campaign works: targeted users convert more often than the control group "
-                f"({_interval(test)}, since the campaign started).")
+        return (
+            f"The campaign works: targeted users convert more often than the control group "
+            f"({_interval(test)}, since the campaign started)."
+        )
     if ctl.verdict == "loser":
-        return (f"The campaign hurts: targeted users convert less often than the control group "
-                f"({_interval(test)}, since the campaign started).")
+        return (
+            f"The campaign hurts: targeted users convert less often than the control group "
+            f"({_interval(test)}, since the campaign started)."
+        )
     if ctl.verdict == "inconclusive":
         return f"No difference from the control group at the planned {_planned(stats)} users (inconclusive)."
     return f"Keep running: no difference from the control group yet (day {_test_day(stats)} of the campaign)."
@@ -77,12 +85,15 @@ def _share(part: int, whole: int) -> str:
 
 
 def _changes(stats: CampaignStats, previous: CampaignStats | None) -> str:
-    """"Against Sep 1 – Sep 30: converted users +4.1%, conversion rate −0.30 pp, revenue +8.0%."."""
+    """ "Against Sep 1 – Sep 30: converted users +4.1%, conversion rate −0.30 pp, revenue +8.0%."."""
     if previous is None:
         return ""
     t, p = stats.totals, previous.totals
     parts = []
-    for name, now, before in (("converted users", t.converted_users, p.converted_users), ("revenue", t.revenue, p.revenue)):
+    for name, now, before in (
+        ("converted users", t.converted_users, p.converted_users),
+        ("revenue", t.revenue, p.revenue),
+    ):
         change = fmt.change(now, before)
         if change is not None:
             parts.append(f"{name} {change}")
@@ -124,6 +135,8 @@ def summary(stats: CampaignStats, previous: CampaignStats | None) -> tuple[str, 
     if t.errors and len(sentences) < 5:
         cat = stats.errors_by_category
         uninstalled = f"; {fmt.counted(t.uninstalls, 'user')} had uninstalled the app" if t.uninstalls else ""
-        sentences.append(f"{fmt.counted(t.errors, 'notification')} could not be delivered ({fmt.count(cat.technical)} "
-                         f"technical, {fmt.count(cat.non_technical)} non-technical){uninstalled}.")
+        sentences.append(
+            f"{fmt.counted(t.errors, 'notification')} could not be delivered ({fmt.count(cat.technical)} "
+            f"technical, {fmt.count(cat.non_technical)} non-technical){uninstalled}."
+        )
     return tuple(sentences)

@@ -92,8 +92,11 @@ def test_demo_creates_the_database_lists_campaigns_and_renders_reports(tmp_path:
     again = run(["demo"], tmp_path)
     assert "demo data: already loaded" in again.stdout and "--reset rebuilds it" in again.stdout
     other = run(["demo", "--seed", "2"], tmp_path)  # another data set cannot be mixed into the loaded one
-    assert (other.returncode, other.stderr) == (2, "error: --seed: the demo data is already loaded (2,826 events), so "
-                                                   "it does not apply; add --reset to rebuild it\n")
+    assert (other.returncode, other.stderr) == (
+        2,
+        "error: --seed: the demo data is already loaded (2,826 events), so "
+        "it does not apply; add --reset to rebuild it\n",
+    )
     reset = run(["demo", "--seed", "2", "--users", "200", "--reset"], tmp_path)
     assert reset.returncode == 0 and "demo data: 1,912 events loaded" in reset.stdout
     listing = run(["campaigns"], tmp_path)
@@ -111,10 +114,17 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_stats_json_is_one_document_on_stdout(demo_dir: Path) -> None:
     import json
 
-    result = run(["stats", "black-friday-ab", "--json", "--from", "2026-10-05", "--to", "2026-10-12", "--tz", "Europe/Berlin"], demo_dir)
+    result = run(
+        ["stats", "black-friday-ab", "--json", "--from", "2026-10-05", "--to", "2026-10-12", "--tz", "Europe/Berlin"],
+        demo_dir,
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["period"] == {"from": "2026-10-05T00:00:00+02:00", "to": "2026-10-12T00:00:00+02:00", "timezone": "Europe/Berlin"}
+    assert doc["period"] == {
+        "from": "2026-10-05T00:00:00+02:00",
+        "to": "2026-10-12T00:00:00+02:00",
+        "timezone": "Europe/Berlin",
+    }
     assert [v["variant"] for v in doc["variants"]] == ["A", "B", "C"]
     assert next(b["bucket"] for b in doc["trend"]["daily"]) == "2026-10-05"
 
@@ -129,11 +139,19 @@ def test_stats_human_table(demo_dir: Path) -> None:
     ("args", "message"),
     [
         (["stats", "nope"], "error: unknown campaign 'nope' (see `reporter campaigns` for the loaded ones)\n"),
-        (["stats", "welcome-series", "--tz", "Mars/Olympus"],
-         "error: --tz: unknown timezone 'Mars/Olympus' (expected an IANA name such as Europe/Berlin)\n"),
-        (["stats", "welcome-series", "--from", "2026-10-05", "--to", "2026-10-05"],
-         "error: --from/--to: the period is empty: from 2026-10-05T00:00:00+00:00 is not before to 2026-10-05T00:00:00+00:00\n"),
-        (["stats", "welcome-series", "--from", "last tuesday"], "error: --from: not a date or ISO 8601 timestamp: 'last tuesday'\n"),
+        (
+            ["stats", "welcome-series", "--tz", "Mars/Olympus"],
+            "error: --tz: unknown timezone 'Mars/Olympus' (expected an IANA name such as Europe/Berlin)\n",
+        ),
+        (
+            ["stats", "welcome-series", "--from", "2026-10-05", "--to", "2026-10-05"],
+            "error: --from/--to: the period is empty: from 2026-10-05T00:00:00+00:00 is not before to "
+            "2026-10-05T00:00:00+00:00\n",
+        ),
+        (
+            ["stats", "welcome-series", "--from", "last tuesday"],
+            "error: --from: not a date or ISO 8601 timestamp: 'last tuesday'\n",
+        ),
     ],
 )
 def test_stats_bad_input_is_one_line_exit_2(demo_dir: Path, args: list[str], message: str) -> None:
@@ -143,7 +161,10 @@ def test_stats_bad_input_is_one_line_exit_2(demo_dir: Path, args: list[str], mes
 
 
 def test_render_writes_the_requested_formats(demo_dir: Path) -> None:
-    result = run(["render", "welcome-series", "--from", "2026-10-05", "--to", "2026-10-12", "--format", "pdf", "--out", "out"], demo_dir)
+    result = run(
+        ["render", "welcome-series", "--from", "2026-10-05", "--to", "2026-10-12", "--format", "pdf", "--out", "out"],
+        demo_dir,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "out/welcome-series_2026-W41.pdf\n"
     assert (demo_dir / "out" / "welcome-series_2026-W41.pdf").read_bytes().startswith(b"%PDF")
@@ -172,7 +193,9 @@ def test_history_of_an_unknown_job_is_exit_2(demo_dir: Path) -> None:
     config.write_text("jobs:\n  - name: daily\n    schedule: hourly\n")
     result = run(["--config", str(config), "history", "nojob"], demo_dir)
     assert (result.returncode, result.stderr) == (
-        2, "error: unknown job 'nojob': no such job in the config (daily) and none in the run log\n")
+        2,
+        "error: unknown job 'nojob': no such job in the config (daily) and none in the run log\n",
+    )
     known = run(["--config", str(config), "history", "daily"], demo_dir)
     assert (known.returncode, known.stdout) == (0, "no runs of daily yet\n")
 
@@ -188,11 +211,19 @@ def test_serve_prints_its_url_and_a_busy_port_is_one_line(demo_dir: Path) -> Non
         port = busy.getsockname()[1]
         result = run(["--config", str(config), "serve", "--port", str(port)], demo_dir)
     assert (result.returncode, result.stderr) == (
-        2, f"error: --port: cannot listen on 127.0.0.1:{port}: the port is in use (another `reporter serve`?); "
-           "choose another with --port\n")
+        2,
+        f"error: --port: cannot listen on 127.0.0.1:{port}: the port is in use (another `reporter serve`?); "
+        "choose another with --port\n",
+    )
     environ = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
-    server = subprocess.Popen([sys.executable, "-m", "reporter", "--config", str(config), "serve", "--port", str(port)],
-                              cwd=demo_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "reporter", "--config", str(config), "serve", "--port", str(port)],
+        cwd=demo_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
     try:
         assert server.stdout.readline() == f"serving the report archive on http://127.0.0.1:{port}/ (Ctrl-C stops)\n"
         import httpx
@@ -206,10 +237,14 @@ def test_serve_prints_its_url_and_a_busy_port_is_one_line(demo_dir: Path) -> Non
 def test_a_mistyped_option_is_one_line_naming_the_help(demo_dir: Path) -> None:
     result = run(["stats", "--frm", "2026-10-01"], demo_dir)
     assert (result.returncode, result.stderr) == (
-        2, "error: No such option '--frm'. Did you mean '--from'? (see reporter stats --help)\n")
+        2,
+        "error: No such option '--frm'. Did you mean '--from'? (see reporter stats --help)\n",
+    )
     out = run(["render", "cart-reminder", "--out", "/proc/no-such-folder"], demo_dir)
     assert (out.returncode, out.stderr) == (
-        2, "error: --out: cannot write into /proc/no-such-folder: No such file or directory\n")
+        2,
+        "error: --out: cannot write into /proc/no-such-folder: No such file or directory\n",
+    )
 
 
 def test_serve_refuses_a_web_app_nobody_could_log_into(demo_dir: Path) -> None:
@@ -217,4 +252,6 @@ def test_serve_refuses_a_web_app_nobody_could_log_into(demo_dir: Path) -> None:
     config.write_text("web:\n  anonymous: false\n")
     result = run(["--config", str(config), "serve"], demo_dir, env={"REPORTER_WEB_SECRET": "x" * 32})
     assert (result.returncode, result.stderr) == (
-        2, "error: web: nobody could log in: add web.users (see `reporter hash-password`) or set web.anonymous: true\n")
+        2,
+        "error: web: nobody could log in: add web.users (see `reporter hash-password`) or set web.anonymous: true\n",
+    )

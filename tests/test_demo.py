@@ -46,7 +46,11 @@ def test_events_have_the_properties_reports_need() -> None:
     assert codes & {"FREQUENCY_CAP_EXCEEDED", "DND_HOURS"}, "non-technical errors"
     assert {r["channel"] for r in records if r["event"] == "sent"} == {"push", "push_amplification", "app_inbox"}
     ab = PLANS[1]
-    assert {r.get("variant") for r in records if r["campaign_id"] == ab.campaign_id and r["event"] == "sent"} == {"A", "B", "C"}
+    assert {r.get("variant") for r in records if r["campaign_id"] == ab.campaign_id and r["event"] == "sent"} == {
+        "A",
+        "B",
+        "C",
+    }
     # Conversions with revenue, some inside and some outside the window after a send.
     windows = {p.campaign_id: timedelta(hours=p.window_hours) for p in PLANS}
     sends: dict[tuple[str, str], list[datetime]] = {}
@@ -58,7 +62,9 @@ def test_events_have_the_properties_reports_need() -> None:
         if r["event"] != "conversion":
             continue
         ts = datetime.fromisoformat(r["ts"])
-        attributed = any(s <= ts <= s + windows[r["campaign_id"]] for s in sends.get((r["campaign_id"], r["user_id"]), []))
+        attributed = any(
+            s <= ts <= s + windows[r["campaign_id"]] for s in sends.get((r["campaign_id"], r["user_id"]), [])
+        )
         inside += attributed
         outside += not attributed
     assert inside > 50 and outside > 10
@@ -88,8 +94,11 @@ def test_reset_deletes_the_demo_campaigns_and_nothing_else(sqlite_engine) -> Non
     from reporter.models import Campaign, Event
     from tests.metrics.helpers import campaign, load
 
-    load(sqlite_engine, [campaign("mine")], [{"campaign_id": "mine", "user_id": "u1", "event": "sent",
-                                              "ts": "2026-10-02T10:00:00Z"}])
+    load(
+        sqlite_engine,
+        [campaign("mine")],
+        [{"campaign_id": "mine", "user_id": "u1", "event": "sent", "ts": "2026-10-02T10:00:00Z"}],
+    )
     loaded, _ = load_demo(sqlite_engine, 50, 1)
     assert demo_events(sqlite_engine) == loaded > 0
     reset_demo(sqlite_engine)

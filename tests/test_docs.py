@@ -51,8 +51,14 @@ def setting_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 def test_setting_keys_cover_sections_lists_and_aliases() -> None:
     keys = setting_keys(Settings)
-    for key in ("database", "smtp.from", "alerts[].for", "web.users[].role", "jobs[].email.subject",
-                "jobs[].campaigns.name"):
+    for key in (
+        "database",
+        "smtp.from",
+        "alerts[].for",
+        "web.users[].role",
+        "jobs[].email.subject",
+        "jobs[].campaigns.name",
+    ):
         assert key in keys
 
 
@@ -135,8 +141,15 @@ def test_a_broken_link_is_found() -> None:
     page = DOCS / "data.md"
     text = page.read_text(encoding="utf-8")
     assert broken_links(page, text) == []
-    for bad in ("[x](nowhere.md)", "[x](../../shared/spec/data.md)", "[x](../..)", "[x](figures.md#no-such-heading)",
-                "[x](#nope)", '<img src="img/nope.png">', "[x]: ../missing.md"):
+    for bad in (
+        "[x](nowhere.md)",
+        "[x](../../shared/spec/data.md)",
+        "[x](../..)",
+        "[x](figures.md#no-such-heading)",
+        "[x](#nope)",
+        '<img src="img/nope.png">',
+        "[x]: ../missing.md",
+    ):
         assert len(broken_links(page, f"{text}\n{bad}\n")) == 1, bad
     for good in ("[x](figures.md#errors)", "[x](#bad-input)", "[x](https://example.com/nope)", "[x](img/)"):
         assert broken_links(page, f"{text}\n{good}\n") == [], good
@@ -163,8 +176,9 @@ def test_nothing_shipped_points_at_the_internal_specs() -> None:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue  # images
-        found += [f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m[0]}"
-                  for m in INTERNAL.finditer(text)]
+        found += [
+            f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m[0]}" for m in INTERNAL.finditer(text)
+        ]
     assert found == []
     assert any(p.name.endswith(".html.j2") for p in shipped_files())  # the templates were looked at
 

@@ -48,7 +48,8 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         from datetime import datetime, timedelta
 
         start = datetime.fromisoformat(first)
-        docs.append(stats_to_json(compute_stats(conn, PLANS[1].campaign_id, start, start + timedelta(days=2))))  # hourly
+        # hourly
+        docs.append(stats_to_json(compute_stats(conn, PLANS[1].campaign_id, start, start + timedelta(days=2))))
     engine.dispose()
     return docs
 

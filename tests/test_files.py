@@ -44,8 +44,11 @@ def test_a_period_is_named_by_its_days_in_its_timezone(start: str, end: str, nam
     from reporter.metrics.model import Period
 
     tz = ZoneInfo("America/New_York")
-    period = Period(datetime.fromisoformat(start).replace(tzinfo=tz), datetime.fromisoformat(end).replace(tzinfo=tz),
-                    "America/New_York")
+    period = Period(
+        datetime.fromisoformat(start).replace(tzinfo=tz),
+        datetime.fromisoformat(end).replace(tzinfo=tz),
+        "America/New_York",
+    )
     assert period_name(period) == name
     if ".." in name and "T" not in name:
         _first, last = name.split("..")

@@ -20,8 +20,15 @@ def capture(formatter: logging.Formatter) -> tuple[logging.Logger, io.StringIO]:
     return logger, stream
 
 
-FIELDS = {"job": "daily", "campaign": "c1", "period": "2026-11-25", "status": "delivered", "attempt": 1,
-          "render_s": 0.81, "deliver_s": 0.05}
+FIELDS = {
+    "job": "daily",
+    "campaign": "c1",
+    "period": "2026-11-25",
+    "status": "delivered",
+    "attempt": 1,
+    "render_s": 0.81,
+    "deliver_s": 0.05,
+}
 
 
 def test_json_line_has_every_field() -> None:

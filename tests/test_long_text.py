@@ -29,8 +29,10 @@ NAME = ("BlackFriday" * 100)[:1000]
 VARIANTS = [(letter * 40, f"Variant{letter}" * 60) for letter in "ABC"]  # ids of 40 and names of 480 characters
 TITLE, BODY = "T" * 400, "B" * 2000
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None and os.environ.get("REPORTER_REQUIRE_BROWSER") != "1",
-                                reason="pdftotext is not installed (apt-get install poppler-utils; .ci/run does)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("pdftotext") is None and os.environ.get("REPORTER_REQUIRE_BROWSER") != "1",
+    reason="pdftotext is not installed (apt-get install poppler-utils; .ci/run does)",
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,23 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     upgrade(eng)
     start = "2026-10-01T00:00:00Z"
     campaigns = [
-        {"campaign_id": "long-ab", "name": NAME, "type": "ab", "start_at": start,
-         "variants": [{"variant": vid, "name": name, "split_pct": 33.3, "baseline": vid.startswith("A")}
-                      for vid, name in VARIANTS]},
-        {"campaign_id": "long-single", "name": NAME, "type": "single", "start_at": start,
-         "variants": [{"variant": "message", "name": "Message", "title": TITLE, "body": BODY}]},
+        {
+            "campaign_id": "long-ab",
+            "name": NAME,
+            "type": "ab",
+            "start_at": start,
+            "variants": [
+                {"variant": vid, "name": name, "split_pct": 33.3, "baseline": vid.startswith("A")}
+                for vid, name in VARIANTS
+            ],
+        },
+        {
+            "campaign_id": "long-single",
+            "name": NAME,
+            "type": "single",
+            "start_at": start,
+            "variants": [{"variant": "message", "name": "Message", "title": TITLE, "body": BODY}],
+        },
     ]
     (folder / "campaigns.json").write_text(json.dumps(campaigns))
     events = []
@@ -69,11 +83,27 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         cid, variant = ("long-ab", VARIANTS[n % 3][0]) if n % 2 else ("long-single", None)
         ts = f"2026-10-{1 + n % 20:02d}T10:00:00Z"
         for event in ("sent", "impression", "click")[: 2 + (n % 4 == 0)]:
-            events.append({"campaign_id": cid, "variant": variant, "user_id": f"u{n}", "event": event, "ts": ts,
-                           "error_code": None})
+            events.append(
+                {
+                    "campaign_id": cid,
+                    "variant": variant,
+                    "user_id": f"u{n}",
+                    "event": event,
+                    "ts": ts,
+                    "error_code": None,
+                }
+            )
         if n % 9 == 0:
-            events.append({"campaign_id": cid, "variant": variant, "user_id": f"e{n}", "event": "error", "ts": ts,
-                           "error_code": "X" * 100})
+            events.append(
+                {
+                    "campaign_id": cid,
+                    "variant": variant,
+                    "user_id": f"e{n}",
+                    "event": "error",
+                    "ts": ts,
+                    "error_code": "X" * 100,
+                }
+            )
     (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     assert load_campaigns(eng, folder / "campaigns.json").rejected == 0
     assert load_events(eng, folder / "events.jsonl").rejected == 0
@@ -111,8 +141,12 @@ def render(engine: Engine, campaign: str, folder: Path) -> Report:
     boxes = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True)
     assert boxes.stderr == ""  # poppler reads every text mapping of the PDF
     pages = [
-        [Word(float(x0), float(y0), float(x1), text)
-         for x0, y0, x1, text in re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>', page)]
+        [
+            Word(float(x0), float(y0), float(x1), text)
+            for x0, y0, x1, text in re.findall(
+                r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>', page
+            )
+        ]
         for page in boxes.stdout.split("<page ")[1:]
     ]
     return Report(rendered.html, pages)
@@ -167,4 +201,6 @@ def test_variant_text_never_overlaps_its_neighbours(ab_report: Report) -> None:
                 continue
             line.sort(key=lambda w: w.x_min)
             for before, after in pairwise(line):
-                assert before.x_max <= after.x_min + 0.5, f"page {number}: {before.text[:30]!r} runs into {after.text[:30]!r}"
+                assert before.x_max <= after.x_min + 0.5, (
+                    f"page {number}: {before.text[:30]!r} runs into {after.text[:30]!r}"
+                )

@@ -32,8 +32,9 @@ def escaped(text: str) -> str:
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
-    return subprocess.run([sys.executable, "-m", "reporter", *args], cwd=cwd, capture_output=True, text=True,
-                          env=environ, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "reporter", *args], cwd=cwd, capture_output=True, text=True, env=environ, timeout=300
+    )
 
 
 def assert_no_raw_controls(text: str) -> None:
@@ -46,13 +47,26 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A database with a campaign whose id, name and variant names carry escape sequences, and a few events."""
     path = tmp_path_factory.mktemp("escaping")
     campaigns = [
-        {"campaign_id": CAMPAIGN_ID, "name": NAME, "type": "ab", "start_at": "2026-11-01T00:00:00Z",
-         "variants": [{"variant": "A", "name": VARIANT, "split_pct": 50, "baseline": True},
-                      {"variant": "B", "name": "Second", "split_pct": 50}]},
+        {
+            "campaign_id": CAMPAIGN_ID,
+            "name": NAME,
+            "type": "ab",
+            "start_at": "2026-11-01T00:00:00Z",
+            "variants": [
+                {"variant": "A", "name": VARIANT, "split_pct": 50, "baseline": True},
+                {"variant": "B", "name": "Second", "split_pct": 50},
+            ],
+        },
     ]
     (path / "campaigns.json").write_text(json.dumps(campaigns))
     events = [
-        {"campaign_id": CAMPAIGN_ID, "variant": variant, "user_id": f"u{n}", "event": event, "ts": f"2026-11-02T10:0{n}:00Z"}
+        {
+            "campaign_id": CAMPAIGN_ID,
+            "variant": variant,
+            "user_id": f"u{n}",
+            "event": event,
+            "ts": f"2026-11-02T10:0{n}:00Z",
+        }
         for n, variant in enumerate("ABAB")
         for event in ("sent", "impression")
     ]

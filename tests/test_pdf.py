@@ -32,9 +32,17 @@ from reporter.render import Branding, Rendered, render_html, render_pdf
 
 GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 NAME = "Black Friday ☕ teaser"
-PACKAGED = {"Reporter-Inter", "Reporter-Inter-Semi-Bold", "Reporter-Inter-Bold", "Reporter-Inter-Italic",
-            "Reporter-Noto-Emoji", "Reporter-Noto-Emoji-Semi-Bold", "Reporter-Noto-Emoji-Bold",
-            "Reporter-DejaVu-Sans", "Reporter-DejaVu-Sans-Bold"}
+PACKAGED = {
+    "Reporter-Inter",
+    "Reporter-Inter-Semi-Bold",
+    "Reporter-Inter-Bold",
+    "Reporter-Inter-Italic",
+    "Reporter-Noto-Emoji",
+    "Reporter-Noto-Emoji-Semi-Bold",
+    "Reporter-Noto-Emoji-Bold",
+    "Reporter-DejaVu-Sans",
+    "Reporter-DejaVu-Sans-Bold",
+}
 
 
 def tool(name: str) -> str:
@@ -111,13 +119,21 @@ def test_pdf_is_the_same_on_a_machine_without_fonts(ab_pdf: Pdf, tmp_path: Path)
     """Rendered in a process whose fontconfig knows no font at all: the same bytes."""
     (tmp_path / "none").mkdir()
     config = tmp_path / "fonts.conf"
-    config.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd"><fontconfig>'
-                      f"<dir>{tmp_path / 'none'}</dir><cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>")
+    config.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd"><fontconfig>'
+        f"<dir>{tmp_path / 'none'}</dir><cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>"
+    )
     (tmp_path / "rendered.pickle").write_bytes(pickle.dumps(ab_pdf.rendered))
-    script = ("import pickle, sys; from reporter.render import render_pdf; "
-              "sys.stdout.buffer.write(render_pdf(pickle.loads(open(sys.argv[1], 'rb').read())))")
-    alone = subprocess.run([sys.executable, "-c", script, str(tmp_path / "rendered.pickle")], capture_output=True,
-                           check=True, env={**os.environ, "FONTCONFIG_FILE": str(config)})
+    script = (
+        "import pickle, sys; from reporter.render import render_pdf; "
+        "sys.stdout.buffer.write(render_pdf(pickle.loads(open(sys.argv[1], 'rb').read())))"
+    )
+    alone = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "rendered.pickle")],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "FONTCONFIG_FILE": str(config)},
+    )
     assert b"No fonts configured" in alone.stderr  # WeasyPrint saw no system font indeed
     assert alone.stdout == ab_pdf.path.read_bytes()
 
@@ -132,12 +148,14 @@ def glyphs_drawn(reader: PdfReader, page: int) -> dict[str, list[tuple[str, int]
             current = fonts[operands[0]].get_object()
         elif operator in (b"TJ", b"Tj") and current is not None:
             cmap = current["/ToUnicode"].get_data().decode()
-            unicode = {int(gid, 16): bytes.fromhex(text).decode("utf-16-be")
-                       for gid, text in re.findall(r"<([0-9a-fA-F]{4})>\s*<([0-9a-fA-F]+)>", cmap)}
+            unicode = {
+                int(gid, 16): bytes.fromhex(text).decode("utf-16-be")
+                for gid, text in re.findall(r"<([0-9a-fA-F]{4})>\s*<([0-9a-fA-F]+)>", cmap)
+            }
             for part in operands[0] if operator == b"TJ" else [operands[0]]:
                 if isinstance(part, (bytes, str)):
                     data = part if isinstance(part, bytes) else part.get_original_bytes()
-                    gids = [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
+                    gids = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
                     drawn.setdefault(str(current["/BaseFont"]), []).extend((unicode.get(g, ""), g) for g in gids)
     return drawn
 
@@ -154,14 +172,21 @@ def test_emoji_in_a_campaign_name_is_a_glyph_of_the_packaged_emoji_font(ab_pdf: 
 def test_numbers_have_tabular_figures(tmp_path: Path) -> None:
     """`.num` (tabular-nums) sets 111111 and 000000 to one width; without it Inter's figures differ."""
     css = resources.files("reporter").joinpath("templates", "report.css").read_text(encoding="utf-8")
-    page = (f"<!doctype html><html lang=en><title>t</title><style>{css}</style><p><span class=num>111111</span></p>"
-            "<p><span class=num>000000</span></p><p>111111</p><p>000000</p>")
+    page = (
+        f"<!doctype html><html lang=en><title>t</title><style>{css}</style><p><span class=num>111111</span></p>"
+        "<p><span class=num>000000</span></p><p>111111</p><p>000000</p>"
+    )
     path = tmp_path / "figures.pdf"
-    path.write_bytes(render_pdf(Rendered(html="", pdf_html=page, charts={}, title="t", author="a",
-                                         generated_at=GENERATED)))
-    widths = [float(x1) - float(x0) for x0, x1, word in re.findall(
-        r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(\d{6})</word>',
-        run(tool("pdftotext"), "-bbox", path, "-"))]
+    path.write_bytes(
+        render_pdf(Rendered(html="", pdf_html=page, charts={}, title="t", author="a", generated_at=GENERATED))
+    )
+    widths = [
+        float(x1) - float(x0)
+        for x0, x1, word in re.findall(
+            r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(\d{6})</word>',
+            run(tool("pdftotext"), "-bbox", path, "-"),
+        )
+    ]
     assert len(widths) == 4
     assert widths[0] == pytest.approx(widths[1], abs=0.01)
     assert abs(widths[2] - widths[3]) > 5
@@ -175,8 +200,10 @@ def test_pdf_is_tagged_with_language_title_and_outline(ab_pdf: Pdf) -> None:
     root = reader.trailer["/Root"]
     assert root["/Lang"] == "en" and root["/MarkInfo"]["/Marked"] and root["/ViewerPreferences"]["/DisplayDocTitle"]
     assert b'pdfuaid:part="1"' in root["/Metadata"].get_object().get_data()  # PDF/UA-1
-    headings = [" ".join(re.sub(r"<[^>]+>", "", h).split()) for h in
-                re.findall(r"<h[12][^>]*>(.*?)</h[12]>", ab_pdf.rendered.pdf_html, re.DOTALL)]
+    headings = [
+        " ".join(re.sub(r"<[^>]+>", "", h).split())
+        for h in re.findall(r"<h[12][^>]*>(.*?)</h[12]>", ab_pdf.rendered.pdf_html, re.DOTALL)
+    ]
     outline = reader.outline
     assert [outline[0].title] + [item.title for item in outline[1]] == [html.unescape(h) for h in headings]
     assert headings[0] == f"{NAME} A/B test" and len(headings) > 5
@@ -197,8 +224,12 @@ def test_page_one_reads_in_order_without_a_hidden_running_header(ab_pdf: Pdf) ->
     assert text.count("Acme Inc. · generated") == 1  # the footer only
     assert "(UTC)Acme" not in text and f"{NAME}{period}" not in text  # version 1's run-together line
     first_section = re.search(r"<h2[^>]*>(.*?)</h2>", ab_pdf.rendered.pdf_html).group(1)
-    order = [lines.index(f"{NAME} A/B test"), lines.index(f"Period {period}"),
-             next(i for i, line in enumerate(lines) if line.startswith("Generated ")), lines.index(first_section)]
+    order = [
+        lines.index(f"{NAME} A/B test"),
+        lines.index(f"Period {period}"),
+        next(i for i, line in enumerate(lines) if line.startswith("Generated ")),
+        lines.index(first_section),
+    ]
     assert order == sorted(order) and order[0] == 3  # after the header's 2 lines and the company's eyebrow
     assert re.fullmatch(r"Page 1 of \d+", lines[-1])
 
@@ -216,29 +247,42 @@ def test_html_report_keeps_a_font_stack_and_embeds_no_font(ab_pdf: Pdf) -> None:
     assert "@font-face" not in page and "font:" not in page
 
 
-@pytest.mark.parametrize("url", [
-    "font:../render.py", "font:/etc/passwd", "font:fonts.css", "font:__init__.py", "font:Inter-Regular.ttf/..",
-    "font:%2e%2e/render.py", "font:inter-regular.ttf", "fonts:Inter-Regular.ttf",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "font:../render.py",
+        "font:/etc/passwd",
+        "font:fonts.css",
+        "font:__init__.py",
+        "font:Inter-Regular.ttf/..",
+        "font:%2e%2e/render.py",
+        "font:inter-regular.ttf",
+        "fonts:Inter-Regular.ttf",
+    ],
+)
 def test_font_scheme_serves_the_packaged_fonts_only(url: str) -> None:
     assert pdf_fonts.fetch(url) is None
     assert pdf_fonts.fetch("font:Inter-Regular.ttf") == (
-        resources.files("reporter").joinpath("fonts", "Inter-Regular.ttf").read_bytes())
+        resources.files("reporter").joinpath("fonts", "Inter-Regular.ttf").read_bytes()
+    )
 
 
 def test_pdf_renderer_refuses_other_font_urls() -> None:
     font = resources.files("reporter").joinpath("fonts", "Inter-Bold.ttf")
     urls = ["font:../render.py", "font:/etc/passwd", f"file://{font}", "font:fonts.css"]
     faces = "".join(f'@font-face {{ font-family: "X{i}"; src: url("{u}") }}' for i, u in enumerate(urls))
-    page = (f"<html lang=en><title>t</title><style>{faces} p {{ font-family: X0, X1, X2, X3 }}</style>"
-            f'<p>text</p><img src="font:../fonts/Inter-Bold.ttf" alt="x">')
+    page = (
+        f"<html lang=en><title>t</title><style>{faces} p {{ font-family: X0, X1, X2, X3 }}</style>"
+        f'<p>text</p><img src="font:../fonts/Inter-Bold.ttf" alt="x">'
+    )
     refused: list[str] = []
     render_pdf(Rendered(html="", pdf_html=page, charts={}, title="t", author="a", generated_at=GENERATED), refused)
     assert set(refused) == set(urls) | {"font:../fonts/Inter-Bold.ttf"}  # and never the packaged fonts
 
 
-def test_two_renders_with_source_date_epoch_are_identical(demo_engine: Engine, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_renders_with_source_date_epoch_are_identical(
+    demo_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")  # 2026-09-21T14:13:20Z
     instant = datetime(2026, 9, 21, 14, 13, 20, tzinfo=UTC)
     first = render_campaign(demo_engine, "welcome-series", tmp_path / "one")

@@ -138,8 +138,12 @@ def test_html_is_byte_identical_across_runs(demo_engine: Engine) -> None:
     stats = stats_of(demo_engine, "black-friday-ab")
     previous = previous_stats(demo_engine, stats)
     first = render_html(stats, previous, GENERATED, Branding(company="Acme")).html
-    second = render_html(stats_of(demo_engine, "black-friday-ab"), previous_stats(demo_engine, stats), GENERATED,
-                         Branding(company="Acme")).html
+    second = render_html(
+        stats_of(demo_engine, "black-friday-ab"),
+        previous_stats(demo_engine, stats),
+        GENERATED,
+        Branding(company="Acme"),
+    ).html
     assert first == second
 
 
@@ -152,7 +156,9 @@ def test_every_chart_has_alt_text_and_numbers(demo_engine: Engine) -> None:
         assert "<details>" in figure and "<table>" in figure
 
 
-def test_pdf_is_a4_with_header_footer_metadata_and_figures(demo_engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+def test_pdf_is_a4_with_header_footer_metadata_and_figures(
+    demo_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     stats = stats_of(demo_engine, "black-friday-ab")
     rendered = render_html(stats, previous_stats(demo_engine, stats), GENERATED, Branding(company="Acme Inc."))
     refused: list[str] = []

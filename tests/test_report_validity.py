@@ -36,8 +36,11 @@ def test_every_report_kind_and_length_is_valid_html(demo_engine: Engine, tmp_pat
     with demo_engine.connect() as conn:
         for cid in ("welcome-series", "black-friday-ab", "cart-reminder"):
             life = resolve_period(conn, cid, None, None, "UTC")
-            for start, end in ((None, None), (life.start + timedelta(days=4), life.start + timedelta(days=5)),
-                               (life.start + timedelta(days=4), life.start + timedelta(days=11))):
+            for start, end in (
+                (None, None),
+                (life.start + timedelta(days=4), life.start + timedelta(days=5)),
+                (life.start + timedelta(days=4), life.start + timedelta(days=11)),
+            ):
                 stats = compute_stats(conn, cid, start, end, "Europe/Berlin")
                 html = render_html(stats, None, GENERATED, Branding(company="Acme <Inc.> & Co")).html
                 documents.append(html)

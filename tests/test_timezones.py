@@ -21,12 +21,22 @@ from sqlalchemy import Engine
 
 from tests.metrics.helpers import campaign, load, stats
 
-SENDS = ["2026-11-01T03:30:00Z", "2026-11-01T04:30:00Z", "2026-11-01T19:00:00Z", "2026-11-02T04:30:00Z", "2026-11-02T05:00:00Z"]
+SENDS = [
+    "2026-11-01T03:30:00Z",
+    "2026-11-01T04:30:00Z",
+    "2026-11-01T19:00:00Z",
+    "2026-11-02T04:30:00Z",
+    "2026-11-02T05:00:00Z",
+]
 
 
 @pytest.fixture
 def sends(engine: Engine) -> Engine:
-    load(engine, [campaign("tz")], [{"campaign_id": "tz", "user_id": f"u{i}", "event": "sent", "ts": ts} for i, ts in enumerate(SENDS)])
+    load(
+        engine,
+        [campaign("tz")],
+        [{"campaign_id": "tz", "user_id": f"u{i}", "event": "sent", "ts": ts} for i, ts in enumerate(SENDS)],
+    )
     return engine
 
 
@@ -48,7 +58,9 @@ def test_buckets_follow_the_timezone(sends: Engine, tz: str, daily: list, weekly
     st = stats(sends, "tz", datetime(2026, 10, 30, tzinfo=zone), datetime(2026, 11, 5, tzinfo=zone), tz)
     # Every day of the period, zeros included (Friday 10-30 to Wednesday 11-04).
     days = ["2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
-    assert [(b.bucket, b.sent, b.partial) for b in st.trend.daily] == [(d, n, False) for d, n in zip(days, daily, strict=True)]
+    assert [(b.bucket, b.sent, b.partial) for b in st.trend.daily] == [
+        (d, n, False) for d, n in zip(days, daily, strict=True)
+    ]
     # Both weeks and both months are cut by the period.
     assert [(b.bucket, b.sent, b.partial) for b in st.trend.weekly] == [(w, n, True) for w, n in weekly]
     assert [(b.bucket, b.sent, b.partial) for b in st.trend.monthly] == [(m, n, True) for m, n in monthly]
@@ -70,7 +82,11 @@ def test_fall_back_day_has_25_hours_with_the_repeated_hour_labelled(engine: Engi
     hourly = st.trend.hourly
     assert hourly is not None and len(hourly) == 25
     assert [b.bucket for b in hourly[:4]] == [
-        "2026-11-01T00:00", "2026-11-01T01:00-04:00", "2026-11-01T01:00-05:00", "2026-11-01T02:00"]
+        "2026-11-01T00:00",
+        "2026-11-01T01:00-04:00",
+        "2026-11-01T01:00-05:00",
+        "2026-11-01T02:00",
+    ]
     assert hourly[-1].bucket == "2026-11-01T23:00"
     assert [(b.sent, b.conversions) for b in hourly[:3]] == [(1, 0), (1, 0), (1, 1)]
     assert hourly[-1].sent == 1
@@ -88,7 +104,10 @@ def test_spring_forward_day_has_23_hours_and_half_hour_zones_keep_local_hours(en
     st = stats(engine, "tz", datetime(2026, 3, 8, tzinfo=ny), datetime(2026, 3, 9, tzinfo=ny), "America/New_York")
     labels = [b.bucket for b in st.trend.hourly or ()]
     assert len(labels) == 23 and "2026-03-08T02:00" not in labels
-    assert [(b.bucket, b.sent) for b in st.trend.hourly or () if b.sent] == [("2026-03-08T01:00", 1), ("2026-03-08T03:00", 1)]
+    assert [(b.bucket, b.sent) for b in st.trend.hourly or () if b.sent] == [
+        ("2026-03-08T01:00", 1),
+        ("2026-03-08T03:00", 1),
+    ]
     # Kolkata (UTC+5:30): 06:59:59 UTC is 12:29:59 local, 07:00 is 12:30: the same local hour.
     kolkata = ZoneInfo("Asia/Kolkata")
     st = stats(engine, "tz", datetime(2026, 3, 8, tzinfo=kolkata), datetime(2026, 3, 9, tzinfo=kolkata), "Asia/Kolkata")
@@ -99,7 +118,9 @@ def test_spring_forward_day_has_23_hours_and_half_hour_zones_keep_local_hours(en
 def test_a_period_cut_inside_hours_marks_them_partial(sends: Engine) -> None:
     st = stats(sends, "tz", datetime(2026, 11, 1, 3, 15, tzinfo=UTC), datetime(2026, 11, 1, 5, 0, tzinfo=UTC))
     assert [(b.bucket, b.sent, b.partial) for b in st.trend.hourly or ()] == [
-        ("2026-11-01T03:00", 1, True), ("2026-11-01T04:00", 1, False)]
+        ("2026-11-01T03:00", 1, True),
+        ("2026-11-01T04:00", 1, False),
+    ]
     assert [(b.bucket, b.sent, b.partial) for b in st.trend.daily] == [("2026-11-01", 2, True)]
 
 
@@ -114,7 +135,11 @@ def test_spring_forward_day_has_23_hours(engine: Engine) -> None:
     load(engine, [campaign("tz")], events)
     zone = ZoneInfo("America/New_York")
     st = stats(engine, "tz", datetime(2026, 3, 1, tzinfo=zone), datetime(2026, 3, 15, tzinfo=zone), "America/New_York")
-    assert [(b.bucket, b.sent) for b in st.trend.daily if b.sent] == [("2026-03-07", 1), ("2026-03-08", 2), ("2026-03-09", 1)]
+    assert [(b.bucket, b.sent) for b in st.trend.daily if b.sent] == [
+        ("2026-03-07", 1),
+        ("2026-03-08", 2),
+        ("2026-03-09", 1),
+    ]
     assert len(st.trend.daily) == 14
 
 
@@ -139,4 +164,7 @@ def test_core_errors_name_no_command_line_flag(sends: Engine) -> None:
     at = datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(PeriodError) as empty:
         stats(sends, "tz", at, at)
-    assert str(empty.value) == "the period is empty: from 2026-11-01T00:00:00+00:00 is not before to 2026-11-01T00:00:00+00:00"
+    assert (
+        str(empty.value)
+        == "the period is empty: from 2026-11-01T00:00:00+00:00 is not before to 2026-11-01T00:00:00+00:00"
+    )

@@ -16,17 +16,35 @@ from tests.test_cli import run
 
 
 def write_ab(tmp_path: Path, plan: dict[str, tuple[int, int]], splits: tuple[float, float] = (50, 50)) -> None:
-    campaign = {"campaign_id": "t", "name": "Test", "type": "ab", "start_at": "2026-11-02T00:00:00Z",
-                "variants": [{"variant": v, "name": f"Variant {v}", "split_pct": s} for v, s in zip("AB", splits, strict=True)]}
+    campaign = {
+        "campaign_id": "t",
+        "name": "Test",
+        "type": "ab",
+        "start_at": "2026-11-02T00:00:00Z",
+        "variants": [{"variant": v, "name": f"Variant {v}", "split_pct": s} for v, s in zip("AB", splits, strict=True)],
+    }
     (tmp_path / "campaigns.jsonl").write_text(json.dumps(campaign) + "\n")
     lines = []
     for variant, (sent, converted) in plan.items():
         for i in range(sent):
-            lines.append({"campaign_id": "t", "user_id": f"{variant}{i}", "event": "sent", "variant": variant,
-                          "ts": "2026-11-02T10:00:00Z"})
+            lines.append(
+                {
+                    "campaign_id": "t",
+                    "user_id": f"{variant}{i}",
+                    "event": "sent",
+                    "variant": variant,
+                    "ts": "2026-11-02T10:00:00Z",
+                }
+            )
             if i < converted:
-                lines.append({"campaign_id": "t", "user_id": f"{variant}{i}", "event": "conversion",
-                              "ts": "2026-11-02T11:00:00Z"})
+                lines.append(
+                    {
+                        "campaign_id": "t",
+                        "user_id": f"{variant}{i}",
+                        "event": "conversion",
+                        "ts": "2026-11-02T11:00:00Z",
+                    }
+                )
     (tmp_path / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     for kind in ("campaigns", "events"):
         result = run(["load", kind, f"{kind}.jsonl"], tmp_path)
@@ -88,9 +106,17 @@ def ab_stats(tmp_path_factory: pytest.TempPathFactory) -> CampaignStats:
         ("winner", "B", "Stop: B wins (+1.80 pp, 95% CI +0.60 to +3.00, since the test started)."),
         ("keep_running", None, "Keep running: no variant is ahead yet (day 9 of the test)."),
         ("not_enough_data", None, "Not enough data yet: each variant needs 100 users and 25 conversions."),
-        ("do_not_decide", None, "Do not decide: the split is broken (the users sent to each variant do not match the planned split)."),
+        (
+            "do_not_decide",
+            None,
+            "Do not decide: the split is broken (the users sent to each variant do not match the planned split).",
+        ),
         ("inconclusive", None, "Stop: no difference found at the planned 5,000 users (inconclusive)."),
-        ("loser", None, "Stop: no variant beats the baseline A; every other variant converts less (since the test started)."),
+        (
+            "loser",
+            None,
+            "Stop: no variant beats the baseline A; every other variant converts less (since the test started).",
+        ),
     ],
 )
 def test_each_ab_verdict_is_one_sentence_in_report_and_mail(
@@ -107,7 +133,11 @@ def test_each_ab_verdict_is_one_sentence_in_report_and_mail(
 @pytest.mark.parametrize(
     ("verdict", "start"),
     [
-        ("winner", "The campaign works: targeted users convert more often than the control group (+1.80 pp, 95% CI +0.60 to +3.00"),
+        (
+            "winner",
+            "The campaign works: targeted users convert more often than the control group (+1.80 pp, 95% CI +0.60 "
+            "to +3.00",
+        ),
         ("loser", "The campaign hurts: targeted users convert less often"),
         ("keep_running", "Keep running: no difference from the control group yet (day 9 of the campaign)."),
         ("not_enough_data", "Not enough data yet: the targeted and the control group each need 100 users"),

@@ -21,23 +21,29 @@ from urllib.parse import unquote
 
 import pytest
 
-NODE_TOOLS = Path(os.environ.get("REPORTER_NODE_TOOLS")
-                  or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reporter-node-tools")
+NODE_TOOLS = Path(
+    os.environ.get("REPORTER_NODE_TOOLS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reporter-node-tools"
+)
 
 # Paged-media CSS (CSS Paged Media, Generated Content for Paged Media) that WeasyPrint reads and the checker
 # does not know; each pattern is a message the checker gave on such CSS. Nothing else is ignored.
-PAGED_MEDIA = [re.compile(p) for p in (
-    r"CSS: “string-set”: Property “string-set” doesn't exist\.",
-    r"CSS: “content”: “(string|element)\([^”]*\)” is not a “content” value\.",
-    r"CSS: “position”: “running\([^”]*\)” is not a “position” value\.",
-    r"CSS: “(bookmark-level|bookmark-label|bookmark-state)”: Property “\1” doesn't exist\.",
-    r"CSS: “float”: “footnote” is not a “float” value\.",
-    r"CSS: “footnote”: Parse Error\.",  # the @footnote area of @page
-)]
+PAGED_MEDIA = [
+    re.compile(p)
+    for p in (
+        r"CSS: “string-set”: Property “string-set” doesn't exist\.",
+        r"CSS: “content”: “(string|element)\([^”]*\)” is not a “content” value\.",
+        r"CSS: “position”: “running\([^”]*\)” is not a “position” value\.",
+        r"CSS: “(bookmark-level|bookmark-label|bookmark-state)”: Property “\1” doesn't exist\.",
+        r"CSS: “float”: “footnote” is not a “float” value\.",
+        r"CSS: “footnote”: Parse Error\.",  # the @footnote area of @page
+    )
+]
 # Inside an @page rule (its margin boxes) the checker knows fewer properties than elsewhere: a real CSS 3
 # property there is "not in CSS Level 3 + SVG but in [css3]". Ignored only when it lies inside @page.
 MARGIN_BOX = re.compile(
-    r"CSS: “([a-z-]+)”: Property “\1” doesn't exist in “CSS Level 3 \+ SVG” but exists in “\[css3\]”\.")
+    r"CSS: “([a-z-]+)”: Property “\1” doesn't exist in “CSS Level 3 \+ SVG” but exists in “\[css3\]”\."
+)
 
 # Strings, comments and braces: finding where an @page rule ends.
 CSS_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/|[{}]', re.DOTALL)
@@ -45,8 +51,10 @@ CSS_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/|[{}]'
 
 def unavailable(reason: str) -> NoReturn:
     """Fail in CI, where .ci/run installs every tool of the checks; skip elsewhere."""
-    how = ("install it: .ci/run does it all on Debian (apt-get install chromium poppler-utils qpdf "
-           f"default-jre-headless npm; npm install --prefix {NODE_TOOLS} vnu-jar axe-core)")
+    how = (
+        "install it: .ci/run does it all on Debian (apt-get install chromium poppler-utils qpdf "
+        f"default-jre-headless npm; npm install --prefix {NODE_TOOLS} vnu-jar axe-core)"
+    )
     if os.environ.get("REPORTER_REQUIRE_BROWSER") == "1":
         pytest.fail(f"{reason}; {how}")
     pytest.skip(f"{reason}; {how}")
@@ -58,8 +66,14 @@ def node_resolve(expression: str) -> Path:
     node = shutil.which("node")
     if node is None or not (NODE_TOOLS / "node_modules").is_dir():
         unavailable(f"Node.js or the npm packages in {NODE_TOOLS} are missing")
-    done = subprocess.run([node, "-e", f"process.stdout.write(String({expression}))"], cwd=NODE_TOOLS,
-                          check=False, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [node, "-e", f"process.stdout.write(String({expression}))"],
+        cwd=NODE_TOOLS,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if done.returncode != 0 or not Path(done.stdout).is_file():
         unavailable(f"{expression} found nothing in {NODE_TOOLS}: {done.stderr.strip()[-300:]}")
     return Path(done.stdout)
@@ -90,8 +104,13 @@ def vnu_errors(documents: Iterable[Path | str], scratch: Path | None = None) -> 
         paths.append(document.resolve())
     if not paths:
         raise ValueError("no document to check")
-    done = subprocess.run([*vnu(), "--format", "json", "--errors-only", *map(str, paths)],
-                          check=False, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*vnu(), "--format", "json", "--errors-only", *map(str, paths)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     try:
         messages = json.loads(done.stderr)["messages"]  # the checker writes its JSON report to stderr
     except (ValueError, KeyError):
@@ -117,7 +136,7 @@ def _is_paged_media(message: dict, text: str) -> bool:
     if not MARGIN_BOX.fullmatch(message["message"]) or "lastLine" not in message:
         return False
     lines = text.split("\n")
-    at = sum(len(line) + 1 for line in lines[:message["lastLine"] - 1]) + message.get("lastColumn", 1) - 1
+    at = sum(len(line) + 1 for line in lines[: message["lastLine"] - 1]) + message.get("lastColumn", 1) - 1
     return any(start <= at < end for start, end in _page_rules(text))
 
 

@@ -47,7 +47,9 @@ def condition_of(rule: AlertSettings) -> Condition:
     if c.change is None:
         return Condition(above=c.above, below=c.below)
     text = c.change
-    direction: Literal["up", "down", "any"] = "up" if text.startswith("+") else "down" if text.startswith("-") else "any"
+    direction: Literal["up", "down", "any"] = (
+        "up" if text.startswith("+") else "down" if text.startswith("-") else "any"
+    )
     amount = float(text.lstrip("+-").removesuffix("pp").removesuffix("%"))
     if text.endswith("pp"):
         return Condition(change_pp=amount, direction=direction)
@@ -81,15 +83,23 @@ class _Counts:
 
 
 def _by_platform(engine: Engine, campaign_id: str, start: datetime, end: datetime) -> dict[str, _Counts]:
-    names = {EventType.SENT: "sent", EventType.IMPRESSION: "impressions", EventType.CLICK: "clicks",
-             EventType.ERROR: "errors"}
+    names = {
+        EventType.SENT: "sent",
+        EventType.IMPRESSION: "impressions",
+        EventType.CLICK: "clicks",
+        EventType.ERROR: "errors",
+    }
     counts: dict[str, dict[str, int]] = {}
     with engine.connect() as conn:
         pk = select(Campaign.id).where(Campaign.campaign_id == campaign_id).scalar_subquery()
         rows = conn.execute(
             select(Event.platform, Event.event, func.count())
-            .where(Event.campaign_pk == pk, Event.event.in_([int(e) for e in names]),
-                   Event.ts >= to_us(start), Event.ts < to_us(end))
+            .where(
+                Event.campaign_pk == pk,
+                Event.event.in_([int(e) for e in names]),
+                Event.ts >= to_us(start),
+                Event.ts < to_us(end),
+            )
             .group_by(Event.platform, Event.event)
         )
         for platform, event, n in rows:
@@ -97,8 +107,9 @@ def _by_platform(engine: Engine, campaign_id: str, start: datetime, end: datetim
     return {platform: _Counts(**c) for platform, c in sorted(counts.items())}
 
 
-def _groups(engine: Engine, rule: AlertSettings, campaign_id: str, start: datetime, end: datetime,
-            tz: str) -> dict[str, tuple[float | None, int]]:
+def _groups(
+    engine: Engine, rule: AlertSettings, campaign_id: str, start: datetime, end: datetime, tz: str
+) -> dict[str, tuple[float | None, int]]:
     """(figure, sends) per group of the rule over [start, end)."""
     if rule.by == "platform":
         return {p: (figure(c, rule.metric), c.sent) for p, c in _by_platform(engine, campaign_id, start, end).items()}
@@ -117,8 +128,16 @@ def shown(metric: str, value: float | None) -> str:
     return fmt.rate(value) if metric in RATES else fmt.count(value) if float(value).is_integer() else f"{value:,.2f}"
 
 
-def check_rule(engine: Engine, settings: Settings, rule: AlertSettings, slot: datetime, now: datetime,
-               tell: Tell | None, dry_run: bool = False, campaigns: list[str] | None = None) -> list[Evaluation]:
+def check_rule(
+    engine: Engine,
+    settings: Settings,
+    rule: AlertSettings,
+    slot: datetime,
+    now: datetime,
+    tell: Tell | None,
+    dry_run: bool = False,
+    campaigns: list[str] | None = None,
+) -> list[Evaluation]:
     """Evaluate the rule for the slot on each of its campaigns; move states once; tell what must be told.
 
     `tell` None (or a dry run) queues nothing to send now; queued notices stay in the outbox.
@@ -140,15 +159,27 @@ def check_rule(engine: Engine, settings: Settings, rule: AlertSettings, slot: da
             renotify = timedelta(hours=rule.renotify_after_h) if rule.renotify_after_h else None
             nxt = step(was.state, was.breaches, breached, rule.for_evaluations, now, was.last_notified_at, renotify)  # type: ignore[arg-type]
             where = f"{cid}" + (f" ({rule.by} {group})" if group else "")
-            detail = (f"{rule.name}: {where}: {rule.metric} {shown(rule.metric, value)} "
-                      f"({condition.describe(rule.metric)}; {rule.window.replace('_', ' ')} to "
-                      f"{fmt.timestamp(slot, tz)}, {fmt.count(volume)} sends)")
+            detail = (
+                f"{rule.name}: {where}: {rule.metric} {shown(rule.metric, value)} "
+                f"({condition.describe(rule.metric)}; {rule.window.replace('_', ' ')} to "
+                f"{fmt.timestamp(slot, tz)}, {fmt.count(volume)} sends)"
+            )
             counted = False
             if not dry_run:
                 counted = advance(engine, was, nxt, value, slot, now, rule.name, cid, group, detail)
-            results.append(Evaluation(cid, group, value, previous, volume, breached,
-                                      nxt.state if counted or dry_run else was.state,
-                                      nxt.notice if counted or dry_run else None, counted))
+            results.append(
+                Evaluation(
+                    cid,
+                    group,
+                    value,
+                    previous,
+                    volume,
+                    breached,
+                    nxt.state if counted or dry_run else was.state,
+                    nxt.notice if counted or dry_run else None,
+                    counted,
+                )
+            )
     if tell is not None and not dry_run:
         send_notices(engine, rule, now, tell)
     return results

@@ -19,16 +19,49 @@ from typing import Any, Literal
 State = Literal["ok", "pending", "firing", "resolved"]
 
 # The figures of `stats --json` a rule may watch (totals; per variant where a variant has them), and error_rate.
-RATES = ("ctr", "impression_rate", "click_rate", "conversion_rate", "error_rate", "view_through_conversion_rate",
-         "click_through_conversion_rate")
-COUNTS = ("sent", "sent_users", "impressions", "clicks", "errors", "conversions", "converted_users", "revenue",
-          "uninstalls", "impressed_users", "clicked_users", "view_through_conversions", "click_through_conversions",
-          "qualified")
+RATES = (
+    "ctr",
+    "impression_rate",
+    "click_rate",
+    "conversion_rate",
+    "error_rate",
+    "view_through_conversion_rate",
+    "click_through_conversion_rate",
+)
+COUNTS = (
+    "sent",
+    "sent_users",
+    "impressions",
+    "clicks",
+    "errors",
+    "conversions",
+    "converted_users",
+    "revenue",
+    "uninstalls",
+    "impressed_users",
+    "clicked_users",
+    "view_through_conversions",
+    "click_through_conversions",
+    "qualified",
+)
 METRICS = RATES + COUNTS
 # Per platform the reporter counts events only: sends, impressions, clicks, errors and their rates.
 BY_PLATFORM = ("sent", "impressions", "clicks", "errors", "ctr", "impression_rate", "click_rate", "error_rate")
-BY_VARIANT = ("sent", "sent_users", "impressions", "clicks", "errors", "converted_users", "revenue", "ctr",
-              "click_rate", "conversion_rate", "error_rate", "impressed_users", "clicked_users")
+BY_VARIANT = (
+    "sent",
+    "sent_users",
+    "impressions",
+    "clicks",
+    "errors",
+    "converted_users",
+    "revenue",
+    "ctr",
+    "click_rate",
+    "conversion_rate",
+    "error_rate",
+    "impressed_users",
+    "clicked_users",
+)
 
 WINDOW = re.compile(r"^last_([1-9]\d{0,2})_hours$")
 
@@ -89,7 +122,7 @@ class Condition:
         return abs(delta) >= limit
 
     def describe(self, metric: str) -> str:
-        """"error_rate above 10", "ctr falls by 1.5 pp or more"."""
+        """ "error_rate above 10", "ctr falls by 1.5 pp or more"."""
         if self.above is not None:
             return f"{metric} above {self.above:g}"
         if self.below is not None:
@@ -108,8 +141,15 @@ class Step:
     notice: Literal["firing", "resolved", "renotify"] | None = None
 
 
-def step(state: State, breaches: int, breached: bool | None, for_evaluations: int, now: datetime,
-         last_notified: datetime | None, renotify_after: timedelta | None) -> Step:
+def step(
+    state: State,
+    breaches: int,
+    breached: bool | None,
+    for_evaluations: int,
+    now: datetime,
+    last_notified: datetime | None,
+    renotify_after: timedelta | None,
+) -> Step:
     """The next state of one (rule, campaign, group) after an evaluation.
 
     `breached` None means no verdict (too little volume, an undefined figure):

@@ -14,8 +14,9 @@ FUNCTION = "reporter.alerts.run:scheduled_check"
 PREFIX = "alert:"  # scheduler job ids of alert rules; report jobs' names match [a-z0-9-]+
 
 
-def check_now(engine: Engine, settings: Settings, name: str, dry_run: bool = False,
-              slot: datetime | None = None) -> list[Evaluation]:
+def check_now(
+    engine: Engine, settings: Settings, name: str, dry_run: bool = False, slot: datetime | None = None
+) -> list[Evaluation]:
     """Evaluate one rule now (`reporter alert check`); a dry run changes no state and tells nobody."""
     from reporter.production import Production
 

@@ -85,16 +85,29 @@ def standing(engine: Engine, rule: str, campaign_id: str, group: str, now: datet
         if row is None:
             try:
                 with conn.begin_nested():
-                    conn.execute(insert(t).values(rule=rule, campaign_id=campaign_id, grp=group, state="ok",
-                                                  breaches=0, since=now))
+                    conn.execute(
+                        insert(t).values(
+                            rule=rule, campaign_id=campaign_id, grp=group, state="ok", breaches=0, since=now
+                        )
+                    )
             except IntegrityError:
                 pass  # another process created it first
             row = conn.execute(select(t).where(key)).one()
     return Standing(row.id, row.state, row.breaches, row.last_slot, row.last_notified_at)
 
 
-def advance(engine: Engine, was: Standing, step: Step, value: float | None, slot: datetime, now: datetime,
-            rule: str, campaign_id: str, group: str, detail: str) -> bool:
+def advance(
+    engine: Engine,
+    was: Standing,
+    step: Step,
+    value: float | None,
+    slot: datetime,
+    now: datetime,
+    rule: str,
+    campaign_id: str,
+    group: str,
+    detail: str,
+) -> bool:
     """Count this evaluation once: move the state and, when there is something to tell, queue the notice.
 
     False when another process counted this slot (or moved the state) first: then nothing changed.
@@ -105,24 +118,41 @@ def advance(engine: Engine, was: Standing, step: Step, value: float | None, slot
         changes["since"] = now
     if step.notice:
         changes["last_notified_at"] = now
-    unchanged = and_(t.c.id == was.id, t.c.state == was.state, t.c.breaches == was.breaches,
-                     or_(t.c.last_slot.is_(None), t.c.last_slot < slot))
+    unchanged = and_(
+        t.c.id == was.id,
+        t.c.state == was.state,
+        t.c.breaches == was.breaches,
+        or_(t.c.last_slot.is_(None), t.c.last_slot < slot),
+    )
     with engine.begin() as conn:
         if conn.execute(update(t).where(unchanged).values(**changes)).rowcount != 1:
             return False
         if step.notice is not None or step.state != was.state:
-            conn.execute(insert(AlertEvent.__table__).values(
-                rule=rule, campaign_id=campaign_id, grp=group, state=step.state, value=value, slot=slot, at=now,
-                notice=step.notice, detail=detail if step.notice else None,
-            ))
+            conn.execute(
+                insert(AlertEvent.__table__).values(
+                    rule=rule,
+                    campaign_id=campaign_id,
+                    grp=group,
+                    state=step.state,
+                    value=value,
+                    slot=slot,
+                    at=now,
+                    notice=step.notice,
+                    detail=detail if step.notice else None,
+                )
+            )
     return True
 
 
 def claim_notices(engine: Engine, rule: str, now: datetime, only: int | None = None) -> list[Row[Any]]:
     """The rule's notices to send now (unsent, not claimed by a live sender), each claimed by this process."""
     e = AlertEvent.__table__
-    free = and_(e.c.rule == rule, e.c.notice.is_not(None), e.c.notified_at.is_(None),
-                or_(e.c.claimed_at.is_(None), e.c.claimed_at < now - CLAIM_FOR))
+    free = and_(
+        e.c.rule == rule,
+        e.c.notice.is_not(None),
+        e.c.notified_at.is_(None),
+        or_(e.c.claimed_at.is_(None), e.c.claimed_at < now - CLAIM_FOR),
+    )
     if only is not None:
         free = and_(free, e.c.id == only)
     claimed = []

@@ -30,7 +30,11 @@ def teller(settings: Settings, production: Production) -> Tell:
     def tell(rule: AlertSettings, event: Any) -> str | None:
         errors = []
         for target in rule.notify:
-            error = _email(production, target, rule, event) if "@" in target else _destination(settings, target, rule, event)
+            error = (
+                _email(production, target, rule, event)
+                if "@" in target
+                else _destination(settings, target, rule, event)
+            )
             if error:
                 errors.append(f"{target if '@' in target else 'destination ' + target}: {error}")
         if errors and len(errors) < len(rule.notify):
@@ -49,8 +53,16 @@ def _email(production: Production, address: str, rule: AlertSettings, event: Any
     if production.smtp is None:
         return "no SMTP server is configured (add an smtp: section to the config)"
     text = f"{event.detail}\n"
-    message = build_message(production.sender, [address], [], subject_of(rule, event), f"<p>{escape(event.detail)}</p>",
-                            text, [], datetime.now(UTC))
+    message = build_message(
+        production.sender,
+        [address],
+        [],
+        subject_of(rule, event),
+        f"<p>{escape(event.detail)}</p>",
+        text,
+        [],
+        datetime.now(UTC),
+    )
     failed = [o for o in send(production.smtp, message, production.sender, [address]) if not o.sent]
     return f"{failed[0].code} {failed[0].message}" if failed else None
 
@@ -61,11 +73,15 @@ def _destination(settings: Settings, name: str, rule: AlertSettings, event: Any)
     from reporter.delivery import destinations
 
     base = settings.web.base_url
-    notice = destinations.Notice(kind="alert", title=subject_of(rule, event), summary=(event.detail,),
-                                 facts=(("state", HEADLINES.get(event.notice, event.notice)),
-                                        (rule.metric, shown(rule.metric, event.value))),
-                                 link=f"{base.rstrip('/')}/alerts" if base else None, campaign=event.campaign_id,
-                                 id=f"alert-{rule.name}-{event.id}")
+    notice = destinations.Notice(
+        kind="alert",
+        title=subject_of(rule, event),
+        summary=(event.detail,),
+        facts=(("state", HEADLINES.get(event.notice, event.notice)), (rule.metric, shown(rule.metric, event.value))),
+        link=f"{base.rstrip('/')}/alerts" if base else None,
+        campaign=event.campaign_id,
+        id=f"alert-{rule.name}-{event.id}",
+    )
     attempts = destinations.send_notice(name, notice, settings)
     last = attempts[-1] if attempts else None
     if last is None or last.status != "delivered":

@@ -39,7 +39,11 @@ def report_charts(stats: CampaignStats, granularity: str) -> dict[str, Chart]:
     ):
         out[chart.key] = chart
     if stats.variants:
-        for chart in (variants.comparison(stats.variants), variants.trends(stats.variants, granularity in ("weekly", "monthly")), variants.funnels(stats.variants)):
+        for chart in (
+            variants.comparison(stats.variants),
+            variants.trends(stats.variants, granularity in ("weekly", "monthly")),
+            variants.funnels(stats.variants),
+        ):
             out[chart.key] = chart
     return out
 

@@ -66,7 +66,14 @@ def errors_by_code(errors: Sequence[ErrorCount]) -> Chart:
             top = max(values)
             ax.set_xlim(0, top * 1.18)
             for yi, value in zip(y, values, strict=True):
-                ax.text(value + top * 0.01, yi, f"{fmt.count(value)} ({fmt.rate(100 * value / total, 1)})", va="center", fontsize=7.5, color=INK)
+                ax.text(
+                    value + top * 0.01,
+                    yi,
+                    f"{fmt.count(value)} ({fmt.rate(100 * value / total, 1)})",
+                    va="center",
+                    fontsize=7.5,
+                    color=INK,
+                )
             ax.set_yticks(y, labels)
             ax.set_xlabel("Errors (notifications not delivered)")
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
@@ -74,13 +81,30 @@ def errors_by_code(errors: Sequence[ErrorCount]) -> Chart:
             ax.grid(axis="y", visible=False)
             # Above the axes, as the trends' legends, never on a bar; only the categories drawn.
             present = {e.category for e in shown}
-            ax.legend(handles=[Patch(color=c, label=fmt.label(k)) for k, c in COLOURS.items() if k in present],
-                      loc="lower left", ncols=len(COLOURS), bbox_to_anchor=(0, 1.0), borderaxespad=0.2)
+            ax.legend(
+                handles=[Patch(color=c, label=fmt.label(k)) for k, c in COLOURS.items() if k in present],
+                loc="lower left",
+                ncols=len(COLOURS),
+                bbox_to_anchor=(0, 1.0),
+                borderaxespad=0.2,
+            )
         svg = to_svg(fig, "errors-code")
     rows = tuple(
-        (e.code, fmt.count(e.count), fmt.label(e.category), fmt.label(e.platform), "yes" if e.retryable else "no", e.meaning)
+        (
+            e.code,
+            fmt.count(e.count),
+            fmt.label(e.category),
+            fmt.label(e.platform),
+            "yes" if e.retryable else "no",
+            e.meaning,
+        )
         for e in errors
     )
-    alt = (f"{title}: {fmt.count(total)} errors in {len(errors)} code{'' if len(errors) == 1 else 's'}"
-           + (f", most often {code_label(errors[0])} ({fmt.count(errors[0].count)})" if errors else "") + ".")
-    return Chart("errors-code", title, alt, svg, ("Code", "Errors", "Category", "Provider", "Retryable", "Meaning"), rows)
+    alt = (
+        f"{title}: {fmt.count(total)} errors in {len(errors)} code{'' if len(errors) == 1 else 's'}"
+        + (f", most often {code_label(errors[0])} ({fmt.count(errors[0].count)})" if errors else "")
+        + "."
+    )
+    return Chart(
+        "errors-code", title, alt, svg, ("Code", "Errors", "Category", "Provider", "Retryable", "Meaning"), rows
+    )

@@ -38,23 +38,36 @@ LABEL_SIZE = 7.5
 def step_texts(values: Sequence[int]) -> list[str]:
     """Each step's count in full, and after the first its share of the first: 1,234 (56.7%)."""
     first = values[0] if values else 0
-    return [fmt.count(v) if i == 0 else f"{fmt.count(v)} ({fmt.rate(100 * v / first, 1) if first else fmt.DASH})"
-            for i, v in enumerate(values)]
+    return [
+        fmt.count(v) if i == 0 else f"{fmt.count(v)} ({fmt.rate(100 * v / first, 1) if first else fmt.DASH})"
+        for i, v in enumerate(values)
+    ]
 
 
-def draw_steps(ax: Axes, fig: Figure, values: Sequence[int], texts: Sequence[str], colours: Sequence[str] | str,
-               top: int, size: float = LABEL_SIZE) -> None:
+def draw_steps(
+    ax: Axes,
+    fig: Figure,
+    values: Sequence[int],
+    texts: Sequence[str],
+    colours: Sequence[str] | str,
+    top: int,
+    size: float = LABEL_SIZE,
+) -> None:
     """Horizontal bars, first step on top, each with its text; the scale leaves room for the longest text."""
     y = list(range(len(values)))[::-1]
     ax.barh(y, values, color=colours, height=0.6)
     width = ax.get_position().width * fig.get_figwidth()  # inches
     pad = 0.05
     # The bar of value v ends at v / xmax of the width; its text must fit after it.
-    xmax = max([top * 1.05, 1.0] + [v * width / max(width - pad - text_width(t, size), 0.3 * width) for v, t in zip(values, texts, strict=True)])
+    xmax = max(
+        [top * 1.05, 1.0]
+        + [v * width / max(width - pad - text_width(t, size), 0.3 * width) for v, t in zip(values, texts, strict=True)]
+    )
     ax.set_xlim(0, xmax)
     for yi, value, text in zip(y, values, texts, strict=True):
-        ax.annotate(text, (value, yi), xytext=(pad * 72, 0), textcoords="offset points", va="center", fontsize=size,
-                    color=INK)
+        ax.annotate(
+            text, (value, yi), xytext=(pad * 72, 0), textcoords="offset points", va="center", fontsize=size, color=INK
+        )
     ax.xaxis.set_major_locator(MaxNLocator(nbins=3 if width < 2.5 else 4, integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: number(x)))
     ax.grid(axis="y", visible=False)
@@ -77,7 +90,11 @@ def steps_chart(key: str, title: str, steps: Sequence[tuple[str, int]], colour: 
         svg = to_svg(fig, key)
     first = values[0] if values else 0
     rows = tuple((name, fmt.count(v), fmt.rate(100 * v / first, 1) if first else fmt.DASH) for name, v in steps)
-    alt = f"{title}, as a share of {base}: " + "; ".join(f"{name} {text}" for name, text in zip(names, texts, strict=True)) + "."
+    alt = (
+        f"{title}, as a share of {base}: "
+        + "; ".join(f"{name} {text}" for name, text in zip(names, texts, strict=True))
+        + "."
+    )
     return Chart(key, title, alt, svg, ("Step", unit, f"Share of {base}"), rows, wide=False)
 
 

@@ -33,7 +33,11 @@ def share_chart(key: str, title: str, counts: dict[str, int], unit: str = "Impre
             ax.grid(axis="y", visible=False)
         svg = to_svg(fig, key)
     rows = tuple((fmt.label(k), fmt.count(v), fmt.rate(100 * v / total, 1)) for k, v in items)
-    alt = f"{title}: " + (", ".join(f"{fmt.label(k)} {fmt.rate(100 * v / total, 1)}" for k, v in items) if total else "no impressions") + "."
+    alt = (
+        f"{title}: "
+        + (", ".join(f"{fmt.label(k)} {fmt.rate(100 * v / total, 1)}" for k, v in items) if total else "no impressions")
+        + "."
+    )
     return Chart(key, title, alt, svg, ("Category", "Impressions", "Share"), rows, wide=False)
 
 

@@ -32,7 +32,14 @@ if TYPE_CHECKING:
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 BLUE, ORANGE, GREEN, PINK, SKY, VERMILLION, YELLOW, GREY = (
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#7A7A7A",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#7A7A7A",
 )
 SERIES = (BLUE, ORANGE, GREEN, PINK, SKY, VERMILLION, GREY)
 INK = "#1f2933"
@@ -80,8 +87,9 @@ def theme() -> Iterator[None]:
         yield
 
 
-def new_figure(size: tuple[float, float] = FULL, left: float = 0.62, bottom: float = 0.5, top: float = 0.3,
-               right: float = 0.15) -> tuple[Figure, Axes]:
+def new_figure(
+    size: tuple[float, float] = FULL, left: float = 0.62, bottom: float = 0.5, top: float = 0.3, right: float = 0.15
+) -> tuple[Figure, Axes]:
     """A figure with one axes and fixed margins in inches (a layout engine costs a third of the time)."""
     fig = Figure(figsize=size)
     width, height = size
@@ -132,14 +140,18 @@ def to_svg(fig: Figure, prefix: str) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     # No RDF metadata (and its namespace URLs): a chart is its drawing.
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.DOTALL)
     svg = re.sub(r' xmlns:(?:dc|cc|rdf)="[^"]*"', "", svg)
     # Text is text (svg.fonttype none): name metric-compatible fallbacks for viewers without DejaVu.
-    svg = svg.replace("font-family: 'DejaVu Sans'", "font-family: 'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif")
+    svg = svg.replace(
+        "font-family: 'DejaVu Sans'", "font-family: 'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif"
+    )
     # Keep the viewBox, let CSS size the chart.
-    svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 preserveAspectRatio="xMidYMid meet"', svg, count=1)
+    svg = re.sub(
+        r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 preserveAspectRatio="xMidYMid meet"', svg, count=1
+    )
     return prefix_ids(svg, prefix)
 
 
@@ -157,7 +169,9 @@ def prefix_ids(svg: str, prefix: str) -> str:
 
 def number(value: float) -> str:
     """An axis tick in full, with thousands separators and the decimals it has: 1,250, 12.5 (never 1.2K)."""
-    return fmt.count(value) if float(value).is_integer() else format_decimal(value, format="#,##0.##", locale=fmt.LOCALE)
+    return (
+        fmt.count(value) if float(value).is_integer() else format_decimal(value, format="#,##0.##", locale=fmt.LOCALE)
+    )
 
 
 def no_data(ax: Axes, message: str = "No data in this period") -> None:

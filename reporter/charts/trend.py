@@ -102,8 +102,9 @@ def _ticks(buckets: Sequence[TrendBucket], granularity: str) -> tuple[list[int],
             nearest = min(ticks, key=lambda t: abs(t - edge))
             ticks[ticks.index(nearest)] = edge
     ticks = sorted(set(ticks))
-    labels = [fmt.bucket_label(buckets[t].bucket, granularity) + ("\n(partial)" if buckets[t].partial else "")
-              for t in ticks]
+    labels = [
+        fmt.bucket_label(buckets[t].bucket, granularity) + ("\n(partial)" if buckets[t].partial else "") for t in ticks
+    ]
     return ticks, labels
 
 
@@ -118,8 +119,15 @@ def _time_axis(ax: Axes, buckets: Sequence[TrendBucket], granularity: str, timez
     ax.grid(axis="x", visible=False)
 
 
-def plot_series(ax: Axes, buckets: Sequence[TrendBucket], x: Sequence[float], figure: str, colour: str, label: str,
-                linewidth: float = 1.8) -> None:
+def plot_series(
+    ax: Axes,
+    buckets: Sequence[TrendBucket],
+    x: Sequence[float],
+    figure: str,
+    colour: str,
+    label: str,
+    linewidth: float = 1.8,
+) -> None:
     """One figure as a line: solid between whole buckets, dashed into a partial one, with markers when few."""
     values = [getattr(b, figure) for b in buckets]
     partial = [b.partial for b in buckets]
@@ -130,12 +138,20 @@ def plot_series(ax: Axes, buckets: Sequence[TrendBucket], x: Sequence[float], fi
     ax.plot(x, whole, color=colour, label=label, linewidth=linewidth, marker="o" if size else None, markersize=size)
     for i in range(n - 1):
         if partial[i] or partial[i + 1]:
-            ax.plot(x[i:i + 2], values[i:i + 2], color=colour, linewidth=linewidth, linestyle=(0, (3, 2)))
+            ax.plot(x[i : i + 2], values[i : i + 2], color=colour, linewidth=linewidth, linestyle=(0, (3, 2)))
     # Partial buckets: hollow points, always drawn (a lone partial bucket has no segment).
     px = [xi for xi, p in zip(x, partial, strict=True) if p]
     if px:
-        ax.plot(px, [v for v, p in zip(values, partial, strict=True) if p], linestyle="none", marker="o", markersize=max(size, 4.0),
-                markerfacecolor="white", markeredgecolor=colour, markeredgewidth=1.3)
+        ax.plot(
+            px,
+            [v for v, p in zip(values, partial, strict=True) if p],
+            linestyle="none",
+            marker="o",
+            markersize=max(size, 4.0),
+            markerfacecolor="white",
+            markeredgecolor=colour,
+            markeredgewidth=1.3,
+        )
 
 
 def partial_note(buckets: Sequence[TrendBucket], granularity: str) -> str:
@@ -143,7 +159,9 @@ def partial_note(buckets: Sequence[TrendBucket], granularity: str) -> str:
     if not cut:
         return ""
     unit = UNITS[granularity]
-    return f" The period covers only part of the {unit}{'s' if len(cut) > 1 else ''} {' and '.join(cut)} (marked partial)."
+    return (
+        f" The period covers only part of the {unit}{'s' if len(cut) > 1 else ''} {' and '.join(cut)} (marked partial)."
+    )
 
 
 def message_trend(buckets: Sequence[TrendBucket], granularity: str, timezone: str | None = None) -> Chart:
@@ -174,21 +192,45 @@ def message_trend(buckets: Sequence[TrendBucket], granularity: str, timezone: st
         alt = (
             f"{title}: line chart over {len(buckets)} {unit}{'' if len(buckets) == 1 else 's'}, "
             f"{bucket_text(buckets[0], granularity)} to {bucket_text(buckets[-1], granularity)}; "
-            f"{fmt.count(total)} sent in all; busiest {unit}: {bucket_text(busiest, granularity)} ({fmt.count(busiest.sent)} sent)."
-            + partial_note(buckets, granularity)
+            f"{fmt.count(total)} sent in all; busiest {unit}: {bucket_text(busiest, granularity)} "
+            f"({fmt.count(busiest.sent)} sent)." + partial_note(buckets, granularity)
         )
     else:
         alt = f"{title}: no notifications in this period."
     rows = tuple(
-        (bucket_text(b, granularity), fmt.count(b.sent), fmt.count(b.impressions), fmt.count(b.clicks), fmt.count(b.errors))
+        (
+            bucket_text(b, granularity),
+            fmt.count(b.sent),
+            fmt.count(b.impressions),
+            fmt.count(b.clicks),
+            fmt.count(b.errors),
+        )
         for b in buckets
     )
-    return Chart(f"trend-{granularity}", title, alt, svg, (X_LABELS[granularity], "Sent", "Impressions", "Clicks", "Errors"),
-                 rows)
+    return Chart(
+        f"trend-{granularity}",
+        title,
+        alt,
+        svg,
+        (X_LABELS[granularity], "Sent", "Impressions", "Clicks", "Errors"),
+        rows,
+    )
 
 
-def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, timezone: str | None, *, figure: str, what: str,
-          colour: str, ylabel: str, empty: str, show: Callable[[float], str], integer: bool) -> Chart:
+def _bars(
+    key: str,
+    buckets: Sequence[TrendBucket],
+    granularity: str,
+    timezone: str | None,
+    *,
+    figure: str,
+    what: str,
+    colour: str,
+    ylabel: str,
+    empty: str,
+    show: Callable[[float], str],
+    integer: bool,
+) -> Chart:
     """One bar per bucket of one figure (conversions or revenue); a partial bucket's bar hatched and lighter."""
     unit = UNITS[granularity]
     title = f"{what.capitalize()} per {unit}"
@@ -204,9 +246,21 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, timezone: 
             if any(b.partial for b in buckets):
                 cut = [v if b.partial else 0 for v, b in zip(values, buckets, strict=True)]
                 ax.bar(x, cut, color=colour, alpha=0.45, width=0.75, hatch="////", edgecolor=colour, linewidth=0)
-                ax.legend(handles=[Patch(facecolor=colour, alpha=0.45, hatch="////", edgecolor=colour, linewidth=0,
-                                         label=f"Partial {unit}")], loc="lower left", bbox_to_anchor=(0, 1.0),
-                          borderaxespad=0.2)
+                ax.legend(
+                    handles=[
+                        Patch(
+                            facecolor=colour,
+                            alpha=0.45,
+                            hatch="////",
+                            edgecolor=colour,
+                            linewidth=0,
+                            label=f"Partial {unit}",
+                        )
+                    ],
+                    loc="lower left",
+                    bbox_to_anchor=(0, 1.0),
+                    borderaxespad=0.2,
+                )
             _time_axis(ax, buckets, granularity, timezone)
             top = max(values)
             ax.set_ylim(0, max(top * 1.12, 2 if integer else 0))
@@ -221,9 +275,11 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, timezone: 
         svg = to_svg(fig, f"{key}-{granularity}")
     if buckets and any(values):
         best = max(zip(values, buckets, strict=True), key=lambda vb: vb[0])
-        alt = (f"{title}: bar chart over {len(buckets)} {unit}{'' if len(buckets) == 1 else 's'}; {show(sum(values))} in "
-               f"all; most in one {unit}: {bucket_text(best[1], granularity)} ({show(best[0])})."
-               + partial_note(buckets, granularity))
+        alt = (
+            f"{title}: bar chart over {len(buckets)} {unit}{'' if len(buckets) == 1 else 's'}; {show(sum(values))} in "
+            f"all; most in one {unit}: {bucket_text(best[1], granularity)} ({show(best[0])})."
+            + partial_note(buckets, granularity)
+        )
     else:
         alt = f"{title}: none in this period."
     rows = tuple((bucket_text(b, granularity), show(v)) for b, v in zip(buckets, values, strict=True))
@@ -232,13 +288,35 @@ def _bars(key: str, buckets: Sequence[TrendBucket], granularity: str, timezone: 
 
 def conversion_performance(buckets: Sequence[TrendBucket], granularity: str, timezone: str | None = None) -> Chart:
     """Attributed conversions per bucket."""
-    return _bars("conversions", buckets, granularity, timezone, figure="conversions", what="conversions", colour=PINK,
-                 ylabel="Conversions", empty="No attributed conversions in this period", show=fmt.count, integer=True)
+    return _bars(
+        "conversions",
+        buckets,
+        granularity,
+        timezone,
+        figure="conversions",
+        what="conversions",
+        colour=PINK,
+        ylabel="Conversions",
+        empty="No attributed conversions in this period",
+        show=fmt.count,
+        integer=True,
+    )
 
 
-def revenue_performance(buckets: Sequence[TrendBucket], granularity: str, currency: str,
-                        timezone: str | None = None) -> Chart:
+def revenue_performance(
+    buckets: Sequence[TrendBucket], granularity: str, currency: str, timezone: str | None = None
+) -> Chart:
     """Revenue of attributed conversions per bucket."""
-    return _bars("revenue", buckets, granularity, timezone, figure="revenue", what="revenue", colour=GREEN,
-                 ylabel=f"Revenue ({currency})", empty="No attributed revenue in this period",
-                 show=lambda v: fmt.money(v, currency), integer=False)
+    return _bars(
+        "revenue",
+        buckets,
+        granularity,
+        timezone,
+        figure="revenue",
+        what="revenue",
+        colour=GREEN,
+        ylabel=f"Revenue ({currency})",
+        empty="No attributed revenue in this period",
+        show=lambda v: fmt.money(v, currency),
+        integer=False,
+    )

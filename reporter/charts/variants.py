@@ -68,10 +68,14 @@ def _note(cmp: Comparison) -> str:
 
 
 def comparison(variants: Sequence[VariantStats]) -> Chart:
-    """Left: each variant's conversion rate in the period. Right: its difference to the baseline since the test started."""
+    """Left: each variant's conversion rate in the period. Right: its difference to the baseline since the test
+    started."""
     title = "Conversion rate by variant, and its difference to the baseline with the 95% interval"
-    compared = [v.vs_baseline for v in variants
-                if not v.baseline and v.vs_baseline is not None and v.vs_baseline.difference is not None]
+    compared = [
+        v.vs_baseline
+        for v in variants
+        if not v.baseline and v.vs_baseline is not None and v.vs_baseline.difference is not None
+    ]
     with theme():
         size = (FULL[0], max(2.2, 0.45 * len(variants) + 1.2))
         fig = Figure(figsize=size)
@@ -81,8 +85,13 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
         notes = [line for cmp in compared for line in _note(cmp).split("\n")]
         right_margin = min(MAX_MARGIN, max(1.0, max((text_width(n, 7.5) for n in notes), default=0.0) + 0.25))
         room = size[0] - margin - right_margin - GAP
-        fig.subplots_adjust(left=margin / size[0], right=1 - right_margin / size[0], bottom=0.72 / size[1],
-                            top=1 - 0.12 / size[1], wspace=GAP / (room / 2))
+        fig.subplots_adjust(
+            left=margin / size[0],
+            right=1 - right_margin / size[0],
+            bottom=0.72 / size[1],
+            top=1 - 0.12 / size[1],
+            wspace=GAP / (room / 2),
+        )
         left, right = fig.subplots(1, 2, sharey=True, width_ratios=(1, 1.2))
         y = list(range(len(variants)))[::-1]
         if not any(v.sent_users for v in variants):
@@ -95,7 +104,14 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
             top = max(rates) or 1
             left.set_xlim(0, top * 1.4)
             for yi, v in zip(y, variants, strict=True):
-                left.text((v.conversion_rate or 0) + top * 0.02, yi, fmt.rate(v.conversion_rate), va="center", fontsize=7.5, color=INK)
+                left.text(
+                    (v.conversion_rate or 0) + top * 0.02,
+                    yi,
+                    fmt.rate(v.conversion_rate),
+                    va="center",
+                    fontsize=7.5,
+                    color=INK,
+                )
             left.set_yticks(y, names)
             # Each label within its panel, so that the two never run together.
             left.set_xlabel(wrap_text(RATE_LABEL, _width(fig, left)))
@@ -106,17 +122,35 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
                 cmp = v.vs_baseline
                 if v.baseline or cmp is None or cmp.difference is None:
                     note = "baseline" if v.baseline else "no data"
-                    right.annotate(note, (0, yi), xytext=(5, 0), textcoords="offset points", va="center", fontsize=7.5,
-                                   color=MUTED)
+                    right.annotate(
+                        note, (0, yi), xytext=(5, 0), textcoords="offset points", va="center", fontsize=7.5, color=MUTED
+                    )
                     continue
                 low = cmp.difference if cmp.ci_low is None else cmp.ci_low
                 high = cmp.difference if cmp.ci_high is None else cmp.ci_high
                 spans += [low, high]
-                right.errorbar(cmp.difference, yi, xerr=[[cmp.difference - low], [high - cmp.difference]],
-                               fmt="o", color=colour, ecolor=colour, capsize=4, markersize=5)
-                right.annotate(_note(cmp), (1, yi), xycoords=right.get_yaxis_transform(), xytext=(6, 0),
-                               textcoords="offset points", va="center", fontsize=7.5, annotation_clip=False,
-                               color=INK if cmp.significant else MUTED, fontweight="bold" if cmp.significant else "normal")
+                right.errorbar(
+                    cmp.difference,
+                    yi,
+                    xerr=[[cmp.difference - low], [high - cmp.difference]],
+                    fmt="o",
+                    color=colour,
+                    ecolor=colour,
+                    capsize=4,
+                    markersize=5,
+                )
+                right.annotate(
+                    _note(cmp),
+                    (1, yi),
+                    xycoords=right.get_yaxis_transform(),
+                    xytext=(6, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=7.5,
+                    annotation_clip=False,
+                    color=INK if cmp.significant else MUTED,
+                    fontweight="bold" if cmp.significant else "normal",
+                )
             # The data's span, never past ±100 pp: a wide interval of a small sample runs off the axis instead.
             low, high = max(min(spans), -MAX_POINTS), min(max(spans), MAX_POINTS)
             pad = 0.12 * ((high - low) or 1.0)
@@ -131,15 +165,23 @@ def comparison(variants: Sequence[VariantStats]) -> Chart:
             f"{v.variant} · {v.name}",
             fmt.rate(v.conversion_rate),
             "baseline" if v.baseline else fmt.points(v.vs_baseline.difference if v.vs_baseline else None),
-            "" if v.baseline or not v.vs_baseline else f"{fmt.points(v.vs_baseline.ci_low)} to {fmt.points(v.vs_baseline.ci_high)}",
+            ""
+            if v.baseline or not v.vs_baseline
+            else f"{fmt.points(v.vs_baseline.ci_low)} to {fmt.points(v.vs_baseline.ci_high)}",
             "" if v.baseline or not v.vs_baseline else fmt.p_value(v.vs_baseline.p_value),
             "" if v.baseline or not v.vs_baseline else fmt.label(v.vs_baseline.verdict),
         )
         for v in variants
     )
     alt = f"{title}: " + "; ".join(_against(v) for v in variants) + "."
-    return Chart("variants-comparison", title, alt, svg,
-                 ("Variant", "Conversion rate", "Difference", "95% interval", "p-value (always valid)", "Verdict"), rows)
+    return Chart(
+        "variants-comparison",
+        title,
+        alt,
+        svg,
+        ("Variant", "Conversion rate", "Difference", "95% interval", "p-value (always valid)", "Verdict"),
+        rows,
+    )
 
 
 def _against(v: VariantStats) -> str:
@@ -150,8 +192,10 @@ def _against(v: VariantStats) -> str:
         return f"{head} (baseline)"
     if cmp is None or cmp.difference is None:
         return f"{head}, no comparison yet"
-    return (f"{head}, {fmt.points(cmp.difference)} ({fmt.points(cmp.ci_low)} to {fmt.points(cmp.ci_high)}), "
-            f"{fmt.label(cmp.verdict).lower()}")
+    return (
+        f"{head}, {fmt.points(cmp.difference)} ({fmt.points(cmp.ci_low)} to {fmt.points(cmp.ci_high)}), "
+        f"{fmt.label(cmp.verdict).lower()}"
+    )
 
 
 def weekly(trend: Sequence[TrendBucket], days: Sequence[str]) -> tuple[TrendBucket, ...]:
@@ -160,11 +204,20 @@ def weekly(trend: Sequence[TrendBucket], days: Sequence[str]) -> tuple[TrendBuck
     for b in trend:
         day = date.fromisoformat(b.bucket)
         weeks.setdefault((day - timedelta(days=day.weekday())).isoformat(), []).append(b)
-    covered = Counter((date.fromisoformat(d) - timedelta(days=date.fromisoformat(d).weekday())).isoformat() for d in days)
+    covered = Counter(
+        (date.fromisoformat(d) - timedelta(days=date.fromisoformat(d).weekday())).isoformat() for d in days
+    )
     return tuple(
-        TrendBucket(monday, sum(b.sent for b in bs), sum(b.impressions for b in bs), sum(b.clicks for b in bs),
-                    sum(b.errors for b in bs), sum(b.conversions for b in bs), round(sum(b.revenue for b in bs), 2),
-                    partial=covered[monday] < 7 or any(b.partial for b in bs))
+        TrendBucket(
+            monday,
+            sum(b.sent for b in bs),
+            sum(b.impressions for b in bs),
+            sum(b.clicks for b in bs),
+            sum(b.errors for b in bs),
+            sum(b.conversions for b in bs),
+            round(sum(b.revenue for b in bs), 2),
+            partial=covered[monday] < 7 or any(b.partial for b in bs),
+        )
         for monday, bs in weeks.items()
     )
 
@@ -218,15 +271,27 @@ def trends(variants: Sequence[VariantStats], by_week: bool | None = None) -> Cha
             fig.legend(handles, labels, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 0.0))
         svg = to_svg(fig, "variants-trend")
     rows = tuple(
-        (bucket_text(b, granularity), f"{v.variant} · {v.name}", fmt.count(b.sent), fmt.count(b.impressions),
-         fmt.count(b.clicks))
-        for d in buckets for v, bs in zip(variants, series, strict=True) for b in bs if b.bucket == d
+        (
+            bucket_text(b, granularity),
+            f"{v.variant} · {v.name}",
+            fmt.count(b.sent),
+            fmt.count(b.impressions),
+            fmt.count(b.clicks),
+        )
+        for d in buckets
+        for v, bs in zip(variants, series, strict=True)
+        for b in bs
+        if b.bucket == d
     )
-    alt = (f"{title}, on a shared scale over {n} {unit}{'' if n == 1 else 's'}: "
-           + "; ".join(f"{v.variant} {fmt.count(sum(b.sent for b in v.trend))} sent" for v in variants) + "."
-           + partial_note(max(series, key=len, default=()), granularity))
-    return Chart("variants-trend", title, alt, svg, (X_LABELS[granularity], "Variant", "Sent", "Impressions", "Clicks"),
-                 rows)
+    alt = (
+        f"{title}, on a shared scale over {n} {unit}{'' if n == 1 else 's'}: "
+        + "; ".join(f"{v.variant} {fmt.count(sum(b.sent for b in v.trend))} sent" for v in variants)
+        + "."
+        + partial_note(max(series, key=len, default=()), granularity)
+    )
+    return Chart(
+        "variants-trend", title, alt, svg, (X_LABELS[granularity], "Variant", "Sent", "Impressions", "Clicks"), rows
+    )
 
 
 def funnels(variants: Sequence[VariantStats]) -> Chart:
@@ -234,8 +299,9 @@ def funnels(variants: Sequence[VariantStats]) -> Chart:
     title = "Users at each step, by variant"
     with theme():
         fig = Figure(figsize=(FULL[0], 2.1))
-        fig.subplots_adjust(left=label_margin(list(USER_STEPS)) / FULL[0], right=0.98, bottom=0.55 / 2.1,
-                            top=1 - 0.3 / 2.1, wspace=0.12)
+        fig.subplots_adjust(
+            left=label_margin(list(USER_STEPS)) / FULL[0], right=0.98, bottom=0.55 / 2.1, top=1 - 0.3 / 2.1, wspace=0.12
+        )
         axes = fig.subplots(1, max(1, len(variants)), squeeze=False)[0]
         top = max((v.funnel.sent for v in variants), default=0)
         texts = {v.variant: step_texts(_steps(v)) for v in variants}
@@ -256,8 +322,11 @@ def funnels(variants: Sequence[VariantStats]) -> Chart:
                 ax.set_xlim(0, max(scales))
         svg = to_svg(fig, "variants-funnel")
     rows = tuple((f"{v.variant} · {v.name}", *texts[v.variant]) for v in variants)
-    alt = (f"{title}, as a share of each variant's users sent to: "
-           + "; ".join(f"{v.variant} sent to {texts[v.variant][0]}, converted {texts[v.variant][3]}" for v in variants) + ".")
+    alt = (
+        f"{title}, as a share of each variant's users sent to: "
+        + "; ".join(f"{v.variant} sent to {texts[v.variant][0]}, converted {texts[v.variant][3]}" for v in variants)
+        + "."
+    )
     return Chart("variants-funnel", title, alt, svg, ("Variant", *USER_STEPS), rows)
 
 

@@ -86,8 +86,16 @@ def _run_from(data: object) -> ArchivedRun:
         run = ArchivedRun(**{**data, "artifacts": tuple(Artifact(**a) for a in data["artifacts"])})
     except TypeError as exc:
         raise ValueError(f"a run without the expected fields ({exc})") from exc
-    texts = (run.job, run.campaign_id, run.campaign_name, run.period, run.timezone, run.generated_at, run.folder,
-             *(a.name for a in run.artifacts))
+    texts = (
+        run.job,
+        run.campaign_id,
+        run.campaign_name,
+        run.period,
+        run.timezone,
+        run.generated_at,
+        run.folder,
+        *(a.name for a in run.artifacts),
+    )
     if not all(isinstance(text, str) for text in texts):
         raise ValueError("a run field that is not text")
     datetime.fromisoformat(run.generated_at)
@@ -160,8 +168,13 @@ class Archive:
         except _DamagedIndex as damaged:
             kept = self._keep_damaged(damaged.raw)
             runs = self._scan()
-            log.warning("archive index %s does not parse (%s): kept as %s, rebuilt from %d run manifests",
-                        self.root / INDEX, damaged, kept.name, len(runs))
+            log.warning(
+                "archive index %s does not parse (%s): kept as %s, rebuilt from %d run manifests",
+                self.root / INDEX,
+                damaged,
+                kept.name,
+                len(runs),
+            )
             return runs
 
     def _keep_damaged(self, raw: bytes) -> Path:
@@ -231,9 +244,16 @@ class Archive:
             if name != safe_name(name) or name == MANIFEST:
                 raise ValueError(f"not a plain file name: {name!r}")
         run = ArchivedRun(
-            job=job, campaign_id=campaign_id, campaign_name=campaign_name, period=period, timezone=timezone,
-            generated_at=generated_at.isoformat(), folder=str(folder.relative_to(self.root)),
-            artifacts=tuple(Artifact(name, len(data), hashlib.sha256(data).hexdigest()) for name, data in files.items()),
+            job=job,
+            campaign_id=campaign_id,
+            campaign_name=campaign_name,
+            period=period,
+            timezone=timezone,
+            generated_at=generated_at.isoformat(),
+            folder=str(folder.relative_to(self.root)),
+            artifacts=tuple(
+                Artifact(name, len(data), hashlib.sha256(data).hexdigest()) for name, data in files.items()
+            ),
         )
         staging = self.root / f".store-{secrets.token_hex(8)}"
         _mkdir(self.root, parents=True)
@@ -299,8 +319,12 @@ class Archive:
         try:
             return self._read_index()
         except _DamagedIndex as damaged:
-            log.warning("archive index %s does not parse (%s): runs listed from their manifests until the next "
-                        "store or `reporter archive reindex` rewrites it", self.root / INDEX, damaged)
+            log.warning(
+                "archive index %s does not parse (%s): runs listed from their manifests until the next "
+                "store or `reporter archive reindex` rewrites it",
+                self.root / INDEX,
+                damaged,
+            )
             return self._scan()
 
     def reindex(self) -> list[ArchivedRun]:
@@ -342,7 +366,9 @@ class Archive:
         for run in drop:
             folder = inside(self.root, run.folder)
             if folder is None:
-                log.warning("retention: skipped %r from the archive index: not a folder inside %s", run.folder, self.root)
+                log.warning(
+                    "retention: skipped %r from the archive index: not a folder inside %s", run.folder, self.root
+                )
                 continue
             shutil.rmtree(folder, ignore_errors=True)
         return drop

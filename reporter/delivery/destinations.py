@@ -57,9 +57,15 @@ def check_destinations(settings: Settings, names: Iterable[str], environ: Mappin
                     raise UserError(problem)
 
 
-def send_notice(destination_name: str, notice: Notice, settings: Settings, *,
-                sleep: Callable[[float], None] | None = None, clock: Callable[[], datetime] = _now,
-                environ: Mapping[str, str] | None = None) -> list[Attempt]:
+def send_notice(
+    destination_name: str,
+    notice: Notice,
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], datetime] = _now,
+    environ: Mapping[str, str] | None = None,
+) -> list[Attempt]:
     """Tell one configured destination a notice: every attempt, the last one the outcome. Never raises for a
     delivery failure (an unknown destination or an unset variable is a failed attempt too)."""
     environ = os.environ if environ is None else environ
@@ -73,13 +79,29 @@ def send_notice(destination_name: str, notice: Notice, settings: Settings, *,
         attempts = _post(destination_name, config, notice, environ, sleep, clock)
     last = attempts[-1]
     level = logging.INFO if last.status == "delivered" else logging.WARNING
-    log.log(level, "destination %s (%s): %s %s notice after %d attempt%s: %s %s", destination_name, config.type,
-            last.status, notice.kind, len(attempts), "" if len(attempts) == 1 else "s", last.code or "", last.message)
+    log.log(
+        level,
+        "destination %s (%s): %s %s notice after %d attempt%s: %s %s",
+        destination_name,
+        config.type,
+        last.status,
+        notice.kind,
+        len(attempts),
+        "" if len(attempts) == 1 else "s",
+        last.code or "",
+        last.message,
+    )
     return attempts
 
 
-def _post(name: str, config: DestinationSettings, notice: Notice, environ: Mapping[str, str],
-          sleep: Callable[[float], None] | None, clock: Callable[[], datetime]) -> list[Attempt]:
+def _post(
+    name: str,
+    config: DestinationSettings,
+    notice: Notice,
+    environ: Mapping[str, str],
+    sleep: Callable[[float], None] | None,
+    clock: Callable[[], datetime],
+) -> list[Attempt]:
     url, problem = _variable(environ, config.url_env, f"destinations.{name}.url_env")
     if problem:
         return [Attempt(name, "failed", None, problem, clock())]
@@ -100,7 +122,9 @@ def _post(name: str, config: DestinationSettings, notice: Notice, environ: Mappi
         body = _json(slack_message(notice))
     else:
         body = _json(teams_message(notice))
-    policy = Policy(config.connect_timeout_s, config.read_timeout_s, config.retries, config.backoff_s, config.max_wait_s)
+    policy = Policy(
+        config.connect_timeout_s, config.read_timeout_s, config.retries, config.backoff_s, config.max_wait_s
+    )
     return post_json(name, url, body, policy, headers, sleep, clock, secrets)
 
 
@@ -109,19 +133,28 @@ def _json(document: object) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode("ascii")
 
 
-def _email(name: str, config: DestinationSettings, notice: Notice, settings: Settings,
-           sleep: Callable[[float], None] | None, clock: Callable[[], datetime]) -> Attempt:
+def _email(
+    name: str,
+    config: DestinationSettings,
+    notice: Notice,
+    settings: Settings,
+    sleep: Callable[[float], None] | None,
+    clock: Callable[[], datetime],
+) -> Attempt:
     from reporter.delivery.email import SmtpConfig, build_message, send
 
     if not settings.mails:
-        return Attempt(name, "failed", None, "no SMTP server is configured (add an smtp: section to the config)", clock())
+        return Attempt(
+            name, "failed", None, "no SMTP server is configured (add an smtp: section to the config)", clock()
+        )
     s = settings.smtp
     try:
         password = s.password()
     except UserError as exc:
         return Attempt(name, "failed", None, str(exc), clock())
-    smtp = SmtpConfig(s.host, s.port, s.security, s.username, password, s.timeout_s, s.retries,
-                      data_timeout_s=s.data_timeout_s)
+    smtp = SmtpConfig(
+        s.host, s.port, s.security, s.username, password, s.timeout_s, s.retries, data_timeout_s=s.data_timeout_s
+    )
     subject, html, text = email_body(notice)
     message = build_message(s.sender, config.to, config.cc, subject, html, text, [], clock())
     outcomes = send(smtp, message, s.sender, [*config.to, *config.cc, *config.bcc], sleep=sleep)
@@ -132,4 +165,6 @@ def _email(name: str, config: DestinationSettings, notice: Notice, settings: Set
     unknown = [o for o in outcomes if o.unknown]
     if unknown:
         return Attempt(name, "unknown", None, unknown[0].message, clock())
-    return Attempt(name, "delivered", 250, f"accepted for {len(outcomes)} recipient{'s' * (len(outcomes) != 1)}", clock())
+    return Attempt(
+        name, "delivered", 250, f"accepted for {len(outcomes)} recipient{'s' * (len(outcomes) != 1)}", clock()
+    )

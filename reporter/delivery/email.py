@@ -247,8 +247,10 @@ def _attempt(config: SmtpConfig, envelope_from: str, recipients: list[str], data
         # The message is with the server; whether it took it is unknown. Never re-sent from here.
         refused = client.refused  # type: ignore[attr-defined]
         maybe = f"no reply after the message was sent ({type(exc).__name__}: {exc}); it may have been delivered"
-        return {r: _refusal(r, *refused[r]) if r in refused else Outcome(r, False, None, maybe, unknown=True)
-                for r in recipients}
+        return {
+            r: _refusal(r, *refused[r]) if r in refused else Outcome(r, False, None, maybe, unknown=True)
+            for r in recipients
+        }
     finally:
         try:
             client.quit()
@@ -265,7 +267,9 @@ def _refusal(recipient: str, code: int, reply: bytes) -> Outcome:
     return Outcome(recipient, False, code, _text(reply), transient=400 <= code < 500)
 
 
-def _transaction(client: smtplib.SMTP, envelope_from: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+def _transaction(
+    client: smtplib.SMTP, envelope_from: str, recipients: list[str], data: bytes
+) -> dict[str, tuple[int, bytes]]:
     """MAIL, RCPT for each recipient, DATA: the refused recipients, as smtplib's sendmail returns them.
 
     Kept apart from sendmail so that the recipients accepted before a lost reply are known.

@@ -165,28 +165,51 @@ def post_json(
         attempts.append(attempt)
         if attempt.status == "delivered" or not attempt.transient or number == policy.retries:
             break
-        delay = min(wait if wait is not None else policy.backoff_s * 2 ** number, policy.max_wait_s)
-        log.warning("destination %s: attempt %d failed (%s %s); retrying in %.1f s", name, number + 1,
-                    attempt.code or "", attempt.message, delay)
+        delay = min(wait if wait is not None else policy.backoff_s * 2**number, policy.max_wait_s)
+        log.warning(
+            "destination %s: attempt %d failed (%s %s); retrying in %.1f s",
+            name,
+            number + 1,
+            attempt.code or "",
+            attempt.message,
+            delay,
+        )
         sleep(delay)
     last = attempts[-1]
     if last.status != "delivered":
-        log.warning("destination %s: not delivered after %d attempts: %s %s", name, len(attempts), last.code or "",
-                    last.message)
+        log.warning(
+            "destination %s: not delivered after %d attempts: %s %s", name, len(attempts), last.code or "", last.message
+        )
     return attempts
 
 
-def _one(opener: urllib.request.OpenerDirector, name: str, url: str, body: bytes, policy: Policy,
-         headers: Mapping[str, str], clock: Callable[[], datetime],
-         hidden: tuple[str, ...]) -> tuple[Attempt, float | None]:
+def _one(
+    opener: urllib.request.OpenerDirector,
+    name: str,
+    url: str,
+    body: bytes,
+    policy: Policy,
+    headers: Mapping[str, str],
+    clock: Callable[[], datetime],
+    hidden: tuple[str, ...],
+) -> tuple[Attempt, float | None]:
     """One request: its Attempt, and the wait its answer asked for (Retry-After) when it is worth another."""
     try:
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json; charset=utf-8", "User-Agent": f"reporter/{__version__}", **headers})
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": f"reporter/{__version__}",
+                **headers,
+            },
+        )
         with opener.open(request, timeout=policy.connect_timeout_s) as response:
             answer = response.read(ANSWER_BYTES)
-            return Attempt(name, "delivered", response.status, _message(response.status, response.reason, answer, hidden),
-                           clock()), None
+            return Attempt(
+                name, "delivered", response.status, _message(response.status, response.reason, answer, hidden), clock()
+            ), None
     except urllib.error.HTTPError as exc:
         code = exc.code
         try:
@@ -202,16 +225,26 @@ def _one(opener: urllib.request.OpenerDirector, name: str, url: str, body: bytes
     except urllib.error.URLError as exc:
         reason = exc.reason
         what = "timed out" if isinstance(reason, (TimeoutError, socket.timeout)) else "no connection"
-        return Attempt(name, "failed", None, _scrub(f"{what}: {type(reason).__name__}: {reason}", hidden), clock(),
-                       transient=True), None
+        return Attempt(
+            name, "failed", None, _scrub(f"{what}: {type(reason).__name__}: {reason}", hidden), clock(), transient=True
+        ), None
     except (http.client.InvalidURL, ValueError) as exc:  # their messages quote the URL
-        return Attempt(name, "failed", None, f"the destination's URL is not usable ({type(exc).__name__})", clock()), None
+        return Attempt(
+            name, "failed", None, f"the destination's URL is not usable ({type(exc).__name__})", clock()
+        ), None
     except TimeoutError as exc:
-        return Attempt(name, "failed", None, _scrub(f"timed out waiting for the answer: {exc}", hidden), clock(),
-                       transient=True), None
+        return Attempt(
+            name, "failed", None, _scrub(f"timed out waiting for the answer: {exc}", hidden), clock(), transient=True
+        ), None
     except (OSError, http.client.HTTPException) as exc:
-        return Attempt(name, "failed", None, _scrub(f"the connection broke: {type(exc).__name__}: {exc}", hidden),
-                       clock(), transient=True), None
+        return Attempt(
+            name,
+            "failed",
+            None,
+            _scrub(f"the connection broke: {type(exc).__name__}: {exc}", hidden),
+            clock(),
+            transient=True,
+        ), None
 
 
 def _message(code: int, reason: str | None, answer: bytes, hidden: tuple[str, ...]) -> str:

@@ -18,8 +18,16 @@ from typing import Any
 SCHEME = "font:"
 # The name in a font: URL -> the package and path of the file; nothing else is served under font:.
 FILES = {
-    **{name: ("reporter", "fonts", name) for name in (
-        "Inter-Regular.ttf", "Inter-SemiBold.ttf", "Inter-Bold.ttf", "Inter-Italic.ttf", "NotoEmoji-Regular.ttf")},
+    **{
+        name: ("reporter", "fonts", name)
+        for name in (
+            "Inter-Regular.ttf",
+            "Inter-SemiBold.ttf",
+            "Inter-Bold.ttf",
+            "Inter-Italic.ttf",
+            "NotoEmoji-Regular.ttf",
+        )
+    },
     **{name: ("matplotlib", "mpl-data", "fonts", "ttf", name) for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")},
 }
 
@@ -32,7 +40,7 @@ def stylesheet() -> str:
 
 def fetch(url: str) -> bytes | None:
     """The bytes of the packaged font a font: URL names; None for any other URL."""
-    name = url[len(SCHEME):] if url.startswith(SCHEME) else None
+    name = url[len(SCHEME) :] if url.startswith(SCHEME) else None
     return _read(name) if name in FILES else None
 
 
@@ -48,13 +56,15 @@ def _read(name: str) -> bytes:
 # like it is asked for. The charts' SVG text names "DejaVu Sans" first: Matplotlib's copy goes before an installed
 # one (whose version may differ). Pango 1.50 substitutes these patterns in fontconfig's current configuration,
 # later versions in the font map's own: the rules go into both.
-_RULES = (b'<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd"><fontconfig>'
-          b'<match target="pattern"><test name="family"><string>emoji</string></test>'
-          b'<edit name="family" mode="prepend_first" binding="strong"><string>Reporter Noto Emoji</string></edit>'
-          b'<edit name="color" mode="assign_replace"><bool>false</bool></edit></match>'
-          b'<match target="pattern"><test qual="first" name="family"><string>DejaVu Sans</string></test>'
-          b'<edit name="family" mode="prepend_first" binding="strong"><string>Reporter DejaVu Sans</string></edit>'
-          b'</match></fontconfig>')
+_RULES = (
+    b'<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd"><fontconfig>'
+    b'<match target="pattern"><test name="family"><string>emoji</string></test>'
+    b'<edit name="family" mode="prepend_first" binding="strong"><string>Reporter Noto Emoji</string></edit>'
+    b'<edit name="color" mode="assign_replace"><bool>false</bool></edit></match>'
+    b'<match target="pattern"><test qual="first" name="family"><string>DejaVu Sans</string></test>'
+    b'<edit name="family" mode="prepend_first" binding="strong"><string>Reporter DejaVu Sans</string></edit>'
+    b"</match></fontconfig>"
+)
 _lock = threading.Lock()
 _configured: list[int | None] = [None]  # fontconfig's current configuration, once it has the rules
 

@@ -97,7 +97,6 @@ def load_events(
     rejects = RejectsWriter(path, fmt)
     check = header_checker(path, EVENT_FIELDS, EVENT_REQUIRED)
     with DataFile(path) as data:
-
         pending: dict[int, RawRecord] = {}  # the records of the batch in hand, by id() of their row
 
         def rows() -> Iterator[dict[str, Any]]:

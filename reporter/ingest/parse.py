@@ -19,13 +19,32 @@ from reporter.models import CAMPAIGN_TYPES, CHANNELS, DELIVERY_EVENTS, DEVICE_TY
 from reporter.timezones import to_us
 
 EVENT_FIELDS = (
-    "event_id", "campaign_id", "variant", "user_id", "device_id", "event", "ts",
-    "platform", "device_type", "channel", "error_code", "revenue",
+    "event_id",
+    "campaign_id",
+    "variant",
+    "user_id",
+    "device_id",
+    "event",
+    "ts",
+    "platform",
+    "device_type",
+    "channel",
+    "error_code",
+    "revenue",
 )
 EVENT_REQUIRED = ("campaign_id", "user_id", "event", "ts")
 CAMPAIGN_FIELDS = (
-    "campaign_id", "name", "type", "start_at", "end_at", "conversion_event",
-    "conversion_window_hours", "control_group_pct", "currency", "variants", "planned_users",
+    "campaign_id",
+    "name",
+    "type",
+    "start_at",
+    "end_at",
+    "conversion_event",
+    "conversion_window_hours",
+    "control_group_pct",
+    "currency",
+    "variants",
+    "planned_users",
 )
 CAMPAIGN_REQUIRED = ("campaign_id", "name", "type", "start_at")
 VARIANT_FIELDS = ("variant", "name", "title", "body", "split_pct", "baseline")
@@ -125,9 +144,7 @@ def parse_campaign(rec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, 
     if rec.get("start_at") in (None, ""):
         raise Reject("missing start_at")
     row["start_at"] = parse_timestamp(rec["start_at"], "start_at")
-    row["end_at"] = (
-        parse_timestamp(rec["end_at"], "end_at") if rec.get("end_at") not in (None, "") else None
-    )
+    row["end_at"] = parse_timestamp(rec["end_at"], "end_at") if rec.get("end_at") not in (None, "") else None
     if row["end_at"] is not None and row["end_at"] <= row["start_at"]:
         raise Reject("end_at is not after start_at")
     row["conversion_event"] = _text(rec, "conversion_event")
@@ -212,9 +229,7 @@ def _parse_variants(value: Any, ctype: str, control_pct: float) -> list[dict[str
         total = sum(r["split_pct"] for r in rows)
         expected = 100.0 - control_pct
         if abs(total - expected) > SPLIT_TOLERANCE:
-            raise Reject(
-                f"variant split_pct sum to {total:g}, expected {expected:g} (100 - control_group_pct)"
-            )
+            raise Reject(f"variant split_pct sum to {total:g}, expected {expected:g} (100 - control_group_pct)")
         baselines = [r for r in rows if r["baseline"]]
         if len(baselines) > 1:
             raise Reject("more than one variant has baseline: true")
@@ -228,9 +243,7 @@ def check_campaign_header(path: Path) -> Callable[[list[str]], None]:
     return header_checker(path, CAMPAIGN_FIELDS, CAMPAIGN_REQUIRED)
 
 
-def header_checker(
-    path: Path, known: tuple[str, ...], required: tuple[str, ...]
-) -> Callable[[list[str]], None]:
+def header_checker(path: Path, known: tuple[str, ...], required: tuple[str, ...]) -> Callable[[list[str]], None]:
     """A check of a CSV header line: known columns only, every required one, none twice."""
 
     def check(header: list[str]) -> None:

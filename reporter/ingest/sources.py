@@ -162,9 +162,7 @@ def _csv_record(header: list[str], start: int, text: str, row: list[str]) -> Raw
     return RawRecord(start, text, {k: v for k, v in zip(header, row, strict=True) if v != ""})
 
 
-def read_csv(
-    data: DataFile, check_header: Callable[[list[str]], None], multiline: bool = False
-) -> Iterator[RawRecord]:
+def read_csv(data: DataFile, check_header: Callable[[list[str]], None], multiline: bool = False) -> Iterator[RawRecord]:
     """Records of a CSV file with a header line; a bad header stops before any record.
 
     With `multiline` a quoted field may span lines (campaign texts); otherwise each
@@ -297,8 +295,7 @@ class RejectsWriter:
             self._csv.writerow([record.line, reason, text])
         else:
             self._file.write(
-                json.dumps({"line": record.line, "reason": reason, "record": text}, ensure_ascii=False)
-                + "\n"
+                json.dumps({"line": record.line, "reason": reason, "record": text}, ensure_ascii=False) + "\n"
             )
 
     def close(self) -> Path | None:

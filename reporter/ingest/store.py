@@ -22,8 +22,9 @@ BATCH_SIZE = 10_000
 REFUSALS = (DataError, IntegrityError, InternalError, ProgrammingError)
 
 
-def check_kept_variants(engine: Engine, ref: CampaignRef | None, row: dict[str, Any],
-                         variants: list[dict[str, Any]]) -> None:
+def check_kept_variants(
+    engine: Engine, ref: CampaignRef | None, row: dict[str, Any], variants: list[dict[str, Any]]
+) -> None:
     """A reload may not drop a variant (or change the type) of a campaign whose events use it."""
     if ref is None:
         return
@@ -41,9 +42,7 @@ def check_kept_variants(engine: Engine, ref: CampaignRef | None, row: dict[str, 
                 raise Reject(f"variant {variant!r} has events and cannot be removed")
 
 
-def store_campaigns(
-    engine: Engine, campaigns: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]
-) -> int:
+def store_campaigns(engine: Engine, campaigns: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> int:
     """Insert or update validated campaigns and their variants in one transaction."""
     count = 0
     with engine.begin() as conn:

@@ -10,7 +10,8 @@ from reporter.metrics import CampaignStats
 
 
 def report_link(base_url: str | None, folder: str | None) -> str | None:
-    """The archived report's page in the web app (`<base_url>/reports/<job>/<campaign>/<period>`), when both are known."""
+    """The archived report's page in the web app (`<base_url>/reports/<job>/<campaign>/<period>`), when both are
+    known."""
     if not base_url or not folder:
         return None
     return f"{base_url.rstrip('/')}/reports/{quote(folder, safe='/')}"
@@ -32,20 +33,34 @@ def headline_facts(stats: CampaignStats) -> tuple[tuple[str, str], ...]:
     return tuple(facts)
 
 
-def report_notice(job: str, period: str, subject: str, stats: CampaignStats, summary: tuple[str, ...],
-                  link: str | None) -> Notice:
+def report_notice(
+    job: str, period: str, subject: str, stats: CampaignStats, summary: tuple[str, ...], link: str | None
+) -> Notice:
     """A report went out: its title (the e-mail's subject), summary sentences, headline figures and link."""
     c = stats.campaign
     period_text = fmt.period(stats.period.start, stats.period.end, stats.period.timezone)
     title = subject.format_map({"campaign": c.name, "period": period_text, "campaign_id": c.id})
-    return Notice(kind="report", title=title, summary=summary, facts=headline_facts(stats), link=link,
-                  campaign=c.id, period=period, id=f"report/{job}/{c.id}/{period}")
+    return Notice(
+        kind="report",
+        title=title,
+        summary=summary,
+        facts=headline_facts(stats),
+        link=link,
+        campaign=c.id,
+        period=period,
+        id=f"report/{job}/{c.id}/{period}",
+    )
 
 
 def failure_notice(job: str, campaign_id: str, period: str, why: str, error: str, command: str) -> Notice:
     """A unit failed for good: the last error and the command that tries again."""
     where = f"{job} / {campaign_id} / {period}"
-    return Notice(kind="failure", title=f"reporter: {where} {why}",
-                  summary=(f"The report {where} {why} for good and will not be retried automatically.",),
-                  facts=(("Last error", error), ("To try again", command)), campaign=campaign_id, period=period,
-                  id=f"failure/{job}/{campaign_id}/{period}")
+    return Notice(
+        kind="failure",
+        title=f"reporter: {where} {why}",
+        summary=(f"The report {where} {why} for good and will not be retried automatically.",),
+        facts=(("Last error", error), ("To try again", command)),
+        campaign=campaign_id,
+        period=period,
+        id=f"failure/{job}/{campaign_id}/{period}",
+    )

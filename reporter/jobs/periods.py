@@ -19,7 +19,9 @@ def _previous_month_start(day: date) -> date:
     return _month_start(first - timedelta(days=1))
 
 
-def period_bounds(name: str, fire_time: datetime, timezone: str, first_event: datetime | None = None) -> tuple[datetime, datetime]:
+def period_bounds(
+    name: str, fire_time: datetime, timezone: str, first_event: datetime | None = None
+) -> tuple[datetime, datetime]:
     """[start, end) of a named period for a fire time; days start at local midnight in the timezone."""
     tz = ZoneInfo(timezone)
     local = fire_time.astimezone(tz)

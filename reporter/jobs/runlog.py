@@ -106,8 +106,9 @@ def _patiently(write: Callable[[], T], what: str) -> T:
             wait = min(wait * 2, 10.0)
 
 
-def abandoned(status: str, owner: str | None, updated_at: datetime, now: datetime,
-              abandon_after: timedelta = ABANDON_AFTER) -> str | None:
+def abandoned(
+    status: str, owner: str | None, updated_at: datetime, now: datetime, abandon_after: timedelta = ABANDON_AFTER
+) -> str | None:
     """Why a unit in a working state has no live owner, or None when it has one."""
     if status not in WORKING:
         return None
@@ -132,9 +133,18 @@ def claim(
 ) -> Claim:
     """Claim a unit of work; see ClaimResult for what can come back."""
     row = {
-        "job": job, "campaign_id": campaign_id, "period": period, "period_from": period_from, "period_to": period_to,
-        "timezone": timezone, "status": RunStatus.CLAIMED, "owner": owner_name(), "attempts": 1, "claimed_at": now,
-        "first_claimed_at": now, "updated_at": now,
+        "job": job,
+        "campaign_id": campaign_id,
+        "period": period,
+        "period_from": period_from,
+        "period_to": period_to,
+        "timezone": timezone,
+        "status": RunStatus.CLAIMED,
+        "owner": owner_name(),
+        "attempts": 1,
+        "claimed_at": now,
+        "first_claimed_at": now,
+        "updated_at": now,
     }
 
     def insert_row() -> int:
@@ -147,8 +157,9 @@ def claim(
         pass
     with engine.begin() as conn:
         run = conn.execute(
-            select(Run.id, Run.status, Run.attempts, Run.updated_at, Run.owner, Run.finished_at)
-            .where(Run.job == job, Run.campaign_id == campaign_id, Run.period == period)
+            select(Run.id, Run.status, Run.attempts, Run.updated_at, Run.owner, Run.finished_at).where(
+                Run.job == job, Run.campaign_id == campaign_id, Run.period == period
+            )
         ).one()
     if run.status in terminal:
         return Claim(ClaimResult.DONE, run.id, run.status, run.attempts)
@@ -170,14 +181,26 @@ def claim(
 
 def take(engine: Engine, run_id: int, seen: str, now: datetime) -> bool:
     """Take a unit again from the status it was seen in; False when another process got there first."""
+
     def write() -> bool:
         with engine.begin() as conn:
-            return conn.execute(
-                update(Run)
-                .where(Run.id == run_id, Run.status == seen)
-                .values(status=RunStatus.CLAIMED, owner=owner_name(), attempts=Run.attempts + 1, claimed_at=now,
-                        updated_at=now, finished_at=None, error=None, final_at=None)
-            ).rowcount == 1
+            return (
+                conn.execute(
+                    update(Run)
+                    .where(Run.id == run_id, Run.status == seen)
+                    .values(
+                        status=RunStatus.CLAIMED,
+                        owner=owner_name(),
+                        attempts=Run.attempts + 1,
+                        claimed_at=now,
+                        updated_at=now,
+                        finished_at=None,
+                        error=None,
+                        final_at=None,
+                    )
+                ).rowcount
+                == 1
+            )
 
     return _patiently(write, "a claim")
 
@@ -213,11 +236,13 @@ def set_status(
 
 def mark_final(engine: Engine, run_id: int, now: datetime) -> bool:
     """Record that a failed unit failed for good; True for the one caller that did (it tells the operators)."""
+
     def write() -> bool:
         with engine.begin() as conn:
-            return conn.execute(
-                update(Run).where(Run.id == run_id, Run.final_at.is_(None)).values(final_at=now)
-            ).rowcount == 1
+            return (
+                conn.execute(update(Run).where(Run.id == run_id, Run.final_at.is_(None)).values(final_at=now)).rowcount
+                == 1
+            )
 
     return _patiently(write, "a final failure")
 
@@ -232,8 +257,11 @@ def heartbeat(engine: Engine, run_id: int, clock: Callable[[], datetime], every_
         while not stop.wait(every_s):
             try:
                 with engine.begin() as conn:
-                    conn.execute(update(Run).where(Run.id == run_id, Run.owner == owner, Run.status.in_(WORKING))
-                                 .values(updated_at=clock()))
+                    conn.execute(
+                        update(Run)
+                        .where(Run.id == run_id, Run.owner == owner, Run.status.in_(WORKING))
+                        .values(updated_at=clock())
+                    )
             except Exception as exc:  # a missed beat is logged; the next one may get through
                 log.warning("run %d: heartbeat not written (%s)", run_id, exc)
 
@@ -250,19 +278,31 @@ def handled_recipients(engine: Engine, run_id: int, resend: bool = False) -> set
     """The recipients not to send this run's mail to: those that got it, and (unless `resend`) those that may have."""
     statuses = ("sent",) if resend else ("sent", "unknown")
     with engine.connect() as conn:
-        return set(conn.execute(
-            select(Delivery.recipient).where(Delivery.run_id == run_id, Delivery.status.in_(statuses))
-        ).scalars())
+        return set(
+            conn.execute(
+                select(Delivery.recipient).where(Delivery.run_id == run_id, Delivery.status.in_(statuses))
+            ).scalars()
+        )
 
 
 def recipient_statuses(engine: Engine, run_id: int) -> dict[str, str]:
     """Each recipient's standing for this run: sent, failed or unknown."""
     with engine.connect() as conn:
-        return dict(conn.execute(select(Delivery.recipient, Delivery.status).where(Delivery.run_id == run_id)).tuples().all())
+        return dict(
+            conn.execute(select(Delivery.recipient, Delivery.status).where(Delivery.run_id == run_id)).tuples().all()
+        )
 
 
-def record_delivery(engine: Engine, run_id: int, recipient: str, status: str, code: int | None, message: str,
-                    now: datetime, kind: str | None = None) -> None:
+def record_delivery(
+    engine: Engine,
+    run_id: int,
+    recipient: str,
+    status: str,
+    code: int | None,
+    message: str,
+    now: datetime,
+    kind: str | None = None,
+) -> None:
     """Record (or update) one recipient's SMTP outcome (sent, failed or unknown) and kind (to, cc or bcc)."""
     values = {"status": status, "smtp_code": code, "smtp_message": message[:2000], "attempted_at": now, "kind": kind}
 
@@ -285,11 +325,29 @@ def retry_backoff(attempts: int) -> timedelta:
 def unfinished(engine: Engine) -> list[Row[Any]]:
     """Units that are neither done nor failed for good: failed, or working (perhaps abandoned)."""
     with engine.connect() as conn:
-        return list(conn.execute(
-            select(Run.id, Run.job, Run.campaign_id, Run.period, Run.period_from, Run.period_to, Run.timezone,
-                   Run.status, Run.owner, Run.attempts, Run.updated_at, Run.first_claimed_at, Run.claimed_at,
-                   Run.error)
-            .where(Run.final_at.is_(None), Run.finished_at.is_(None) | (Run.status == RunStatus.FAILED),
-                   Run.status.in_((*WORKING, RunStatus.FAILED)))
-            .order_by(Run.id)
-        ))
+        return list(
+            conn.execute(
+                select(
+                    Run.id,
+                    Run.job,
+                    Run.campaign_id,
+                    Run.period,
+                    Run.period_from,
+                    Run.period_to,
+                    Run.timezone,
+                    Run.status,
+                    Run.owner,
+                    Run.attempts,
+                    Run.updated_at,
+                    Run.first_claimed_at,
+                    Run.claimed_at,
+                    Run.error,
+                )
+                .where(
+                    Run.final_at.is_(None),
+                    Run.finished_at.is_(None) | (Run.status == RunStatus.FAILED),
+                    Run.status.in_((*WORKING, RunStatus.FAILED)),
+                )
+                .order_by(Run.id)
+            )
+        )

@@ -63,10 +63,16 @@ def parse_period(value: str, tz: str) -> tuple[datetime, datetime] | str:
 def select_campaigns(engine: Engine, job: JobSettings, start: datetime, end: datetime) -> list[str]:
     """The job's campaigns: a list, a name pattern, or `active` (at least one send in the period)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(Campaign.id, Campaign.campaign_id, Campaign.name).order_by(Campaign.campaign_id)).all()
+        rows = conn.execute(
+            select(Campaign.id, Campaign.campaign_id, Campaign.name).order_by(Campaign.campaign_id)
+        ).all()
         if job.campaigns == "active":
-            sent = exists().where(Event.campaign_pk == Campaign.id, Event.event == int(EventType.SENT),
-                                  Event.ts >= to_us(start), Event.ts < to_us(end))
+            sent = exists().where(
+                Event.campaign_pk == Campaign.id,
+                Event.event == int(EventType.SENT),
+                Event.ts >= to_us(start),
+                Event.ts < to_us(end),
+            )
             return list(conn.execute(select(Campaign.campaign_id).where(sent).order_by(Campaign.campaign_id)).scalars())
     if isinstance(job.campaigns, list):
         known = {cid for _, cid, _ in rows}
@@ -89,8 +95,11 @@ def unit_template(settings: Settings, job: JobSettings, tz: str, at: datetime) -
     An email destination's addresses join the job's own (each address once): they get the report mail.
     """
     email = job.email
-    lists = {"to": list(email.to if email else ()), "cc": list(email.cc if email else ()),
-             "bcc": list(email.bcc if email else ())}
+    lists = {
+        "to": list(email.to if email else ()),
+        "cc": list(email.cc if email else ()),
+        "bcc": list(email.bcc if email else ()),
+    }
     named = [settings.destinations[name] for name in job.destinations]
     for destination in (d for d in named if d.type == "email"):
         for kind in ("to", "cc", "bcc"):
@@ -104,9 +113,20 @@ def unit_template(settings: Settings, job: JobSettings, tz: str, at: datetime) -
                 kept.append(recipient)
         lists[kind] = kept
     mail: dict[str, Any] = {} if email is None else {"subject": email.subject, "attach_html": email.attach_html}
-    return Unit(job=job.name, campaign_id="", start=at, end=at, timezone=tz, formats=tuple(job.formats),
-                archive=job.archive, to=tuple(lists["to"]), cc=tuple(lists["cc"]), bcc=tuple(lists["bcc"]),
-                destinations=tuple(n for n, d in zip(job.destinations, named, strict=True) if d.type != "email"), **mail)
+    return Unit(
+        job=job.name,
+        campaign_id="",
+        start=at,
+        end=at,
+        timezone=tz,
+        formats=tuple(job.formats),
+        archive=job.archive,
+        to=tuple(lists["to"]),
+        cc=tuple(lists["cc"]),
+        bcc=tuple(lists["bcc"]),
+        destinations=tuple(n for n, d in zip(job.destinations, named, strict=True) if d.type != "email"),
+        **mail,
+    )
 
 
 def _mails(settings: Settings, job: JobSettings) -> bool:
@@ -114,8 +134,14 @@ def _mails(settings: Settings, job: JobSettings) -> bool:
     return bool(job.email) or any(settings.destinations[name].type == "email" for name in job.destinations)
 
 
-def plan_units(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime,
-               campaigns: Sequence[str] = (), period: str | None = None) -> list[Unit]:
+def plan_units(
+    engine: Engine,
+    settings: Settings,
+    job: JobSettings,
+    fire_time: datetime,
+    campaigns: Sequence[str] = (),
+    period: str | None = None,
+) -> list[Unit]:
     """The units of one run of a job: one per campaign, each with its period."""
     tz = settings.timezone_of(job)
     chosen = parse_period(period, tz) if period else job.period
@@ -148,15 +174,26 @@ def production_for(settings: Settings, jobs: Sequence[JobSettings] | None = None
     """
     chosen = settings.jobs if jobs is None else jobs
     notify = settings.notify.on_failure
-    check_destinations(settings, [*(n for job in chosen for n in job.destinations), *(t for t in notify if "@" not in t)])
+    check_destinations(
+        settings, [*(n for job in chosen for n in job.destinations), *(t for t in notify if "@" not in t)]
+    )
     mails = any(_mails(settings, job) for job in chosen)
     mail = mails or any("@" in t for t in notify)
     return Production.from_settings(settings, mail=mail, check=check and mails)
 
 
-def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: datetime, production: Production,
-            campaigns: Sequence[str] = (), period: str | None = None, dry_run: bool = False,
-            clock: Callable[[], datetime] = lambda: datetime.now(UTC), resend: bool = False) -> list[UnitResult]:
+def run_job(
+    engine: Engine,
+    settings: Settings,
+    job: JobSettings,
+    fire_time: datetime,
+    production: Production,
+    campaigns: Sequence[str] = (),
+    period: str | None = None,
+    dry_run: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    resend: bool = False,
+) -> list[UnitResult]:
     """Run every unit of one run of a job; a failed unit does not stop the others."""
     STOP.clear()  # a SIGTERM seen by an earlier run of this process ended that run, not this one
     results = []
@@ -182,19 +219,41 @@ def run_job(engine: Engine, settings: Settings, job: JobSettings, fire_time: dat
                 break  # SIGTERM: leave the remaining units for the next run
             continue
         results.append(replace(result, note=unmailed) if unmailed and not result.note else result)
-        log_unit(log, {**fields, "status": str(result.status) if result.claim.result in ("new", "retry") else f"skipped ({result.claim.result})",
-                       "attempt": result.claim.attempts, **{k: round(v, 3) for k, v in result.timings.items()},
-                       "error": "; ".join(f"{o.recipient} {o.code}" for o in result.outcomes if not o.sent) or None})
+        log_unit(
+            log,
+            {
+                **fields,
+                "status": str(result.status)
+                if result.claim.result in ("new", "retry")
+                else f"skipped ({result.claim.result})",
+                "attempt": result.claim.attempts,
+                **{k: round(v, 3) for k, v in result.timings.items()},
+                "error": "; ".join(f"{o.recipient} {o.code}" for o in result.outcomes if not o.sent) or None,
+            },
+        )
     if failures:
         raise UnitFailed("; ".join(str(f) for f in failures)) from failures[0]
     return results
 
 
-def deliver_now(engine: Engine, settings: Settings, campaign_id: str, start: datetime | None, end: datetime | None,
-                tz: str, job: str = "adhoc", to: Sequence[str] = (), cc: Sequence[str] = (), bcc: Sequence[str] = (),
-                subject: str | None = None, attach_html: bool = False, archive: bool = True,
-                formats: tuple[str, ...] = ("pdf", "html"), resend: bool = False,
-                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> UnitResult:
+def deliver_now(
+    engine: Engine,
+    settings: Settings,
+    campaign_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    tz: str,
+    job: str = "adhoc",
+    to: Sequence[str] = (),
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    subject: str | None = None,
+    attach_html: bool = False,
+    archive: bool = True,
+    formats: tuple[str, ...] = ("pdf", "html"),
+    resend: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> UnitResult:
     """One campaign's report now, archived and mailed once, as a unit of the run log (`reporter deliver`).
 
     The addresses must be valid (`settings.check_address`); the period defaults as `reporter stats` does.
@@ -209,14 +268,29 @@ def deliver_now(engine: Engine, settings: Settings, campaign_id: str, start: dat
     production = Production.from_settings(settings, mail=bool(recipients), check=bool(recipients))
     with engine.connect() as conn:
         period = resolve_period(conn, campaign_id, start, end, tz)
-    unit = Unit(job=job, campaign_id=campaign_id, start=period.start, end=period.end, timezone=tz, formats=formats,
-                archive=archive, to=tuple(to), cc=tuple(cc), bcc=tuple(bcc), subject=subject or DEFAULT_SUBJECT,
-                attach_html=attach_html)
+    unit = Unit(
+        job=job,
+        campaign_id=campaign_id,
+        start=period.start,
+        end=period.end,
+        timezone=tz,
+        formats=formats,
+        archive=archive,
+        to=tuple(to),
+        cc=tuple(cc),
+        bcc=tuple(bcc),
+        subject=subject or DEFAULT_SUBJECT,
+        attach_html=attach_html,
+    )
     return run_unit(engine, unit, production, clock, resend=resend, settings=settings)
 
 
-def retry_units(engine: Engine, settings: Settings, production: Production,
-                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[UnitResult]:
+def retry_units(
+    engine: Engine,
+    settings: Settings,
+    production: Production,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[UnitResult]:
     """Retry the configured jobs' failed and abandoned units whose backoff has passed; give up after retry_for_h.
 
     A unit is retried with the job's current settings (recipients, formats) and
@@ -241,16 +315,27 @@ def retry_units(engine: Engine, settings: Settings, production: Production,
                 continue
             log.warning("%s / %s / %s: %s", run.job, run.campaign_id, run.period, why)
             status, error, waited = RunStatus.FAILED, why, True  # it did not fail: no backoff
-        unit = replace(unit_template(settings, job, run.timezone, now), campaign_id=run.campaign_id,
-                       start=run.period_from, end=run.period_to)
+        unit = replace(
+            unit_template(settings, job, run.timezone, now),
+            campaign_id=run.campaign_id,
+            start=run.period_from,
+            end=run.period_to,
+        )
         if unit.period != run.period:
             log.warning("run %d: period %s no longer matches its bounds; not retried", run.id, run.period)
             continue
         first = run.first_claimed_at or run.claimed_at
         if now - first >= retry_for:
-            tell_operators(engine, run.id, unit, production, error or "failed", clock,
-                           why=f"was given up after {run.attempts} attempts in {settings.scheduler.retry_for_h:g} h",
-                           settings=settings)
+            tell_operators(
+                engine,
+                run.id,
+                unit,
+                production,
+                error or "failed",
+                clock,
+                why=f"was given up after {run.attempts} attempts in {settings.scheduler.retry_for_h:g} h",
+                settings=settings,
+            )
             continue
         if not waited and now < run.updated_at + retry_backoff(run.attempts):
             continue
@@ -300,8 +385,11 @@ def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time
     tz = settings.timezone_of(job)
     now = datetime.now(UTC)
     grace = timedelta(seconds=settings.scheduler.misfire_grace_s)
-    due = datetime.fromisoformat(fire_time) if fire_time else (
-        latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now)
+    due = (
+        datetime.fromisoformat(fire_time)
+        if fire_time
+        else (latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now)
+    )
     try:
         return len(run_job(engine, settings, job, due, production))
     finally:

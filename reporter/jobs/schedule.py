@@ -14,6 +14,7 @@ _TIME = r"([01]?\d|2[0-3]):([0-5]\d)"
 
 def _cron_weekdays(field: str) -> str:
     """Crontab weekday numbers (0 = Sunday) as names: APScheduler 3 counts 0 as Monday."""
+
     def name(match: re.Match[str]) -> str:
         number = int(match[0])
         if number > 7:
@@ -45,8 +46,9 @@ def trigger(schedule: str, timezone: str) -> CronTrigger:
         )
     try:
         minute, hour, day, month, weekday = fields
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_weekdays(weekday),
-                           timezone=timezone)
+        return CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_weekdays(weekday), timezone=timezone
+        )
     except ValueError:
         raise ValueError(f"invalid cron expression {schedule!r}") from None
 

@@ -75,7 +75,9 @@ def build_scheduler(engine: Engine, settings: Settings, processes: bool = True) 
     workers = settings.scheduler.workers
     executor = FireTimeProcessPool(max_workers=workers) if processes else FireTimeThreadPool(max_workers=workers)
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=f"apscheduler_jobs_{instance_name(settings)}")},
+        jobstores={
+            "default": SQLAlchemyJobStore(engine=engine, tablename=f"apscheduler_jobs_{instance_name(settings)}")
+        },
         executors={"default": executor},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.scheduler.misfire_grace_s},
         timezone=settings.timezone,
@@ -85,8 +87,12 @@ def build_scheduler(engine: Engine, settings: Settings, processes: bool = True) 
         if event.job_id == RETRY_JOB and event.code != EVENT_JOB_ERROR:
             return  # every minute or so: its retries log themselves
         if event.code == EVENT_JOB_MISSED:
-            log.warning("job %s missed its run at %s by more than the grace time (%d s): skipped",
-                        event.job_id, event.scheduled_run_time.isoformat(), settings.scheduler.misfire_grace_s)
+            log.warning(
+                "job %s missed its run at %s by more than the grace time (%d s): skipped",
+                event.job_id,
+                event.scheduled_run_time.isoformat(),
+                settings.scheduler.misfire_grace_s,
+            )
         elif event.code == EVENT_JOB_ERROR:
             log.error("job %s failed: %s", event.job_id, event.exception)
         else:
@@ -104,8 +110,13 @@ class SyncReport:
     kept: tuple[str, ...]
 
 
-def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: Path | None, db_url: str,
-              triggers: dict[str, BaseTrigger] | None = None) -> SyncReport:
+def sync_jobs(
+    scheduler: BackgroundScheduler,
+    settings: Settings,
+    config_path: Path | None,
+    db_url: str,
+    triggers: dict[str, BaseTrigger] | None = None,
+) -> SyncReport:
     """Make the job store match the config; an unchanged job keeps its next run time (catch-up)."""
     stored = {job.id: job for job in scheduler.get_jobs()}
     added: list[str] = []
@@ -116,24 +127,43 @@ def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: P
         new_trigger = (triggers or {}).get(job.name) or trigger(job.schedule, tz)
         # The job store keeps the URL without its password; workers take the full one from
         # the scheduler's environment (see serve), so no secret is pickled into a table.
-        kwargs = {"job_name": job.name, "config_path": str(config_path) if config_path else None,
-                  "db_url": stored_url(db_url)}
+        kwargs = {
+            "job_name": job.name,
+            "config_path": str(config_path) if config_path else None,
+            "db_url": stored_url(db_url),
+        }
         old = stored.pop(job.name, None)
         if old is not None and str(old.trigger) == str(new_trigger) and old.kwargs == kwargs:
             kept.append(job.name)
             continue
-        scheduler.add_job(JOB_FUNCTION, trigger=new_trigger, id=job.name, name=job.name, kwargs=kwargs,
-                          replace_existing=True, coalesce=True, max_instances=1,
-                          misfire_grace_time=settings.scheduler.misfire_grace_s)
+        scheduler.add_job(
+            JOB_FUNCTION,
+            trigger=new_trigger,
+            id=job.name,
+            name=job.name,
+            kwargs=kwargs,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=settings.scheduler.misfire_grace_s,
+        )
         (changed if old is not None else added).append(job.name)
     # The retry sweep: failed and abandoned units of earlier runs (see runner.retry_units).
     every = max(1, min(60, settings.scheduler.abandon_after_s // 2))
     retry_kwargs = {"config_path": str(config_path) if config_path else None, "db_url": stored_url(db_url)}
     old = stored.pop(RETRY_JOB, None)
     if old is None or old.kwargs != retry_kwargs or old.trigger.interval != timedelta(seconds=every):
-        scheduler.add_job(RETRY_FUNCTION, trigger=IntervalTrigger(seconds=every), id=RETRY_JOB, name="retry failed units",
-                          kwargs=retry_kwargs, replace_existing=True, coalesce=True, max_instances=1,
-                          misfire_grace_time=every)
+        scheduler.add_job(
+            RETRY_FUNCTION,
+            trigger=IntervalTrigger(seconds=every),
+            id=RETRY_JOB,
+            name="retry failed units",
+            kwargs=retry_kwargs,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=every,
+        )
     # Alert rules: one evaluation per fire time (see reporter.alerts.run).
     from reporter.alerts.run import FUNCTION as ALERT_FUNCTION
     from reporter.alerts.run import PREFIX as ALERT_PREFIX
@@ -141,32 +171,50 @@ def sync_jobs(scheduler: BackgroundScheduler, settings: Settings, config_path: P
     for rule in settings.alerts:
         job_id = ALERT_PREFIX + rule.name
         new_trigger = trigger(rule.schedule, rule.timezone or settings.timezone)
-        kwargs = {"alert_name": rule.name, "config_path": str(config_path) if config_path else None,
-                  "db_url": stored_url(db_url)}
+        kwargs = {
+            "alert_name": rule.name,
+            "config_path": str(config_path) if config_path else None,
+            "db_url": stored_url(db_url),
+        }
         old = stored.pop(job_id, None)
         if old is not None and str(old.trigger) == str(new_trigger) and old.kwargs == kwargs:
             kept.append(job_id)
             continue
-        scheduler.add_job(ALERT_FUNCTION, trigger=new_trigger, id=job_id, name=job_id, kwargs=kwargs,
-                          replace_existing=True, coalesce=True, max_instances=1,
-                          misfire_grace_time=settings.scheduler.misfire_grace_s)
+        scheduler.add_job(
+            ALERT_FUNCTION,
+            trigger=new_trigger,
+            id=job_id,
+            name=job_id,
+            kwargs=kwargs,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=settings.scheduler.misfire_grace_s,
+        )
         (changed if old is not None else added).append(job_id)
     for name in stored:
         scheduler.remove_job(name)
     return SyncReport(tuple(added), tuple(changed), tuple(stored), tuple(kept))
 
 
-def serve(engine: Engine, settings: Settings, config_path: Path | None, db_url: str,
-          stop: threading.Event | None = None) -> None:
+def serve(
+    engine: Engine, settings: Settings, config_path: Path | None, db_url: str, stop: threading.Event | None = None
+) -> None:
     """Run the scheduler in the foreground until SIGINT or SIGTERM; reports in hand are finished first."""
     stop = stop or threading.Event()
     os.environ["REPORTER_DATABASE_URL"] = db_url  # inherited by the worker processes, never stored
     scheduler = build_scheduler(engine, settings)
     scheduler.start(paused=True)
     report = sync_jobs(scheduler, settings, config_path, db_url)
-    log.info("scheduler %s started: %d jobs (added %s, changed %s, removed %s); failed units are retried for %g h",
-             instance_name(settings), len(settings.jobs), list(report.added), list(report.changed),
-             list(report.removed), settings.scheduler.retry_for_h)
+    log.info(
+        "scheduler %s started: %d jobs (added %s, changed %s, removed %s); failed units are retried for %g h",
+        instance_name(settings),
+        len(settings.jobs),
+        list(report.added),
+        list(report.changed),
+        list(report.removed),
+        settings.scheduler.retry_for_h,
+    )
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s: stopping after the reports in hand", signal.Signals(signum).name)

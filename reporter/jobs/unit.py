@@ -100,8 +100,10 @@ class UnitResult:
         where = f"{u.job} / {u.campaign_id} / {u.period}"
         if self.claim.result == ClaimResult.DONE:
             if self.claim.status == RunStatus.UNKNOWN:
-                return (f"{where}: delivery outcome unknown (attempt {self.claim.attempts}): the server may have "
-                        "delivered it; not re-sent (--resend sends it again)")
+                return (
+                    f"{where}: delivery outcome unknown (attempt {self.claim.attempts}): the server may have "
+                    "delivered it; not re-sent (--resend sends it again)"
+                )
             return f"{where}: already {self.claim.status} (attempt {self.claim.attempts}); nothing to do"
         if self.claim.result == ClaimResult.BUSY:
             return f"{where}: being produced by another process ({self.claim.status}); nothing to do"
@@ -111,8 +113,11 @@ class UnitResult:
             parts.append("not delivered to " + ", ".join(f"{o.recipient} ({o.code} {o.message})" for o in failed))
         unknown = [o for o in self.outcomes if o.unknown]
         if unknown:
-            parts.append("outcome unknown for " + ", ".join(o.recipient for o in unknown)
-                         + " (the server may have delivered it; not re-sent automatically, --resend sends it again)")
+            parts.append(
+                "outcome unknown for "
+                + ", ".join(o.recipient for o in unknown)
+                + " (the server may have delivered it; not re-sent automatically, --resend sends it again)"
+            )
         return "; ".join(parts)
 
 
@@ -136,9 +141,15 @@ def _checkpoint() -> None:
         raise Interrupted("interrupted by SIGTERM")
 
 
-def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable[[], datetime],
-             sleep: Callable[[float], None] | None = None, resend: bool = False,
-             settings: Settings | None = None) -> UnitResult:
+def run_unit(
+    engine: Engine,
+    unit: Unit,
+    production: Production,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None] | None = None,
+    resend: bool = False,
+    settings: Settings | None = None,
+) -> UnitResult:
     """Claim the unit and produce it; a unit already done or in hand elsewhere is left alone.
 
     A delivered unit is sent to recipients (and destinations) that have not had it; with `resend`,
@@ -146,16 +157,29 @@ def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable
     `notify.on_failure`.
     """
     terminal = (RunStatus.DELIVERED, RunStatus.UNKNOWN) + (() if unit.delivers else (RunStatus.STORED,))
-    got = claim(engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, unit.timezone, clock(), terminal,
-                timedelta(seconds=production.abandon_after_s))
+    got = claim(
+        engine,
+        unit.job,
+        unit.campaign_id,
+        unit.period,
+        unit.start,
+        unit.end,
+        unit.timezone,
+        clock(),
+        terminal,
+        timedelta(seconds=production.abandon_after_s),
+    )
     note = ""
     if got.result == ClaimResult.DONE and unit.delivers and got.status in (RunStatus.DELIVERED, RunStatus.UNKNOWN):
         handled = handled_recipients(engine, got.run_id, resend)
-        new = [r for r in unit.recipients if _address(r) not in handled] + [d for d in unit.destinations
-                                                                            if d not in handled]
+        new = [r for r in unit.recipients if _address(r) not in handled] + [
+            d for d in unit.destinations if d not in handled
+        ]
         if new:
             if not take(engine, got.run_id, got.status, clock()):
-                return UnitResult(unit, Claim(ClaimResult.BUSY, got.run_id, RunStatus.CLAIMED, got.attempts), RunStatus.CLAIMED)
+                return UnitResult(
+                    unit, Claim(ClaimResult.BUSY, got.run_id, RunStatus.CLAIMED, got.attempts), RunStatus.CLAIMED
+                )
             got = Claim(ClaimResult.RETRY, got.run_id, RunStatus.CLAIMED, got.attempts + 1)
             note = f"sent only to {', '.join(_address(r) for r in new)} (the others already had it)"
     if got.result in (ClaimResult.DONE, ClaimResult.BUSY):
@@ -165,8 +189,16 @@ def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable
         with heartbeat(engine, got.run_id, clock, production.heartbeat_s):
             set_status(engine, got.run_id, RunStatus.RENDERING, clock())
             t = time.perf_counter()
-            report = produce(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, _formats(unit), clock(),
-                             production.branding)
+            report = produce(
+                engine,
+                unit.campaign_id,
+                unit.start,
+                unit.end,
+                unit.timezone,
+                _formats(unit),
+                clock(),
+                production.branding,
+            )
             timings["render_s"] = time.perf_counter() - t
             _checkpoint()
             paths: list[str] = []
@@ -183,8 +215,11 @@ def run_unit(engine: Engine, unit: Unit, production: Production, clock: Callable
                 return UnitResult(unit, got, RunStatus.STORED, tuple(paths), timings=timings)
             _checkpoint()
             t = time.perf_counter()
-            outcomes = _deliver(engine, got.run_id, unit, production, report, paths, clock, sleep, resend) \
-                if unit.recipients else []
+            outcomes = (
+                _deliver(engine, got.run_id, unit, production, report, paths, clock, sleep, resend)
+                if unit.recipients
+                else []
+            )
             if unit.destinations:
                 _checkpoint()
                 outcomes += _tell_destinations(engine, got.run_id, unit, report, folder, settings, clock, sleep, resend)
@@ -216,9 +251,17 @@ def _address(recipient: str) -> str:
     return parseaddr(recipient)[1] or recipient
 
 
-def tell_operators(engine: Engine, run_id: int, unit: Unit, production: Production, error: str,
-                   clock: Callable[[], datetime], why: str = "failed", settings: Settings | None = None,
-                   sleep: Callable[[float], None] | None = None) -> None:
+def tell_operators(
+    engine: Engine,
+    run_id: int,
+    unit: Unit,
+    production: Production,
+    error: str,
+    clock: Callable[[], datetime],
+    why: str = "failed",
+    settings: Settings | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> None:
     """Tell `notify.on_failure` (addresses and destinations) that a unit failed for good: once per unit, whichever
     process gets here first."""
     if not mark_final(engine, run_id, clock()):
@@ -228,8 +271,10 @@ def tell_operators(engine: Engine, run_id: int, unit: Unit, production: Producti
     addresses = [t for t in production.notify_to if "@" in t]
     names = [t for t in production.notify_to if "@" not in t]
     local = zone(unit.timezone)
-    command = (f"reporter run {shlex.quote(unit.job)} --campaign {shlex.quote(unit.campaign_id)} --period "
-               f"{unit.start.astimezone(local).date()}..{unit.end.astimezone(local).date()}")
+    command = (
+        f"reporter run {shlex.quote(unit.job)} --campaign {shlex.quote(unit.campaign_id)} --period "
+        f"{unit.start.astimezone(local).date()}..{unit.end.astimezone(local).date()}"
+    )
     if names and settings is None:
         log.error("%s: cannot tell destinations %s: no settings to find them in", where, ", ".join(names))
     elif names and settings is not None:
@@ -243,14 +288,26 @@ def tell_operators(engine: Engine, run_id: int, unit: Unit, production: Producti
     if production.smtp is None:
         log.error("%s: cannot tell %s: no SMTP server configured", where, ", ".join(addresses))
         return
-    text = (f"The report {where} {why} for good and will not be retried automatically.\n\n"
-            f"Last error: {error}\n\n"
-            f"To try again: {command}\n")
-    message = build_message(production.sender, addresses, [], f"reporter: {where} {why}",
-                            f"<pre>{html_escape(text)}</pre>", text, [], clock())
+    text = (
+        f"The report {where} {why} for good and will not be retried automatically.\n\n"
+        f"Last error: {error}\n\n"
+        f"To try again: {command}\n"
+    )
+    message = build_message(
+        production.sender,
+        addresses,
+        [],
+        f"reporter: {where} {why}",
+        f"<pre>{html_escape(text)}</pre>",
+        text,
+        [],
+        clock(),
+    )
     for outcome in send(production.smtp, message, production.sender, addresses):
         if not outcome.sent:
-            log.error("%s: could not tell %s of the failure: %s %s", where, outcome.recipient, outcome.code, outcome.message)
+            log.error(
+                "%s: could not tell %s of the failure: %s %s", where, outcome.recipient, outcome.code, outcome.message
+            )
 
 
 def _formats(unit: Unit) -> tuple[str, ...]:
@@ -260,8 +317,9 @@ def _formats(unit: Unit) -> tuple[str, ...]:
 
 def preview_unit(engine: Engine, unit: Unit, production: Production, clock: Callable[[], datetime]) -> UnitResult:
     """A dry run: render and store under the archive's preview folder, send nothing, log nothing in the run log."""
-    report = produce(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, unit.formats, clock(),
-                     production.branding)
+    report = produce(
+        engine, unit.campaign_id, unit.start, unit.end, unit.timezone, unit.formats, clock(), production.branding
+    )
     archive = Archive(f"{production.archive_root}/_preview")
     stored = report.store_in(archive, unit.job)
     if unit.delivers:
@@ -270,9 +328,17 @@ def preview_unit(engine: Engine, unit: Unit, production: Production, clock: Call
     return UnitResult(unit, preview, "preview", tuple(str(stored.path(archive.root, a.name)) for a in stored.artifacts))
 
 
-def _deliver(engine: Engine, run_id: int, unit: Unit, production: Production, report: Report,
-             paths: list[str], clock: Callable[[], datetime], sleep: Callable[[float], None] | None,
-             resend: bool) -> list[Outcome]:
+def _deliver(
+    engine: Engine,
+    run_id: int,
+    unit: Unit,
+    production: Production,
+    report: Report,
+    paths: list[str],
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None] | None,
+    resend: bool,
+) -> list[Outcome]:
     if production.smtp is None:
         raise ReporterError("no SMTP server configured")
     done = handled_recipients(engine, run_id, resend)
@@ -289,8 +355,15 @@ def _deliver(engine: Engine, run_id: int, unit: Unit, production: Production, re
     else:
         where = next((p for p in paths if p.endswith(".pdf")), None)
         size = len(files[pdf_name]) / 2**20
-        note = (f"The PDF ({size:.1f} MB) is larger than the {production.max_attachment_bytes / 2**20:.0f} MB limit for attachments; "
-                + (f"it is in the report archive: {where}" if where else "it was not archived (archive is off for this job)."))
+        note = (
+            f"The PDF ({size:.1f} MB) is larger than the {production.max_attachment_bytes / 2**20:.0f} MB limit for "
+            "attachments; "
+            + (
+                f"it is in the report archive: {where}"
+                if where
+                else "it was not archived (archive is off for this job)."
+            )
+        )
     html_name = report.named("html")
     if unit.attach_html and html_name and len(files[html_name]) <= production.max_attachment_bytes:
         attachments.append(Attachment(html_name, "text/html", files[html_name]))
@@ -301,20 +374,42 @@ def _deliver(engine: Engine, run_id: int, unit: Unit, production: Production, re
     outcomes = send(production.smtp, message, production.sender, pending, sleep=sleep)
     kinds = {_address(r): kind for kind, group in (("bcc", unit.bcc), ("cc", unit.cc), ("to", unit.to)) for r in group}
     for outcome in outcomes:
-        record_delivery(engine, run_id, outcome.recipient, outcome.status, outcome.code, outcome.message, clock(),
-                        kinds.get(outcome.recipient))
+        record_delivery(
+            engine,
+            run_id,
+            outcome.recipient,
+            outcome.status,
+            outcome.code,
+            outcome.message,
+            clock(),
+            kinds.get(outcome.recipient),
+        )
     return outcomes
 
 
-def _tell_destinations(engine: Engine, run_id: int, unit: Unit, report: Report, folder: str | None,
-                       settings: Settings | None, clock: Callable[[], datetime],
-                       sleep: Callable[[float], None] | None, resend: bool) -> list[Outcome]:
+def _tell_destinations(
+    engine: Engine,
+    run_id: int,
+    unit: Unit,
+    report: Report,
+    folder: str | None,
+    settings: Settings | None,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None] | None,
+    resend: bool,
+) -> list[Outcome]:
     """Give each destination that has not had it the report notice; record each outcome as it comes."""
     if settings is None:
         raise ReporterError(f"destinations {', '.join(unit.destinations)} given without the settings that define them")
     done = handled_recipients(engine, run_id, resend)
-    notice = report_notice(unit.job, unit.period, unit.subject, report.stats, report.rendered.summary,
-                           report_link(settings.web.base_url, folder))
+    notice = report_notice(
+        unit.job,
+        unit.period,
+        unit.subject,
+        report.stats,
+        report.rendered.summary,
+        report_link(settings.web.base_url, folder),
+    )
     outcomes = []
     for name in unit.destinations:
         if name in done:
@@ -324,8 +419,16 @@ def _tell_destinations(engine: Engine, run_id: int, unit: Unit, report: Report, 
         message = _attempts_text(attempts)
         status = "sent" if last.status == "delivered" else last.status
         record_delivery(engine, run_id, name, status, last.code, message, clock(), kind_of(name, settings))
-        outcomes.append(Outcome(name, last.status == "delivered", last.code, message, transient=last.transient,
-                                unknown=last.status == "unknown"))
+        outcomes.append(
+            Outcome(
+                name,
+                last.status == "delivered",
+                last.code,
+                message,
+                transient=last.transient,
+                unknown=last.status == "unknown",
+            )
+        )
     return outcomes
 
 

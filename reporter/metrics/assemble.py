@@ -40,7 +40,7 @@ TREND_KEYS = {SENT: "sent", IMPRESSION: "impressions", CLICK: "clicks", ERROR: "
 def _sends(results: dict[str, Any], prefix: str = "") -> dict[str, queries.Histogram]:
     """{"*" or variant: users by the bucket of their first send} from the per-variant jobs."""
     head = f"{prefix}sends:"
-    return {name[len(head):]: hist for name, hist in results.items() if name.startswith(head)}
+    return {name[len(head) :]: hist for name, hist in results.items() if name.startswith(head)}
 
 
 def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict[str, Any]) -> CampaignStats:
@@ -118,8 +118,10 @@ def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict
         impressed_users=distinct.get(IMPRESSION, 0),
         clicked_users=distinct.get(CLICK, 0),
         uplift=Uplift(
-            by_channel.get("push_amplification", 0), by_channel.get("app_inbox", 0),
-            reach.push_amplification_reached, reach.app_inbox_reached,
+            by_channel.get("push_amplification", 0),
+            by_channel.get("app_inbox", 0),
+            reach.push_amplification_reached,
+            reach.app_inbox_reached,
         ),
         uninstalls=assigned.uninstalls,
     )
@@ -133,8 +135,11 @@ def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict
         os_split[platform] += n
         device_split[device] += n
     errors = sorted(
-        (ErrorCount(code, n, k.category, k.platform, k.retryable, k.meaning, k.uninstall)
-         for code, n in error_rows for k in [classify(code)]),
+        (
+            ErrorCount(code, n, k.category, k.platform, k.retryable, k.meaning, k.uninstall)
+            for code, n in error_rows
+            for k in [classify(code)]
+        ),
         key=lambda e: (-e.count, e.code),
     )
     by_category = ErrorsByCategory(
@@ -146,8 +151,16 @@ def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict
     sample_ratio = None
     if campaign.info.type == "ab":
         variants, winner, sample_ratio, verdict = _variants(
-            campaign, buckets, per_variant, per_variant_channel, distinct_variant, sends, conv, revenue_by_variant,
-            variant_figures, _variant_arms(campaign, work.since, since),
+            campaign,
+            buckets,
+            per_variant,
+            per_variant_channel,
+            distinct_variant,
+            sends,
+            conv,
+            revenue_by_variant,
+            variant_figures,
+            _variant_arms(campaign, work.since, since),
         )
     control = _control(sends["*"], conv, assigned)
     arms = _control_arms(work.since, since)
@@ -173,7 +186,9 @@ def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict
     )
 
 
-def _variant_arms(campaign: StoredCampaign, since: BucketPlan | None, results: dict[str, Any]) -> dict[str, verdicts.Arm]:
+def _variant_arms(
+    campaign: StoredCampaign, since: BucketPlan | None, results: dict[str, Any]
+) -> dict[str, verdicts.Arm]:
     """Each variant's users and converters at every look since the test started."""
     if since is None:
         return {}
@@ -195,8 +210,9 @@ def _control_arms(since: BucketPlan | None, results: dict[str, Any]) -> tuple[ve
     conv: queries.Conversions = results["conv"]
     hists, signs = zip(*a.treatment(results["sends"]["*"]), strict=True)
     treated = verdicts.cumulate(hists, since, signs)
-    control = verdicts.Arm(verdicts.cumulate([a.control], since),
-                           verdicts.cumulate([conv.itt_by_bucket["control"]], since))
+    control = verdicts.Arm(
+        verdicts.cumulate([a.control], since), verdicts.cumulate([conv.itt_by_bucket["control"]], since)
+    )
     treatment = verdicts.Arm(treated, verdicts.cumulate([conv.itt_by_bucket["treatment"]], since))
     return control, treatment
 

@@ -45,7 +45,7 @@ class BucketPlan:
 def is_hourly(period: Period) -> bool:
     """Hourly buckets for periods of at most seven days on the local clock."""
     tz = zone(period.timezone)
-    local = (period.end.astimezone(tz).replace(tzinfo=None) - period.start.astimezone(tz).replace(tzinfo=None))
+    local = period.end.astimezone(tz).replace(tzinfo=None) - period.start.astimezone(tz).replace(tzinfo=None)
     return local <= HOURLY_MAX
 
 
@@ -100,12 +100,15 @@ def fold(plan: BucketPlan, figures: Mapping[int, Mapping[str, float]]) -> Trend:
         for k, v in figures.get(b.key, {}).items():
             acc[k] += v
     daily = tuple(_bucket(d.isoformat(), f, day_partial[d]) for d, f in by_day.items())
-    weekly = _group(by_day, day_partial, lambda d: d - timedelta(days=d.weekday()), lambda d: d.isoformat(),
-                    lambda d: [d + timedelta(days=i) for i in range(7)])
-    monthly = _group(by_day, day_partial, lambda d: d.replace(day=1), lambda d: d.strftime("%Y-%m"), _month_days)
-    hourly = (
-        tuple(_bucket(b.label, figures.get(b.key, {}), b.partial) for b in plan.buckets) if plan.hourly else None
+    weekly = _group(
+        by_day,
+        day_partial,
+        lambda d: d - timedelta(days=d.weekday()),
+        lambda d: d.isoformat(),
+        lambda d: [d + timedelta(days=i) for i in range(7)],
     )
+    monthly = _group(by_day, day_partial, lambda d: d.replace(day=1), lambda d: d.strftime("%Y-%m"), _month_days)
+    hourly = tuple(_bucket(b.label, figures.get(b.key, {}), b.partial) for b in plan.buckets) if plan.hourly else None
     return Trend(daily, weekly, monthly, hourly)
 
 

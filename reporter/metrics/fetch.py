@@ -50,8 +50,13 @@ def _load_campaign(conn: Connection, campaign_id: str) -> StoredCampaign:
         message_body=message.body if message else None,
     )
     return StoredCampaign(
-        row.id, info, row.start_at, row.end_at, variants,  # UtcDateTime: aware UTC on every database
-        row.first_event_us, row.last_event_us,
+        row.id,
+        info,
+        row.start_at,
+        row.end_at,
+        variants,  # UtcDateTime: aware UTC on every database
+        row.first_event_us,
+        row.last_event_us,
     )
 
 
@@ -119,6 +124,7 @@ def compute_stats_concurrently(
         period = report_period(campaign, start, end, tz, now)
         work = plan_work(campaign, period)
         if dialect == "postgresql":
+
             def join(conn: Connection) -> Connection:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))

@@ -121,8 +121,11 @@ def plan_work(campaign: StoredCampaign, period: Period) -> Work:
         since = plan(since_period)
         if started != period.start:
             since_scope = _scope(campaign, since_period, since)
-            jobs += [(f"since_{name}", query, s) for name, query, s in _jobs(campaign, since_scope)
-                     if name.split(":")[0] in SINCE_QUERIES]
+            jobs += [
+                (f"since_{name}", query, s)
+                for name, query, s in _jobs(campaign, since_scope)
+                if name.split(":")[0] in SINCE_QUERIES
+            ]
     return Work(buckets, since, started.astimezone(tz), tuple(jobs))
 
 

@@ -103,8 +103,12 @@ class Scope:
 
 def _literal_table(name: str, types: dict[str, TypeEngine[Any]], rows: Sequence[tuple[Any, ...]]) -> CTE:
     selects = [
-        select(*(cast(literal(v, t), t).label(k) if v is not None else cast(null(), t).label(k)
-                 for (k, t), v in zip(types.items(), row, strict=True)))
+        select(
+            *(
+                cast(literal(v, t), t).label(k) if v is not None else cast(null(), t).label(k)
+                for (k, t), v in zip(types.items(), row, strict=True)
+            )
+        )
         for row in rows
     ]
     return union_all(*selects).cte(name) if len(selects) > 1 else selects[0].cte(name)
@@ -247,11 +251,7 @@ def _attributed_send(scope: Scope, conv: FromClause) -> ColumnElement[str | None
 def _first_in_period(scope: Scope, row: FromClause, *kinds: EventType) -> ColumnElement[int | None]:
     """The time of the row's user's first event of one of `kinds` in the period (NULL if none)."""
     t = EVENTS.alias("f_" + "_".join(k.label for k in kinds))
-    return (
-        select(func.min(t.c.ts))
-        .where(scope.where(t, *kinds), t.c.user_id == row.c.user_id)
-        .scalar_subquery()
-    )
+    return select(func.min(t.c.ts)).where(scope.where(t, *kinds), t.c.user_id == row.c.user_id).scalar_subquery()
 
 
 TREATED = (EventType.SENT, EventType.ERROR)  # the events that assign a user to the treatment group
@@ -263,7 +263,8 @@ class Conversions:
 
     by_bucket: list[tuple[int, str, int, float]]  # (bucket key, variant or '', conversions, revenue)
     converted: int
-    by_variant: dict[str, Histogram]  # converted users by the bucket of their first conversion attributed to the variant
+    # converted users by the bucket of their first conversion attributed to the variant
+    by_variant: dict[str, Histogram]
     view_through: int
     click_through: int
     view_through_events: int
@@ -309,20 +310,29 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
     zero, no_revenue, blank = literal(0), cast(literal(0.0), Float), cast(literal(""), String)
     attributed = and_(conv.c.in_period == true(), conv.c.attr.is_not(None))
     per_bucket = (
-        select(literal(0).label("kind"), conv.c.bucket, conv.c.attr, func.count(),
-               cast(func.coalesce(func.sum(conv.c.revenue), 0.0), Float), zero, zero, zero, zero)
+        select(
+            literal(0).label("kind"),
+            conv.c.bucket,
+            conv.c.attr,
+            func.count(),
+            cast(func.coalesce(func.sum(conv.c.revenue), 0.0), Float),
+            zero,
+            zero,
+            zero,
+            zero,
+        )
         .where(attributed)
         .group_by(conv.c.bucket, conv.c.attr)
     )
     first_attributed = (
-        select(conv.c.attr, func.min(conv.c.bucket).label("first")).where(attributed)
-        .group_by(conv.c.attr, conv.c.user_id).subquery("first_attributed")
+        select(conv.c.attr, func.min(conv.c.bucket).label("first"))
+        .where(attributed)
+        .group_by(conv.c.attr, conv.c.user_id)
+        .subquery("first_attributed")
     )
-    per_variant = (
-        select(literal(1), first_attributed.c.first, first_attributed.c.attr, func.count(), no_revenue,
-               zero, zero, zero, zero)
-        .group_by(first_attributed.c.attr, first_attributed.c.first)
-    )
+    per_variant = select(
+        literal(1), first_attributed.c.first, first_attributed.c.attr, func.count(), no_revenue, zero, zero, zero, zero
+    ).group_by(first_attributed.c.attr, first_attributed.c.first)
 
     def users_where(flag: ColumnElement[bool]) -> ColumnElement[int]:
         return func.count(distinct(case((flag, conv.c.user_id))))
@@ -331,8 +341,15 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
         return func.coalesce(func.sum(case((flag, 1), else_=0)), 0)
 
     users = select(
-        literal(2), zero, blank, users_where(attributed), no_revenue,
-        users_where(conv.c.vt == 1), users_where(conv.c.ct == 1), events_where(conv.c.vt == 1), events_where(conv.c.ct == 1),
+        literal(2),
+        zero,
+        blank,
+        users_where(attributed),
+        no_revenue,
+        users_where(conv.c.vt == 1),
+        users_where(conv.c.ct == 1),
+        events_where(conv.c.vt == 1),
+        events_where(conv.c.ct == 1),
     )
     # Intent to treat: a user's assignment is the earliest of their first send,
     # error and control event in the period; the conversion counts for that
@@ -341,7 +358,10 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
     is_control = and_(conv.c.a_control.is_not(None), or_(treated_at.is_(None), conv.c.a_control < treated_at))
     assigned = (
         select(
-            conv.c.user_id, conv.c.ts, conv.c.revenue, conv.c.bucket,
+            conv.c.user_id,
+            conv.c.ts,
+            conv.c.revenue,
+            conv.c.bucket,
             case((is_control, literal("control")), else_=literal("treatment")).label("grp"),
             case((is_control, conv.c.a_control), else_=treated_at).label("at"),
         )
@@ -350,20 +370,29 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
     )
     converts = and_(assigned.c.ts >= assigned.c.at, assigned.c.ts <= assigned.c.at + scope.window_us)
     itt = (
-        select(literal(3), zero, assigned.c.grp, func.count(distinct(assigned.c.user_id)),
-               cast(func.coalesce(func.sum(assigned.c.revenue), 0.0), Float), zero, zero, zero, zero)
+        select(
+            literal(3),
+            zero,
+            assigned.c.grp,
+            func.count(distinct(assigned.c.user_id)),
+            cast(func.coalesce(func.sum(assigned.c.revenue), 0.0), Float),
+            zero,
+            zero,
+            zero,
+            zero,
+        )
         .where(converts)
         .group_by(assigned.c.grp)
     )
     first_itt = (
         select(assigned.c.grp, func.min(assigned.c.bucket).label("first"))
         .where(converts, assigned.c.bucket.is_not(None))
-        .group_by(assigned.c.grp, assigned.c.user_id).subquery("first_itt")
+        .group_by(assigned.c.grp, assigned.c.user_id)
+        .subquery("first_itt")
     )
-    itt_buckets = (
-        select(literal(4), first_itt.c.first, first_itt.c.grp, func.count(), no_revenue, zero, zero, zero, zero)
-        .group_by(first_itt.c.grp, first_itt.c.first)
-    )
+    itt_buckets = select(
+        literal(4), first_itt.c.first, first_itt.c.grp, func.count(), no_revenue, zero, zero, zero, zero
+    ).group_by(first_itt.c.grp, first_itt.c.first)
     by_bucket: list[tuple[int, str, int, float]] = []
     by_variant: dict[str, Histogram] = {}
     itt_converted: dict[str, int] = {}
@@ -382,8 +411,9 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
             itt_converted[attr], itt_revenue[attr] = int(n), float(revenue)
         else:
             itt_by_bucket[attr][int(bucket)] = int(n)
-    return Conversions(by_bucket, converted, by_variant, vt, ct, vt_events, ct_events, itt_converted, itt_revenue,
-                       itt_by_bucket)
+    return Conversions(
+        by_bucket, converted, by_variant, vt, ct, vt_events, ct_events, itt_converted, itt_revenue, itt_by_bucket
+    )
 
 
 @dataclass(frozen=True)
@@ -400,11 +430,15 @@ def reach(conn: Connection, scope: Scope) -> Reach:
     for tag, channel in enumerate(("push_amplification", "app_inbox")):
         i, p = EVENTS.alias(f"i_{channel}"), EVENTS.alias(f"p_{channel}")
         only_there = ~exists().where(
-            scope.where(p, EventType.IMPRESSION), p.c.user_id == i.c.user_id,
+            scope.where(p, EventType.IMPRESSION),
+            p.c.user_id == i.c.user_id,
             or_(p.c.channel == "push", p.c.channel.is_(None)),
         )
-        parts.append(select(literal(tag), func.count(distinct(i.c.user_id))).where(
-            scope.where(i, EventType.IMPRESSION), i.c.channel == channel, only_there))
+        parts.append(
+            select(literal(tag), func.count(distinct(i.c.user_id))).where(
+                scope.where(i, EventType.IMPRESSION), i.c.channel == channel, only_there
+            )
+        )
     rows = dict(conn.execute(union_all(*parts)).tuples().all())
     return Reach(int(rows[0]), int(rows[1]))
 
@@ -432,18 +466,23 @@ def assignments(conn: Connection, scope: Scope) -> Assignments:
     """Uninstalls, and who joins which group when, by intent to treat (a probe per control or error user)."""
     e = EVENTS.alias("uninstall")
     zero = literal(0)
-    parts = [select(literal(0), zero, func.count(distinct(e.c.user_id))).where(
-        scope.where(e, EventType.ERROR), e.c.error_code.in_(UNINSTALL_CODES))]
+    parts = [
+        select(literal(0), zero, func.count(distinct(e.c.user_id))).where(
+            scope.where(e, EventType.ERROR), e.c.error_code.in_(UNINSTALL_CODES)
+        )
+    ]
     # Materialized, so that the probes run once per user, not once per mention below.
     first_control = _firsts(scope, "first_control", EventType.CONTROL)
     controls = (
         select(first_control.c.at, _first_in_period(scope, first_control, *TREATED).label("other"))
-        .cte("control_firsts").prefix_with("MATERIALIZED")
+        .cte("control_firsts")
+        .prefix_with("MATERIALIZED")
     )
     first_error = _firsts(scope, "first_error", EventType.ERROR)
     errors = (
         select(first_error.c.at, _first_in_period(scope, first_error, EventType.SENT).label("other"))
-        .cte("error_firsts").prefix_with("MATERIALIZED")
+        .cte("error_firsts")
+        .prefix_with("MATERIALIZED")
     )
     # A tie goes to the treatment group (control) and to the send (errors).
     for tag, firsts, later in ((1, controls, False), (2, controls, True), (3, errors, False), (4, errors, True)):

@@ -8,9 +8,26 @@ from typing import Any
 from reporter.metrics.model import CampaignStats, TrendBucket, VariantStats
 
 VARIANT_KEYS = (
-    "variant", "name", "baseline", "sent", "sent_users", "impressions", "impressed_users", "clicks",
-    "clicked_users", "ctr", "click_rate", "errors", "converted_users", "conversion_rate", "revenue",
-    "revenue_per_user", "funnel", "probability_best", "channels", "vs_baseline",
+    "variant",
+    "name",
+    "baseline",
+    "sent",
+    "sent_users",
+    "impressions",
+    "impressed_users",
+    "clicks",
+    "clicked_users",
+    "ctr",
+    "click_rate",
+    "errors",
+    "converted_users",
+    "conversion_rate",
+    "revenue",
+    "revenue_per_user",
+    "funnel",
+    "probability_best",
+    "channels",
+    "vs_baseline",
 )
 
 
@@ -22,8 +39,11 @@ def _trend(stats: CampaignStats) -> dict[str, Any]:
     """daily, weekly, monthly; hourly first when the period has it (at most seven days)."""
     t = stats.trend
     out = {} if t.hourly is None else {"hourly": [_bucket(b) for b in t.hourly]}
-    out.update(daily=[_bucket(b) for b in t.daily], weekly=[_bucket(b) for b in t.weekly],
-               monthly=[_bucket(b) for b in t.monthly])
+    out.update(
+        daily=[_bucket(b) for b in t.daily],
+        weekly=[_bucket(b) for b in t.weekly],
+        monthly=[_bucket(b) for b in t.monthly],
+    )
     return out
 
 
@@ -40,8 +60,12 @@ def stats_to_json(stats: CampaignStats) -> dict[str, Any]:
     c = stats.campaign
     return {
         "campaign": {
-            "id": c.id, "name": c.name, "type": c.type, "conversion_event": c.conversion_event,
-            "conversion_window_hours": c.conversion_window_hours, "currency": c.currency,
+            "id": c.id,
+            "name": c.name,
+            "type": c.type,
+            "conversion_event": c.conversion_event,
+            "conversion_window_hours": c.conversion_window_hours,
+            "currency": c.currency,
         },
         "period": {
             "from": stats.period.start.isoformat(),

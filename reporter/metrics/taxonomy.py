@@ -19,24 +19,42 @@ class ErrorKind:
 TAXONOMY: dict[str, ErrorKind] = {
     # FCM HTTP v1
     # The push platform's own reading of these two: "undelivered due to app uninstall".
-    "UNREGISTERED": ErrorKind("non_technical", "fcm", False, "The app was uninstalled or the token expired", uninstall=True),
-    "INVALID_ARGUMENT": ErrorKind("technical", "fcm", False, "The request was malformed (bad token format or payload field)"),
-    "SENDER_ID_MISMATCH": ErrorKind("technical", "fcm", False, "The token belongs to a different sender (Firebase project)"),
-    "QUOTA_EXCEEDED": ErrorKind("technical", "fcm", True, "The sending rate limit was exceeded; retry later with backoff"),
+    "UNREGISTERED": ErrorKind(
+        "non_technical", "fcm", False, "The app was uninstalled or the token expired", uninstall=True
+    ),
+    "INVALID_ARGUMENT": ErrorKind(
+        "technical", "fcm", False, "The request was malformed (bad token format or payload field)"
+    ),
+    "SENDER_ID_MISMATCH": ErrorKind(
+        "technical", "fcm", False, "The token belongs to a different sender (Firebase project)"
+    ),
+    "QUOTA_EXCEEDED": ErrorKind(
+        "technical", "fcm", True, "The sending rate limit was exceeded; retry later with backoff"
+    ),
     "UNAVAILABLE": ErrorKind("technical", "fcm", True, "FCM was temporarily unavailable; retry with backoff"),
     "INTERNAL": ErrorKind("technical", "fcm", True, "FCM had an internal error; retry with backoff"),
-    "THIRD_PARTY_AUTH_ERROR": ErrorKind("technical", "fcm", False, "The APNs or web push credentials configured in FCM were rejected"),
+    "THIRD_PARTY_AUTH_ERROR": ErrorKind(
+        "technical", "fcm", False, "The APNs or web push credentials configured in FCM were rejected"
+    ),
     # APNs
     "BadDeviceToken": ErrorKind("technical", "apns", False, "The device token is invalid for this environment"),
-    "Unregistered": ErrorKind("non_technical", "apns", False, "The app was uninstalled or the token expired", uninstall=True),
-    "DeviceTokenNotForTopic": ErrorKind("technical", "apns", False, "The device token does not match the app's bundle id (topic)"),
+    "Unregistered": ErrorKind(
+        "non_technical", "apns", False, "The app was uninstalled or the token expired", uninstall=True
+    ),
+    "DeviceTokenNotForTopic": ErrorKind(
+        "technical", "apns", False, "The device token does not match the app's bundle id (topic)"
+    ),
     "PayloadTooLarge": ErrorKind("technical", "apns", False, "The notification payload is larger than APNs allows"),
     "TooManyRequests": ErrorKind("technical", "apns", True, "Too many requests to the same device token; retry later"),
     "InternalServerError": ErrorKind("technical", "apns", True, "APNs had an internal error; retry"),
     "ServiceUnavailable": ErrorKind("technical", "apns", True, "APNs was unavailable; retry"),
-    "ExpiredProviderToken": ErrorKind("technical", "apns", True, "The provider authentication token expired; refresh it and retry"),
+    "ExpiredProviderToken": ErrorKind(
+        "technical", "apns", True, "The provider authentication token expired; refresh it and retry"
+    ),
     # Not technical: the platform chose not to send.
-    "FREQUENCY_CAP_EXCEEDED": ErrorKind("non_technical", "any", False, "The user already received the maximum number of messages"),
+    "FREQUENCY_CAP_EXCEEDED": ErrorKind(
+        "non_technical", "any", False, "The user already received the maximum number of messages"
+    ),
     "DND_HOURS": ErrorKind("non_technical", "any", False, "The send fell in the user's do-not-disturb hours"),
     "USER_UNSUBSCRIBED": ErrorKind("non_technical", "any", False, "The user opted out of push notifications"),
     "NO_PUSH_TOKEN": ErrorKind("non_technical", "any", False, "The user has no push token on any device"),

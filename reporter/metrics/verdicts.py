@@ -70,8 +70,12 @@ def compare(baseline: Arm, other: Arm, planned: float | None) -> tuple[Compariso
     seq = always_valid(looks, planned or DEFAULT_PLANNED_USERS)
     gate = enough_data(baseline.x, baseline.n) and enough_data(other.x, other.n)
     comparison = Comparison(
-        difference=seq.difference, ci_low=seq.ci_low, ci_high=seq.ci_high, p_value=seq.p_value,
-        significant=False, fixed_p_value=fixed_p_value(baseline.x, baseline.n, other.x, other.n),
+        difference=seq.difference,
+        ci_low=seq.ci_low,
+        ci_high=seq.ci_high,
+        p_value=seq.p_value,
+        significant=False,
+        fixed_p_value=fixed_p_value(baseline.x, baseline.n, other.x, other.n),
         verdict=Verdict.NOT_ENOUGH_DATA,
     )
     return comparison, gate

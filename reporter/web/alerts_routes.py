@@ -20,15 +20,22 @@ async def alerts_page(request: Request, user: User) -> Response:
     """Each rule's states per campaign (and group), then the newest changes and notices."""
     states, events = state_of(request).alerts()
     metrics = {a.name: a.metric for a in state_of(request).settings.alerts}
-    return page(request, "alerts.html.j2", states=states, events=events,
-                shown=lambda rule, value: shown(metrics.get(rule, ""), value))
+    return page(
+        request,
+        "alerts.html.j2",
+        states=states,
+        events=events,
+        shown=lambda rule, value: shown(metrics.get(rule, ""), value),
+    )
 
 
 @requires("viewer", api=True)
 async def api_alerts(request: Request, user: User) -> Response:
     """The alerts page as JSON."""
     states, events = state_of(request).alerts()
-    return JSONResponse({
-        "states": [jsonable({k: getattr(s, k) for k in STATE_FIELDS}) for s in states],
-        "events": [jsonable({k: getattr(e, k) for k in EVENT_FIELDS}) for e in events],
-    })
+    return JSONResponse(
+        {
+            "states": [jsonable({k: getattr(s, k) for k in STATE_FIELDS}) for s in states],
+            "events": [jsonable({k: getattr(e, k) for k in EVENT_FIELDS}) for e in events],
+        }
+    )

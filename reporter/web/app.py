@@ -58,17 +58,27 @@ def build_app(settings: Settings, engine: Engine, config_path: Path | None, db_u
 
     secret = os.environ.get(settings.web.secret_key_env)
     if not secret and not settings.web.anonymous:
-        raise UserError(f"web.secret_key_env: the environment variable {settings.web.secret_key_env} is not set "
-                        "(it signs the session cookies; or set web.anonymous: true)")
+        raise UserError(
+            f"web.secret_key_env: the environment variable {settings.web.secret_key_env} is not set "
+            "(it signs the session cookies; or set web.anonymous: true)"
+        )
     if not settings.web.anonymous and not settings.web.users:
-        raise UserError("web: nobody could log in: add web.users (see `reporter hash-password`) or set "
-                        "web.anonymous: true")
+        raise UserError(
+            "web: nobody could log in: add web.users (see `reporter hash-password`) or set web.anonymous: true"
+        )
     if secret is not None and len(secret) < 16:
         raise UserError(f"web.secret_key_env: {settings.web.secret_key_env} is too short (at least 16 characters)")
     sessions = SessionStore(engine, settings.web.session_hours * 3600, time.time)
-    return create_app(settings, settings.archive.root, functools.partial(runs, engine),
-                      functools.partial(_jobs, engine, settings), functools.partial(_run_now, engine, settings),
-                      secret, sessions, alerts=functools.partial(_alerts, engine))
+    return create_app(
+        settings,
+        settings.archive.root,
+        functools.partial(runs, engine),
+        functools.partial(_jobs, engine, settings),
+        functools.partial(_run_now, engine, settings),
+        secret,
+        sessions,
+        alerts=functools.partial(_alerts, engine),
+    )
 
 
 def create_app(
@@ -86,10 +96,19 @@ def create_app(
     web = settings.web
     archive = CachedArchive(archive_root)
     state = WebState(
-        settings=settings, templates=environment(), archive=archive, responses=ResponseCache(archive),
-        history=history, jobs=jobs, run_now=run_now, sessions=sessions,
-        throttle=throttle or LoginThrottle(Limit(web.login_user_failures, web.login_window_s, web.login_lockout_max_s),
-                                           Limit(web.login_address_failures, web.login_window_s, web.login_lockout_max_s)),
+        settings=settings,
+        templates=environment(),
+        archive=archive,
+        responses=ResponseCache(archive),
+        history=history,
+        jobs=jobs,
+        run_now=run_now,
+        sessions=sessions,
+        throttle=throttle
+        or LoginThrottle(
+            Limit(web.login_user_failures, web.login_window_s, web.login_lockout_max_s),
+            Limit(web.login_address_failures, web.login_window_s, web.login_lockout_max_s),
+        ),
         # A pool of its own: a flood of password guesses never takes the threads of other work.
         verifier=ThreadPoolExecutor(max_workers=web.password_threads, thread_name_prefix="password"),
         users={u.name: (u.password_hash, u.role) for u in web.users},
@@ -98,11 +117,20 @@ def create_app(
     )
     # The cookie's own expiry is renewed by every response; the login's issue time inside it is not.
     middleware = [
-        Middleware(SessionMiddleware, secret_key=secret_key or secrets.token_urlsafe(32), session_cookie="reporter_session",
-                   same_site="strict", https_only=False, max_age=int(sessions.lifetime_s)),
+        Middleware(
+            SessionMiddleware,
+            secret_key=secret_key or secrets.token_urlsafe(32),
+            session_cookie="reporter_session",
+            same_site="strict",
+            https_only=False,
+            max_age=int(sessions.lifetime_s),
+        ),
     ]
-    app = HeadedStarlette(routes=ROUTES, middleware=middleware,
-                          exception_handlers={ArchiveError: archive_unavailable, ArchiveRootError: archive_unavailable})
+    app = HeadedStarlette(
+        routes=ROUTES,
+        middleware=middleware,
+        exception_handlers={ArchiveError: archive_unavailable, ArchiveRootError: archive_unavailable},
+    )
     app.state.web = state
     return app
 

@@ -34,11 +34,20 @@ def _index_page(request: Request) -> Response:
     if isinstance(result, Response):
         return result
     result_page, f = result
-    query = {k: v for k, v in {"job": f["job"], "campaign": f["campaign"],
-                               "from": request.query_params.get("from", ""), "to": request.query_params.get("to", "")}.items() if v}
+    query = {
+        k: v
+        for k, v in {
+            "job": f["job"],
+            "campaign": f["campaign"],
+            "from": request.query_params.get("from", ""),
+            "to": request.query_params.get("to", ""),
+        }.items()
+        if v
+    }
     jobs_seen = sorted({r.job for r in state_of(request).archive.runs()})
-    return page(request, "archive.html.j2", result=result_page, filters=f, jobs_seen=jobs_seen,
-                query=query, urlencode=urlencode)
+    return page(
+        request, "archive.html.j2", result=result_page, filters=f, jobs_seen=jobs_seen, query=query, urlencode=urlencode
+    )
 
 
 def _api_runs_page(request: Request) -> Response:
@@ -46,8 +55,14 @@ def _api_runs_page(request: Request) -> Response:
     if isinstance(result, Response):
         return result
     result_page, _f = result
-    return JSONResponse({"page": result_page.page, "pages": result_page.pages, "total": result_page.total,
-                         "runs": [asdict(r) for r in result_page.runs]})
+    return JSONResponse(
+        {
+            "page": result_page.page,
+            "pages": result_page.pages,
+            "total": result_page.total,
+            "runs": [asdict(r) for r in result_page.runs],
+        }
+    )
 
 
 def _listing(request: Request) -> tuple[Page, dict[str, Any]] | Response:
@@ -66,4 +81,10 @@ def _filters(request: Request) -> tuple[dict[str, Any], str | None]:
         number = int(q.get("page", "1"))
     except ValueError as exc:
         return {}, f"bad filter: {exc}"
-    return {"job": q.get("job", ""), "campaign": q.get("campaign", ""), "start": start, "end": end, "page": number}, None
+    return {
+        "job": q.get("job", ""),
+        "campaign": q.get("campaign", ""),
+        "start": start,
+        "end": end,
+        "page": number,
+    }, None

@@ -57,8 +57,9 @@ def address_of(recipient: str) -> str:
     return (parseaddr(recipient)[1] or recipient).strip().lower()
 
 
-def visible_runs(runs: Iterable[Any], operator: bool, bcc_of: Callable[[str], frozenset[str] | None],
-                 archive_root: Path) -> list[RunRow]:
+def visible_runs(
+    runs: Iterable[Any], operator: bool, bcc_of: Callable[[str], frozenset[str] | None], archive_root: Path
+) -> list[RunRow]:
     """The runs (reporter.history.RunView) with what the role may not see left out.
 
     `bcc_of(job)` gives the bare Bcc addresses of a configured job, None for a job not configured.
@@ -70,15 +71,26 @@ def visible_runs(runs: Iterable[Any], operator: bool, bcc_of: Callable[[str], fr
         shown = [d for d in run.deliveries if _shown(d, bcc)]
         recipients = None
         if operator:
-            recipients = tuple(RecipientRow(d.recipient, d.status, d.smtp_code, _redact(d.smtp_message, root, bcc))
-                               for d in shown)
-        rows.append(RunRow(
-            run.id, run.job, run.campaign_id, run.period, run.status, run.attempts, run.claimed_at, run.finished_at,
-            _redact(run.error, root, bcc if operator else None),
-            tuple(_relative(p, root) for p in run.artifacts),
-            _counts(run.deliveries),
-            recipients, len(run.deliveries) - (len(recipients) if recipients is not None else 0),
-        ))
+            recipients = tuple(
+                RecipientRow(d.recipient, d.status, d.smtp_code, _redact(d.smtp_message, root, bcc)) for d in shown
+            )
+        rows.append(
+            RunRow(
+                run.id,
+                run.job,
+                run.campaign_id,
+                run.period,
+                run.status,
+                run.attempts,
+                run.claimed_at,
+                run.finished_at,
+                _redact(run.error, root, bcc if operator else None),
+                tuple(_relative(p, root) for p in run.artifacts),
+                _counts(run.deliveries),
+                recipients,
+                len(run.deliveries) - (len(recipients) if recipients is not None else 0),
+            )
+        )
     return rows
 
 
@@ -123,5 +135,5 @@ def _redact(text: str | None, root: str, hide: frozenset[str] | None) -> str | N
 def _relative(path: str, root: str) -> str:
     """A path under the archive root relative to it; any other path by its last part only."""
     if path.startswith(root.rstrip("/") + "/"):
-        return path[len(root.rstrip("/")) + 1:]
+        return path[len(root.rstrip("/")) + 1 :]
     return path.rstrip("/").rsplit("/", 1)[-1]

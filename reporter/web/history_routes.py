@@ -38,4 +38,6 @@ async def api_history(request: Request, user: User) -> Response:
 def _history_rows(request: Request, user: User) -> tuple[str, list[RunRow]]:
     state = state_of(request)
     job = request.query_params.get("job") or ""
-    return job, visible_runs(state.history(job or None, 200), is_operator(user), state.bcc.get, state.archive.archive.root)
+    return job, visible_runs(
+        state.history(job or None, 200), is_operator(user), state.bcc.get, state.archive.archive.root
+    )

@@ -45,8 +45,9 @@ class CachedArchive:
     def stamp(self) -> tuple[int, int] | None:
         return self._stamp
 
-    def filtered(self, job: str = "", campaign: str = "", start: date | None = None,
-                 end: date | None = None) -> list[ArchivedRun]:
+    def filtered(
+        self, job: str = "", campaign: str = "", start: date | None = None, end: date | None = None
+    ) -> list[ArchivedRun]:
         """filter_runs over the index, remembered per filter until the index changes."""
         runs = self.runs()
         key = (job, campaign.lower(), start, end)
@@ -75,8 +76,14 @@ class Page:
     total: int
 
 
-def filter_runs(runs: list[ArchivedRun], job: str = "", campaign: str = "", start: date | None = None,
-                end: date | None = None, days: list[date] | None = None) -> list[ArchivedRun]:
+def filter_runs(
+    runs: list[ArchivedRun],
+    job: str = "",
+    campaign: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    days: list[date] | None = None,
+) -> list[ArchivedRun]:
     """Runs of a job, of a campaign (id or name, substring), generated within [start, end] (dates)."""
     if not (job or campaign or start or end):
         return runs
@@ -98,4 +105,4 @@ def filter_runs(runs: list[ArchivedRun], job: str = "", campaign: str = "", star
 def paginate(runs: list[ArchivedRun], page: int, size: int = PAGE_SIZE) -> Page:
     pages = max(1, -(-len(runs) // size))
     page = min(max(1, page), pages)
-    return Page(runs[(page - 1) * size: page * size], page, pages, len(runs))
+    return Page(runs[(page - 1) * size : page * size], page, pages, len(runs))

@@ -31,14 +31,20 @@ async def login(request: Request) -> Response:
     address = request.client.host if request.client else "-"
     wait = state.throttle.acquire(name, address)
     if wait is not None:
-        response = page(request, "login.html.j2", status=429, next=target,
-                        error=f"Too many failed logins; try again in {_minutes(wait)}.")
+        response = page(
+            request,
+            "login.html.j2",
+            status=429,
+            next=target,
+            error=f"Too many failed logins; try again in {_minutes(wait)}.",
+        )
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     user = None
     try:
         user = await asyncio.get_running_loop().run_in_executor(
-            state.verifier, authenticate, state.users, name, str(form.get("password", "")))
+            state.verifier, authenticate, state.users, name, str(form.get("password", ""))
+        )
     finally:
         state.throttle.release(name, address, ok=user is not None)
     if user is None:

@@ -20,8 +20,13 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     """A page of templates/web/ with the user, the CSRF token, the version and the company in its context."""
     state = state_of(request)
     html = state.templates.get_template(f"web/{template}").render(
-        user=current_user(request), csrf=LazyToken(request), version=__version__, request_path=request.url.path,
-        company=state.settings.branding.company, **context)
+        user=current_user(request),
+        csrf=LazyToken(request),
+        version=__version__,
+        request_path=request.url.path,
+        company=state.settings.branding.company,
+        **context,
+    )
     return HTMLResponse(html, status_code=status)
 
 

@@ -38,8 +38,12 @@ class Login:
         if not isinstance(data, dict):
             return None
         name, generation, issued_at = data.get("name"), data.get("gen"), data.get("iat")
-        if (not isinstance(name, str) or type(generation) is not int
-                or not isinstance(issued_at, (int, float)) or isinstance(issued_at, bool)):
+        if (
+            not isinstance(name, str)
+            or type(generation) is not int
+            or not isinstance(issued_at, (int, float))
+            or isinstance(issued_at, bool)
+        ):
             return None
         return cls(name, generation, issued_at)
 
@@ -54,8 +58,9 @@ class SessionStore:
 
     def generation(self, name: str) -> int:
         with self.engine.connect() as conn:
-            value = conn.execute(select(session_generations.c.generation)
-                                 .where(session_generations.c.name == name)).scalar()
+            value = conn.execute(
+                select(session_generations.c.generation).where(session_generations.c.name == name)
+            ).scalar()
         return value or 0
 
     def issue(self, name: str) -> Login:
@@ -82,5 +87,8 @@ class SessionStore:
     def _bump(self, name: str, now: datetime) -> bool:
         table = session_generations
         with self.engine.begin() as conn:
-            return bool(conn.execute(update(table).where(table.c.name == name)
-                                     .values(generation=table.c.generation + 1, revoked_at=now)).rowcount)
+            return bool(
+                conn.execute(
+                    update(table).where(table.c.name == name).values(generation=table.c.generation + 1, revoked_at=now)
+                ).rowcount
+            )

@@ -35,8 +35,14 @@ class ResponseCache:
     def get(self, request: Request, user: User, build: Callable[[], Response]) -> Response:
         """The remembered response to that request, or build()'s (remembered if a 200 that sets no cookie)."""
         self.archive.runs()
-        key = (user.name, user.role, request.session.get("csrf"), request.url.path, request.url.query,
-               self.archive.stamp)
+        key = (
+            user.name,
+            user.role,
+            request.session.get("csrf"),
+            request.url.path,
+            request.url.query,
+            self.archive.stamp,
+        )
         with self._lock:
             hit = self._responses.get(key)
         if hit is not None:

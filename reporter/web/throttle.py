@@ -49,8 +49,9 @@ class _Key:
 class LoginThrottle:
     """Refuses login attempts of locked-out names and addresses; counts the others' outcomes."""
 
-    def __init__(self, per_user: Limit, per_address: Limit, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 100_000) -> None:
+    def __init__(
+        self, per_user: Limit, per_address: Limit, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
         self.per_user = per_user
         self.per_address = per_address
         self.clock = clock
@@ -59,7 +60,8 @@ class LoginThrottle:
         self._lock = threading.Lock()
 
     def acquire(self, name: str, address: str) -> float | None:
-        """Seconds until a retry may succeed when the name or address is locked out; else None, and the attempt is pending."""
+        """Seconds until a retry may succeed when the name or address is locked out; else None, and the attempt is
+        pending."""
         now = self.clock()
         pairs = self._pairs(name, address)
         with self._lock:

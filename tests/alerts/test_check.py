@@ -23,18 +23,37 @@ ERRORS = [1, 5, 6, 6, 0, 0]  # per hour: 4.8%, 20%, 23.1%, 23.1%, 0%, 0%
 def data(engine: Engine) -> None:
     events = []
     for hour, errors in enumerate(ERRORS):
-        events += [{"campaign_id": "c", "user_id": f"u{hour}-{i}", "event": "sent", "ts": at(hour + i / 40)}
-                   for i in range(20)]
-        events += [{"campaign_id": "c", "user_id": f"e{hour}-{i}", "event": "error", "ts": at(hour + i / 40),
-                    "error_code": "UNAVAILABLE", "platform": "android"} for i in range(errors)]
+        events += [
+            {"campaign_id": "c", "user_id": f"u{hour}-{i}", "event": "sent", "ts": at(hour + i / 40)} for i in range(20)
+        ]
+        events += [
+            {
+                "campaign_id": "c",
+                "user_id": f"e{hour}-{i}",
+                "event": "error",
+                "ts": at(hour + i / 40),
+                "error_code": "UNAVAILABLE",
+                "platform": "android",
+            }
+            for i in range(errors)
+        ]
     # Hour 6: three sends only, under min_volume: no verdict.
     events += [{"campaign_id": "c", "user_id": f"x{i}", "event": "sent", "ts": at(6.5)} for i in range(3)]
     load(engine, [campaign("c")], events)
 
 
 def rule(**extra: Any) -> Any:
-    spec = {"name": "errors", "schedule": "hourly", "campaigns": ["c"], "metric": "error_rate",
-            "condition": {"above": 10}, "window": "last_1_hours", "min_volume": 10, "for": 2, **extra}
+    spec = {
+        "name": "errors",
+        "schedule": "hourly",
+        "campaigns": ["c"],
+        "metric": "error_rate",
+        "condition": {"above": 10},
+        "window": "last_1_hours",
+        "min_volume": 10,
+        "for": 2,
+        **extra,
+    }
     settings = Settings.model_validate({"alerts": [spec]})
     return settings, settings.alerts[0]
 
@@ -70,12 +89,17 @@ def test_ok_pending_firing_resolved_one_notice_per_transition(engine: Engine) ->
         ("ok", None, None, 0),  # nothing sent: the rate is undefined
     ]
     assert [n for n, _ in told.notices] == ["firing", "resolved"]
-    assert told.notices[0][1] == ("errors: c: error_rate 23.08% (error_rate above 10; last 1 hours to "
-                                  "Nov 2, 2026, 3:00 AM UTC, 20 sends)")
+    assert told.notices[0][1] == (
+        "errors: c: error_rate 23.08% (error_rate above 10; last 1 hours to Nov 2, 2026, 3:00 AM UTC, 20 sends)"
+    )
     [s] = states(engine, "errors")
     assert (s.state, s.breaches) == ("ok", 0)
     assert [(h.state, h.notice) for h in reversed(history(engine, "errors"))] == [
-        ("pending", None), ("firing", "firing"), ("resolved", "resolved"), ("ok", None)]
+        ("pending", None),
+        ("firing", "firing"),
+        ("resolved", "resolved"),
+        ("ok", None),
+    ]
 
 
 def test_two_schedulers_evaluating_the_same_slots_tell_once(engine: Engine) -> None:
@@ -126,7 +150,10 @@ def test_renotify_after_and_a_split_by_platform(engine: Engine) -> None:
     # Sends carry no platform in this data set ("unknown"); the errors are Android's: 100% of Android's attempts.
     assert [s.grp for s in states(engine, "errors")] == ["android", "unknown"]
     assert [(n, d.split(":")[1].strip()) for n, d in told.notices] == [
-        ("firing", "c (platform android)"), ("renotify", "c (platform android)"), ("renotify", "c (platform android)")]
+        ("firing", "c (platform android)"),
+        ("renotify", "c (platform android)"),
+        ("renotify", "c (platform android)"),
+    ]
 
 
 def test_a_slot_is_counted_once_even_when_evaluated_again(engine: Engine) -> None:

@@ -42,8 +42,9 @@ def test_check_tells_once_and_lists_the_state(demo_url: str, smtp_server: SmtpSe
     assert (unknown.returncode, unknown.stderr) == (2, "error: unknown alert 'nope' (configured: errors)\n")
 
 
-def test_the_scheduler_evaluates_each_rule_at_its_fire_times(demo_url: str, smtp_server: SmtpServer,
-                                                             tmp_path: Path) -> None:
+def test_the_scheduler_evaluates_each_rule_at_its_fire_times(
+    demo_url: str, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
     from datetime import datetime
 
     from reporter.alerts.run import scheduled_check
@@ -70,5 +71,6 @@ def test_the_scheduler_evaluates_each_rule_at_its_fire_times(demo_url: str, smtp
     [state] = states(engine, "hourly-errors")
     assert (state.campaign_id, state.state, state.breaches, state.last_slot) == ("cart-reminder", "firing", 1, slot)
     assert [m.message["Subject"] for m in smtp_server.handler.received] == [
-        "reporter alert hourly-errors firing: cart-reminder"]
+        "reporter alert hourly-errors firing: cart-reminder"
+    ]
     engine.dispose()

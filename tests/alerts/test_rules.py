@@ -51,10 +51,15 @@ def test_the_state_machine_fires_after_for_evaluations_and_resolves_once() -> No
         walk.append((s.state, s.breaches, s.notice))
         state, breaches = s.state, s.breaches
     assert walk == [
-        ("ok", 0, None), ("pending", 1, None),
+        ("ok", 0, None),
+        ("pending", 1, None),
         ("pending", 1, None),  # no verdict: nothing changes
-        ("firing", 2, "firing"), ("firing", 3, None), ("firing", 3, None),
-        ("resolved", 0, "resolved"), ("ok", 0, None), ("pending", 1, None),
+        ("firing", 2, "firing"),
+        ("firing", 3, None),
+        ("firing", 3, None),
+        ("resolved", 0, "resolved"),
+        ("ok", 0, None),
+        ("pending", 1, None),
     ]
 
 

@@ -76,7 +76,9 @@ def text_boxes(svg: str) -> list[tuple[str, float, float]]:
         if re.search(r"rotate\(-?(?!0 )\d", transform):
             continue
         x = float(t.get("x")) if t.get("x") else float(re.findall(r"translate\((-?[\d.]+)", transform)[0])
-        width = 72 * text_width(t.text or "", float(style["font-size"].removesuffix("px")), style.get("font-weight") == "700")
+        width = 72 * text_width(
+            t.text or "", float(style["font-size"].removesuffix("px")), style.get("font-weight") == "700"
+        )
         shift = {"middle": width / 2, "end": width}.get(style.get("text-anchor", "start"), 0.0)
         out.append((t.text or "", x - shift, x - shift + width))
     return out
@@ -90,4 +92,8 @@ def plot_box(svg: str) -> tuple[float, float, float, float]:
 def text_y(svg: str, text: str) -> float:
     """The baseline height of the first text drawn with these words."""
     t = next(t for t in ET.fromstring(svg).iter(f"{SVG}text") if t.text == text)
-    return float(t.get("y")) if t.get("y") else float(re.findall(r"translate\(-?[\d.]+ (-?[\d.]+)", t.get("transform", ""))[0])
+    return (
+        float(t.get("y"))
+        if t.get("y")
+        else float(re.findall(r"translate\(-?[\d.]+ (-?[\d.]+)", t.get("transform", ""))[0])
+    )

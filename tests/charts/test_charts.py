@@ -34,13 +34,32 @@ def days(n: int, sent: int = 100, granularity: str = "daily") -> tuple[TrendBuck
 
 
 def variant(name: str, sent: int, converted: int, baseline: bool = False, trend_days: int = 30) -> VariantStats:
-    cmp = None if baseline else Comparison(1.5, -0.5, 3.5, 0.04, True) if sent else Comparison(None, None, None, None, False)
+    cmp = (
+        None
+        if baseline
+        else Comparison(1.5, -0.5, 3.5, 0.04, True)
+        if sent
+        else Comparison(None, None, None, None, False)
+    )
     return VariantStats(
-        variant=name, name=f"Variant {name} <b>$5 off</b> 🎉", baseline=baseline, sent=sent, sent_users=sent,
-        impressions=sent * 8 // 10, clicks=sent // 10, ctr=12.5 if sent else None, click_rate=10.0 if sent else None,
-        errors=3, converted_users=converted, funnel=UsersFunnel(sent, sent * 7 // 10, sent // 12, converted), conversion_rate=100 * converted / sent if sent else None,
-        revenue=10.0 * converted, probability_best=0.5, channels={"push": ChannelStats(sent, sent, 1, 1.0, 0)},
-        vs_baseline=cmp, trend=days(trend_days, sent // 30 or 0) if sent else (),
+        variant=name,
+        name=f"Variant {name} <b>$5 off</b> 🎉",
+        baseline=baseline,
+        sent=sent,
+        sent_users=sent,
+        impressions=sent * 8 // 10,
+        clicks=sent // 10,
+        ctr=12.5 if sent else None,
+        click_rate=10.0 if sent else None,
+        errors=3,
+        converted_users=converted,
+        funnel=UsersFunnel(sent, sent * 7 // 10, sent // 12, converted),
+        conversion_rate=100 * converted / sent if sent else None,
+        revenue=10.0 * converted,
+        probability_best=0.5,
+        channels={"push": ChannelStats(sent, sent, 1, 1.0, 0)},
+        vs_baseline=cmp,
+        trend=days(trend_days, sent // 30 or 0) if sent else (),
     )
 
 
@@ -51,7 +70,8 @@ def no_warnings(build):
     assert chart.svg.startswith("<svg") and chart.svg.rstrip().endswith("</svg>")
     assert chart.title and chart.alt
     assert "http" not in chart.svg.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
-        'xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+        'xmlns:xlink="http://www.w3.org/1999/xlink"', ""
+    )
     return chart
 
 
@@ -86,8 +106,12 @@ def test_funnel_table_has_shares_of_users_sent_to() -> None:
     # 40 users converted, only 10 of whom had clicked: a share of clicked users (50%) would mislead.
     chart = funnel.users_funnel(Funnel(UsersFunnel(1000, 800, 80, 40), InfluencedFunnel()))
     assert chart.headers == ("Step", "Users", "Share of users sent to")
-    assert chart.rows == (("Sent to", "1,000", "100.0%"), ("Saw it", "800", "80.0%"), ("Clicked", "80", "8.0%"),
-                          ("Converted", "40", "4.0%"))
+    assert chart.rows == (
+        ("Sent to", "1,000", "100.0%"),
+        ("Saw it", "800", "80.0%"),
+        ("Clicked", "80", "8.0%"),
+        ("Converted", "40", "4.0%"),
+    )
 
 
 @pytest.mark.parametrize("counts", [{"ios": 60, "android": 40}, {}, {"unknown": 1}, {"ios": 10**9, "web": 1}])
@@ -99,8 +123,17 @@ def test_splits(counts: dict[str, int]) -> None:
 
 @pytest.mark.parametrize("n", [0, 1, 3, 40])
 def test_errors_chart(n: int) -> None:
-    codes = [ErrorCount(f"CODE_{i}_VERY_LONG_NAME" if i % 2 else f"E{i}", 100 - i, "technical" if i % 2 else "non_technical",
-                        "fcm", bool(i % 2), "meaning") for i in range(n)]
+    codes = [
+        ErrorCount(
+            f"CODE_{i}_VERY_LONG_NAME" if i % 2 else f"E{i}",
+            100 - i,
+            "technical" if i % 2 else "non_technical",
+            "fcm",
+            bool(i % 2),
+            "meaning",
+        )
+        for i in range(n)
+    ]
     chart = no_warnings(lambda: errors.errors_by_code(codes))
     assert len(chart.rows) == n  # the table lists every code, the chart the top ones
 

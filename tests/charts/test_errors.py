@@ -1,4 +1,5 @@
-"""The error codes chart: its legend above the bars, only the categories drawn, slim bars, the top codes then the rest."""
+"""The error codes chart: its legend above the bars, only the categories drawn, slim bars, the top codes then the
+rest."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from tests.charts.svg import bars, plot_box, text_y, texts
 
 
 def codes(n: int, category: str | None = None) -> list[ErrorCount]:
-    return [ErrorCount(f"CODE_{i}", 100 - i, category or ("technical" if i % 2 else "non_technical"), "any", False, "m")
-            for i in range(n)]
+    return [
+        ErrorCount(f"CODE_{i}", 100 - i, category or ("technical" if i % 2 else "non_technical"), "any", False, "m")
+        for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 12])

@@ -18,8 +18,12 @@ def test_users_funnel_matches_the_totals(demo_stats: Callable[..., CampaignStats
     t = stats.totals
     chart = funnel.users_funnel(stats.funnel)
     assert chart.title == "Users at each step" and chart.headers == ("Step", "Users", "Share of users sent to")
-    expected = [("Sent to", t.sent_users), ("Saw it", t.impressed_users), ("Clicked", t.clicked_users),
-                ("Converted", t.converted_users)]
+    expected = [
+        ("Sent to", t.sent_users),
+        ("Saw it", t.impressed_users),
+        ("Clicked", t.clicked_users),
+        ("Converted", t.converted_users),
+    ]
     assert chart.rows == tuple((name, fmt.count(n), fmt.rate(100 * n / t.sent_users, 1)) for name, n in expected)
     # The converted users' share is the conversion rate of the report's card.
     assert chart.rows[3][2] == fmt.rate(t.conversion_rate, 1)
@@ -49,15 +53,29 @@ def test_influenced_funnel_counts_converted_users() -> None:
     assert chart.title == "Influenced conversions"
     assert chart.headers == ("Step", "Converted users", "Share of converted users")
     # Not nested: after viewed can exceed after sent (a notification seen long after it was sent).
-    assert chart.rows == (("After sent", "40", "100.0%"), ("After viewed", "44", "110.0%"), ("After clicked", "10", "25.0%"))
+    assert chart.rows == (
+        ("After sent", "40", "100.0%"),
+        ("After viewed", "44", "110.0%"),
+        ("After clicked", "10", "25.0%"),
+    )
     assert "Converted users" in texts(chart.svg)
 
 
 def test_variant_funnels_are_in_users() -> None:
-    v = VariantStats("A", "Discount", True, sent=2213, sent_users=1487, impressions=2000, clicks=130, converted_users=63,
-                     funnel=UsersFunnel(1487, 1344, 121, 63))
-    w = VariantStats("B", "Urgency", False, sent=2100, sent_users=1455, converted_users=55,
-                     funnel=UsersFunnel(1455, 1314, 99, 55))
+    v = VariantStats(
+        "A",
+        "Discount",
+        True,
+        sent=2213,
+        sent_users=1487,
+        impressions=2000,
+        clicks=130,
+        converted_users=63,
+        funnel=UsersFunnel(1487, 1344, 121, 63),
+    )
+    w = VariantStats(
+        "B", "Urgency", False, sent=2100, sent_users=1455, converted_users=55, funnel=UsersFunnel(1455, 1314, 99, 55)
+    )
     chart = variants.funnels([v, w])
     assert chart.headers == ("Variant", "Sent to", "Saw it", "Clicked", "Converted")
     assert chart.rows[0] == ("A · Discount", "1,487", "1,344 (90.4%)", "121 (8.1%)", "63 (4.2%)")

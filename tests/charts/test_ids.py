@@ -48,11 +48,13 @@ def test_charts_are_byte_identical_for_the_same_data(demo_stats: Callable[..., C
 
 
 def test_text_from_the_data_is_not_rewritten() -> None:
-    svg = '<svg><defs><clipPath id="p1"/></defs><g clip-path="url(#p1)"><text>url(#p1) id="x" href="#p1"</text></g></svg>'
-    assert prefix_ids(svg, "k") == (
-        '<svg><defs><clipPath id="k-p1"/></defs><g clip-path="url(#k-p1)"><text>url(#p1) id="x" href="#p1"</text></g></svg>'
+    svg = (
+        '<svg><defs><clipPath id="p1"/></defs><g clip-path="url(#p1)"><text>url(#p1) id="x" href="#p1"</text></g></svg>'
     )
-
+    assert prefix_ids(svg, "k") == (
+        '<svg><defs><clipPath id="k-p1"/></defs><g clip-path="url(#k-p1)"><text>url(#p1) id="x" '
+        'href="#p1"</text></g></svg>'
+    )
 
 
 def test_report_html_has_no_duplicate_id(demo_stats: Callable[..., CampaignStats]) -> None:

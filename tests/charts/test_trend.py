@@ -97,8 +97,11 @@ def test_every_bucket_is_on_the_axis() -> None:
 
 
 def test_partial_bucket_is_marked() -> None:
-    weeks = (TrendBucket("2026-10-19", 500, 400, 30, conversions=9), TrendBucket("2026-10-26", 480, 380, 28, conversions=8),
-             TrendBucket("2026-11-02", 60, 50, 3, conversions=1, partial=True))
+    weeks = (
+        TrendBucket("2026-10-19", 500, 400, 30, conversions=9),
+        TrendBucket("2026-10-26", 480, 380, 28, conversions=8),
+        TrendBucket("2026-11-02", 60, 50, 3, conversions=1, partial=True),
+    )
     line = trend.message_trend(weeks, "weekly")
     assert line.rows[-1][0] == "Nov 2 (partial)" and line.rows[0][0] == "Oct 19"
     assert "(partial)" in texts(line.svg) and "Partial week" in texts(line.svg)
@@ -144,18 +147,24 @@ def test_dst_days_have_their_hours() -> None:
 @pytest.mark.parametrize("granularity", ["hourly", "daily", "weekly", "monthly"])
 def test_titles_name_the_bucket(granularity: str) -> None:
     unit = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}[granularity]
-    buckets = {"hourly": hours("2026-10-05", "UTC"), "daily": (TrendBucket("2026-10-05", 1),),
-               "weekly": (TrendBucket("2026-10-05", 1),), "monthly": (TrendBucket("2026-10", 1),)}[granularity]
+    buckets = {
+        "hourly": hours("2026-10-05", "UTC"),
+        "daily": (TrendBucket("2026-10-05", 1),),
+        "weekly": (TrendBucket("2026-10-05", 1),),
+        "monthly": (TrendBucket("2026-10", 1),),
+    }[granularity]
     assert trend.message_trend(buckets, granularity).title == f"Sent, impressions and clicks per {unit}"
     assert trend.conversion_performance(buckets, granularity).title == f"Conversions per {unit}"
     assert trend.revenue_performance(buckets, granularity, "EUR").title == f"Revenue per {unit}"
 
 
 def test_empty_buckets_have_no_value_label() -> None:
-    days = tuple(TrendBucket(f"2026-10-{d:02d}", conversions=3 if d == 3 else 0, revenue=12.5 if d == 3 else 0.0)
-                 for d in range(1, 8))
+    days = tuple(
+        TrendBucket(f"2026-10-{d:02d}", conversions=3 if d == 3 else 0, revenue=12.5 if d == 3 else 0.0)
+        for d in range(1, 8)
+    )
     drawn = texts(trend.conversion_performance(days, "daily").svg)
     # The bars' figures come after the axis label: only the one bar with conversions has one.
-    assert drawn[drawn.index("Conversions") + 1:] == ["3"]
+    assert drawn[drawn.index("Conversions") + 1 :] == ["3"]
     revenue = texts(trend.revenue_performance(days, "daily", "EUR").svg)
-    assert revenue[revenue.index("Revenue (EUR)") + 1:] == ["€12.50"]
+    assert revenue[revenue.index("Revenue (EUR)") + 1 :] == ["€12.50"]

@@ -1,4 +1,5 @@
-"""The A/B charts: what each comparison panel covers, an axis within ±100 pp, labels apart; weekly trends past 62 days."""
+"""The A/B charts: what each comparison panel covers, an axis within ±100 pp, labels apart; weekly trends past 62
+days."""
 
 from __future__ import annotations
 
@@ -16,19 +17,26 @@ DAY = datetime(2026, 10, 14, tzinfo=UTC)
 
 
 def ab(difference: float = 5.38, low: float = 1.0, high: float = 9.0, name: str = "Variant B") -> list[VariantStats]:
-    return [variant("A", 1000, 14, True),
-            replace(variant("B", 1000, 17), name=name,
-                    vs_baseline=Comparison(difference, low, high, 0.018, True, verdict="winner"))]
+    return [
+        variant("A", 1000, 14, True),
+        replace(
+            variant("B", 1000, 17),
+            name=name,
+            vs_baseline=Comparison(difference, low, high, 0.018, True, verdict="winner"),
+        ),
+    ]
 
 
 def lines(svg: str, label: str) -> list[tuple[str, float, float]]:
     """The boxes of a label's lines (a long axis label is wrapped within its panel)."""
     drawn = text_boxes(svg)
     words = label.split()
-    found = [i for i in range(len(drawn)) if " ".join(t for t, _a, _b in drawn[i:i + 3]).startswith(" ".join(words[:2]))]
+    found = [
+        i for i in range(len(drawn)) if " ".join(t for t, _a, _b in drawn[i : i + 3]).startswith(" ".join(words[:2]))
+    ]
     assert found, label
     out, joined = [], ""
-    for box in drawn[found[0]:]:
+    for box in drawn[found[0] :]:
         out.append(box)
         joined = f"{joined} {box[0]}".strip()
         if joined == label:
@@ -63,7 +71,7 @@ def test_comparison_axis_stays_within_100_points() -> None:
 def test_comparison_axis_fits_the_data() -> None:
     svg = variants.comparison(ab(difference=1.5, low=0.5, high=2.5)).svg
     drawn = texts(svg)
-    right = drawn[drawn.index("baseline") - 10:drawn.index("baseline")]
+    right = drawn[drawn.index("baseline") - 10 : drawn.index("baseline")]
     ticks = [float(t.replace("−", "-")) for t in right if re.fullmatch(r"−?\d+(\.\d+)?", t)]
     assert 0 <= max(ticks) <= 3 and min(ticks) >= -1  # from zero to the interval, not ±100
 
@@ -82,7 +90,9 @@ def test_comparison_labels_do_not_collide_with_a_long_name() -> None:
 
 def trended(start: date, n: int) -> list[VariantStats]:
     """Two variants with one daily bucket per day from `start`: 10 + the day's index sent each."""
-    days = tuple(TrendBucket((start + timedelta(days=i)).isoformat(), sent=10 + i, impressions=5, clicks=1) for i in range(n))
+    days = tuple(
+        TrendBucket((start + timedelta(days=i)).isoformat(), sent=10 + i, impressions=5, clicks=1) for i in range(n)
+    )
     return [replace(variant("A", 1000, 14, True), trend=days), replace(variant("B", 1000, 17), trend=days)]
 
 
@@ -102,7 +112,9 @@ def test_quarter_variant_trend_is_weekly() -> None:
     assert len(weeks) == 14
     assert weeks[0] == "Jan 5 (partial)" and weeks[1] == "Jan 12" and weeks[-1] == "Apr 6 (partial)"
     assert not any("partial" in w for w in weeks[1:-1])
-    assert sum(int(r[2].replace(",", "")) for r in chart.rows if r[1].startswith("A ·")) == sum(b.sent for b in vs[0].trend)
+    assert sum(int(r[2].replace(",", "")) for r in chart.rows if r[1].startswith("A ·")) == sum(
+        b.sent for b in vs[0].trend
+    )
     assert chart.rows[0][2] == str(sum(range(10, 15)))  # Jan 7 to 11
     drawn = texts(chart.svg)
     assert "Partial week" in drawn

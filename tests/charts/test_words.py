@@ -14,7 +14,11 @@ from reporter.metrics.model import CampaignStats, ErrorCount
 from tests.charts.svg import markers, texts
 
 DAY = datetime(2026, 10, 14, tzinfo=UTC)
-PERIODS = {"default": (None, None), "one-day": (DAY, DAY + timedelta(days=1)), "one-week": (DAY, DAY + timedelta(days=7))}
+PERIODS = {
+    "default": (None, None),
+    "one-day": (DAY, DAY + timedelta(days=1)),
+    "one-week": (DAY, DAY + timedelta(days=7)),
+}
 
 
 def charts_of(demo_stats: Callable[..., CampaignStats], period: str) -> tuple[CampaignStats, dict]:
@@ -70,9 +74,11 @@ def test_split_table_counts_impressions() -> None:
 
 
 def test_error_codes_name_their_provider() -> None:
-    codes = [ErrorCount("UNREGISTERED", 50, "non_technical", "fcm", False, "The app was uninstalled"),
-             ErrorCount("Unregistered", 26, "non_technical", "apns", False, "The app was uninstalled"),
-             ErrorCount("DND_HOURS", 19, "non_technical", "any", False, "Do not disturb")]
+    codes = [
+        ErrorCount("UNREGISTERED", 50, "non_technical", "fcm", False, "The app was uninstalled"),
+        ErrorCount("Unregistered", 26, "non_technical", "apns", False, "The app was uninstalled"),
+        ErrorCount("DND_HOURS", 19, "non_technical", "any", False, "Do not disturb"),
+    ]
     chart = errors.errors_by_code(codes)
     drawn = texts(chart.svg)
     assert {"UNREGISTERED (FCM)", "Unregistered (APNs)", "DND_HOURS"} <= set(drawn)
@@ -98,8 +104,13 @@ def test_one_day_variant_trend_is_visible_points(demo_stats: Callable[..., Campa
     assert len(markers(chart.svg)) >= 3 * len(stats.variants)
     assert chart.title == "Sent, impressions and clicks per day, by variant"
     assert chart.rows == tuple(
-        ("Oct 14", f"{v.variant} · {v.name}", fmt.count(v.trend[0].sent), fmt.count(v.trend[0].impressions),
-         fmt.count(v.trend[0].clicks))
+        (
+            "Oct 14",
+            f"{v.variant} · {v.name}",
+            fmt.count(v.trend[0].sent),
+            fmt.count(v.trend[0].impressions),
+            fmt.count(v.trend[0].clicks),
+        )
         for v in stats.variants
     )
     assert sum(int(r[2].replace(",", "")) for r in chart.rows) == stats.totals.sent

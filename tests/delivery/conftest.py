@@ -84,7 +84,11 @@ class SmtpServer:
 
 
 def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)  # handled=False: the server sends the 235 or 535
 
 
@@ -103,9 +107,26 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -117,9 +138,17 @@ def tls_smtp_server(certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
     server_context.load_cert_chain(cert, key)
     handler = Handler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=server_context, require_starttls=True,
-                            authenticator=_authenticator, auth_required=True, auth_require_tls=True,
-                            auth_exclude_mechanism=["LOGIN"])
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_context,
+        require_starttls=True,
+        authenticator=_authenticator,
+        auth_required=True,
+        auth_require_tls=True,
+        auth_exclude_mechanism=["LOGIN"],
+    )
     controller.start()
     client_context = ssl.create_default_context(cafile=str(cert))
     yield SmtpServer("127.0.0.1", port, handler, client_context)
@@ -159,13 +188,29 @@ def no_sleep(_seconds: float) -> None:
 
 
 def unit(**kw) -> Unit:
-    base = dict(job=f"job-{next(jobs)}", campaign_id="welcome-series", start=START, end=END, timezone="UTC",
-                to=("Café Owner <owner@example.test>",), cc=("cc@example.test",), bcc=("hidden@example.test",))
+    base = dict(
+        job=f"job-{next(jobs)}",
+        campaign_id="welcome-series",
+        start=START,
+        end=END,
+        timezone="UTC",
+        to=("Café Owner <owner@example.test>",),
+        cc=("cc@example.test",),
+        bcc=("hidden@example.test",),
+    )
     base.update(kw)
     return Unit(**base)
 
 
-def target(server: SmtpServer, tmp_path, security: str = "none", username: str | None = None,
-           password: str | None = None, max_bytes: int = 10 * 2**20) -> Production:
-    smtp = SmtpConfig(server.host, server.port, security, username, password, 10, 3, backoff_s=0.01, ssl_context=server.tls)
+def target(
+    server: SmtpServer,
+    tmp_path,
+    security: str = "none",
+    username: str | None = None,
+    password: str | None = None,
+    max_bytes: int = 10 * 2**20,
+) -> Production:
+    smtp = SmtpConfig(
+        server.host, server.port, security, username, password, 10, 3, backoff_s=0.01, ssl_context=server.tls
+    )
     return Production(str(tmp_path / "archive"), smtp, "Acme Reports <reports@acme.test>", max_bytes)

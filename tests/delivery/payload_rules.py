@@ -108,8 +108,10 @@ def teams_problems(message: dict[str, Any]) -> list[str]:
     version = card.get("version", "")
     if tuple(int(p) for p in version.split(".")) < (1, 4):
         problems.append(f"content.version: {version!r}, expected 1.4 or later")
-    problems += [f"content{''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message}"
-                 for e in _card_validator().iter_errors(card)]
+    problems += [
+        f"content{''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message}"
+        for e in _card_validator().iter_errors(card)
+    ]
     if len(json.dumps(message).encode()) > 28 * 1024:
         problems.append("the message is larger than the 28 KB a Workflows webhook takes")
     return problems

@@ -17,7 +17,9 @@ SHA_OF_PDF = "ec2792f52c4416be86b9c3d9f4ce1122e68027a8549c54be5040c913d671aa02"
 
 
 def store(archive: Archive, job: str = "daily", cid: str = "c1", period: str = "2026-11-25", when: datetime = T):
-    return archive.store(job, cid, "Campaign", period, "UTC", when, {"c1.pdf": b"%PDF-1.7 x", "c1.html": b"<html></html>"})
+    return archive.store(
+        job, cid, "Campaign", period, "UTC", when, {"c1.pdf": b"%PDF-1.7 x", "c1.html": b"<html></html>"}
+    )
 
 
 def test_layout_manifest_and_index(tmp_path: Path) -> None:
@@ -51,7 +53,9 @@ def test_two_ids_that_clean_up_alike_get_different_folders(tmp_path: Path) -> No
     assert store(archive, cid="a/b").folder != store(archive, cid="a?b").folder
 
 
-def test_crash_between_write_and_rename_leaves_no_visible_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_between_write_and_rename_leaves_no_visible_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "report.pdf"
 
     def crash(*_args: object) -> None:
@@ -109,7 +113,9 @@ def test_path_only_serves_files_of_the_manifest(tmp_path: Path) -> None:
 
 # Every escape points into this test's own tmp_path: a regression must never reach a real folder.
 @pytest.mark.parametrize("folder", ["../../victim", "{victim}", "{victim}/../victim", ".", "daily/../../../victim"])
-def test_retention_never_deletes_outside_the_archive(tmp_path: Path, folder: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_retention_never_deletes_outside_the_archive(
+    tmp_path: Path, folder: str, caplog: pytest.LogCaptureFixture
+) -> None:
     root, victim = tmp_path / "archive" / "inner", tmp_path / "victim"
     folder = folder.format(victim=victim)
     victim.mkdir()
@@ -118,8 +124,11 @@ def test_retention_never_deletes_outside_the_archive(tmp_path: Path, folder: str
     store(archive, period="2026-11-01", when=T - timedelta(days=400))
     store(archive, period="2026-11-20", when=T)
     index = json.loads((root / "index.json").read_text())
-    old = next(r for r in index["runs"] if r["period"] == "2026-11-01") if isinstance(index, dict) else next(
-        r for r in index if r["period"] == "2026-11-01")
+    old = (
+        next(r for r in index["runs"] if r["period"] == "2026-11-01")
+        if isinstance(index, dict)
+        else next(r for r in index if r["period"] == "2026-11-01")
+    )
     old["folder"] = folder
     (root / "index.json").write_text(json.dumps(index))
     archive.apply_retention(T, keep_days=30)

@@ -29,8 +29,14 @@ T = datetime(2026, 11, 26, 7, tzinfo=UTC)
 LIMIT = 64 * 1024
 
 
-def store(archive: Archive, period: str = "2026-11-25", when: datetime = T, pdf: bytes = b"%PDF-1.7 x",
-          html: bytes = b"<html></html>", name: str = "Campaign"):
+def store(
+    archive: Archive,
+    period: str = "2026-11-25",
+    when: datetime = T,
+    pdf: bytes = b"%PDF-1.7 x",
+    html: bytes = b"<html></html>",
+    name: str = "Campaign",
+):
     return archive.store("daily", "c1", name, period, "UTC", when, {"c1.pdf": pdf, "c1.html": html})
 
 
@@ -62,13 +68,21 @@ def umask(mask: int) -> Iterator[None]:
 
 # -- a damaged index ---------------------------------------------------------------------------
 
-DAMAGES = [b'{"runs": [{"job": "daily", "campa', b"", b"\x00\xff\xfe garbage", b"[]", b'{"runs": 5}',
-           b'{"runs": [{"job": "daily"}]}', b'{"runs": [{"job": 1, "campaign_id": "c1"}]}']
+DAMAGES = [
+    b'{"runs": [{"job": "daily", "campa',
+    b"",
+    b"\x00\xff\xfe garbage",
+    b"[]",
+    b'{"runs": 5}',
+    b'{"runs": [{"job": "daily"}]}',
+    b'{"runs": [{"job": 1, "campaign_id": "c1"}]}',
+]
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_store_rebuilds_an_index_that_does_not_parse_and_keeps_the_damaged_copy(
-        tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     root = tmp_path / "archive"
     archive = Archive(root, clock=lambda: T)
     store(archive, "2026-11-23", T - timedelta(days=2))
@@ -102,7 +116,8 @@ def test_a_second_damage_in_the_same_second_keeps_both_copies(tmp_path: Path) ->
 
 
 def test_listing_a_damaged_index_reads_the_manifests_and_writes_nothing(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     archive = Archive(tmp_path)
     store(archive, "2026-11-24", T - timedelta(days=1))
     store(archive, "2026-11-25", T)
@@ -116,7 +131,8 @@ def test_listing_a_damaged_index_reads_the_manifests_and_writes_nothing(
 
 
 def test_web_listing_answers_from_the_manifests_when_the_index_is_damaged(
-        tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = make_client(tmp_path, demo_url, hashes, monkeypatch)
     (tmp_path / "archive" / "index.json").write_bytes(b'{"runs": [')
     login(client, "vera")
@@ -196,19 +212,27 @@ def test_a_file_where_a_folder_should_be_fails_naming_it_and_leaves_nothing(tmp_
 
 
 def modes(root: Path) -> set[tuple[str, str, int]]:
-    return {("folder" if p.is_dir() else "file", str(p.relative_to(root)), stat.S_IMODE(p.stat().st_mode))
-            for p in [root, *root.rglob("*")]}
+    return {
+        ("folder" if p.is_dir() else "file", str(p.relative_to(root)), stat.S_IMODE(p.stat().st_mode))
+        for p in [root, *root.rglob("*")]
+    }
 
 
 @pytest.mark.parametrize(("mask", "file_mode", "folder_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
-def test_archive_files_and_folders_get_the_umask_modes(tmp_path: Path, mask: int, file_mode: int, folder_mode: int) -> None:
+def test_archive_files_and_folders_get_the_umask_modes(
+    tmp_path: Path, mask: int, file_mode: int, folder_mode: int
+) -> None:
     root = tmp_path / "archive"
     with umask(mask):
         archive = Archive(root, clock=lambda: T)
         store(archive, "2026-11-24")
         store(archive, "2026-11-24", T + timedelta(hours=1))  # a re-run replaces the folder
         found = modes(root)
-        assert {path for _, path, _ in found} >= {"index.json", "daily/c1/2026-11-24/c1.pdf", "daily/c1/2026-11-24/manifest.json"}
+        assert {path for _, path, _ in found} >= {
+            "index.json",
+            "daily/c1/2026-11-24/c1.pdf",
+            "daily/c1/2026-11-24/manifest.json",
+        }
         assert found == {(kind, path, file_mode if kind == "file" else folder_mode) for kind, path, _ in found}
         (root / "index.json").write_bytes(b"damaged")
         store(archive, "2026-11-25")
@@ -222,7 +246,8 @@ def test_archive_files_and_folders_get_the_umask_modes(tmp_path: Path, mask: int
 
 
 def test_reindex_rebuilds_from_the_manifests_and_skips_what_is_not_a_run(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     root, outside = tmp_path / "archive", tmp_path / "outside"
     archive = Archive(root, clock=lambda: T)
     store(archive, "2026-11-24", T - timedelta(days=1))
@@ -233,12 +258,24 @@ def test_reindex_rebuilds_from_the_manifests_and_skips_what_is_not_a_run(
     (broken / "manifest.json").write_text("{not json")
     escaping = root / "daily" / "c3" / "2026-11-25"
     escaping.mkdir(parents=True)
-    (escaping / "manifest.json").write_text(json.dumps({
-        "job": "daily", "campaign_id": "c3", "campaign_name": "C", "period": "2026-11-25", "timezone": "UTC",
-        "generated_at": T.isoformat(), "folder": "x", "artifacts": [{"name": "../../../../etc/passwd", "size": 1, "sha256": ""}]}))
+    (escaping / "manifest.json").write_text(
+        json.dumps(
+            {
+                "job": "daily",
+                "campaign_id": "c3",
+                "campaign_name": "C",
+                "period": "2026-11-25",
+                "timezone": "UTC",
+                "generated_at": T.isoformat(),
+                "folder": "x",
+                "artifacts": [{"name": "../../../../etc/passwd", "size": 1, "sha256": ""}],
+            }
+        )
+    )
     (outside / "c4" / "2026-11-25").mkdir(parents=True)
     (outside / "c4" / "2026-11-25" / "manifest.json").write_bytes(
-        (root / "daily" / "c1" / "2026-11-25" / "manifest.json").read_bytes())
+        (root / "daily" / "c1" / "2026-11-25" / "manifest.json").read_bytes()
+    )
     (root / "linked").symlink_to(outside, target_is_directory=True)
     (root / ".store-0123456789abcdef" / "c1" / "2026-11-25").mkdir(parents=True)  # a store killed with -9
     (root / ".store-0123456789abcdef" / "c1" / "2026-11-25" / "manifest.json").write_text("{}")
@@ -265,8 +302,9 @@ def test_reindex_of_a_missing_root_is_a_user_error(tmp_path: Path) -> None:
 
 def reporter(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
-    return subprocess.run([sys.executable, "-m", "reporter", *args], cwd=cwd, capture_output=True, text=True,
-                          env=environ, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reporter", *args], cwd=cwd, capture_output=True, text=True, env=environ, timeout=120
+    )
 
 
 def test_cli_reindex_prints_the_count_and_exits_0(tmp_path: Path) -> None:
@@ -294,4 +332,6 @@ def test_cli_reindex_of_a_bad_root_is_one_line_and_exit_2(tmp_path: Path) -> Non
     config.write_text(f"archive:\n  root: {tmp_path / 'gone'}\n")
     result = reporter(["--config", str(config), "archive", "reindex"], tmp_path)
     assert (result.returncode, result.stderr.splitlines()) == (
-        2, [f"error: archive root {tmp_path / 'gone'}: no such folder (set archive.root in the config)"])
+        2,
+        [f"error: archive root {tmp_path / 'gone'}: no such folder (set archive.root in the config)"],
+    )

@@ -79,7 +79,9 @@ def test_unreachable_server_is_retried_then_failed(demo_engine: Engine, tmp_path
 
     smtp = SmtpConfig("127.0.0.1", free_port(), "none", None, None, 2, 2, backoff_s=0.01)
     sleeps: list[float] = []
-    result = run_unit(demo_engine, unit(), Production(str(tmp_path), smtp, "r@acme.test", 2**20), clock, sleep=sleeps.append)
+    result = run_unit(
+        demo_engine, unit(), Production(str(tmp_path), smtp, "r@acme.test", 2**20), clock, sleep=sleeps.append
+    )
     assert result.status == "failed"
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0]  # exponential backoff between the three attempts
     assert all(o.transient and "ConnectionRefused" in o.message for o in result.outcomes)
@@ -92,20 +94,37 @@ def _cli(args: list[str], cwd, env: dict[str, str] | None = None):
 
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("REPORTER_", "SMTP_"))}
     environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "reporter", *args], cwd=cwd, capture_output=True, text=True, env=environ,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reporter", *args], cwd=cwd, capture_output=True, text=True, env=environ, timeout=120
+    )
 
 
 def _config(tmp_path, port: int, extra: str = "") -> str:
     path = tmp_path / "reporter.yaml"
-    path.write_text(f"archive:\n  root: {tmp_path / 'archive'}\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n"
-                    f"  from: reports@acme.test\n{extra}")
+    path.write_text(
+        f"archive:\n  root: {tmp_path / 'archive'}\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n"
+        f"  from: reports@acme.test\n{extra}"
+    )
     return str(path)
 
 
 def test_cli_delivers_once_and_says_so_the_second_time(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:
-    args = ["--config", _config(tmp_path, smtp_server.port), "--db", demo_url, "deliver", "cart-reminder",
-            "--from", "2026-10-05", "--to", "2026-10-12", "--job", "cli-test", "--mail-to", "boss@acme.test"]
+    args = [
+        "--config",
+        _config(tmp_path, smtp_server.port),
+        "--db",
+        demo_url,
+        "deliver",
+        "cart-reminder",
+        "--from",
+        "2026-10-05",
+        "--to",
+        "2026-10-12",
+        "--job",
+        "cli-test",
+        "--mail-to",
+        "boss@acme.test",
+    ]
     first = _cli(args, tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[-1] == "cli-test / cart-reminder / 2026-W41: delivered"
@@ -118,16 +137,33 @@ def test_cli_delivers_once_and_says_so_the_second_time(demo_url: str, smtp_serve
 @pytest.mark.parametrize(
     ("extra", "args", "env", "expected"),
     [
-        ("  username: u\n  password_env: SMTP_TEST_PASSWORD\n", ["--mail-to", "a@acme.test"], {},
-         "error: smtp.password_env: the environment variable SMTP_TEST_PASSWORD is not set\n"),
+        (
+            "  username: u\n  password_env: SMTP_TEST_PASSWORD\n",
+            ["--mail-to", "a@acme.test"],
+            {},
+            "error: smtp.password_env: the environment variable SMTP_TEST_PASSWORD is not set\n",
+        ),
         ("", ["--mail-to", "not-an-address"], {}, "error: --mail-to: invalid e-mail address 'not-an-address'\n"),
     ],
 )
 def test_cli_bad_delivery_settings_are_exit_2_before_any_work(
     demo_url: str, smtp_server: SmtpServer, tmp_path, extra: str, args: list[str], env: dict, expected: str
 ) -> None:
-    result = _cli(["--config", _config(tmp_path, smtp_server.port, extra), "--db", demo_url, "deliver", "cart-reminder",
-                   "--job", "bad-input", *args], tmp_path, env)
+    result = _cli(
+        [
+            "--config",
+            _config(tmp_path, smtp_server.port, extra),
+            "--db",
+            demo_url,
+            "deliver",
+            "cart-reminder",
+            "--job",
+            "bad-input",
+            *args,
+        ],
+        tmp_path,
+        env,
+    )
     assert (result.returncode, result.stderr) == (2, expected)
     assert not (tmp_path / "archive").exists()
 
@@ -135,8 +171,19 @@ def test_cli_bad_delivery_settings_are_exit_2_before_any_work(
 def test_cli_unreachable_smtp_host_is_exit_2(demo_url: str, tmp_path) -> None:
     from tests.delivery.conftest import free_port
 
-    result = _cli(["--config", _config(tmp_path, free_port()), "--db", demo_url, "deliver", "cart-reminder",
-                   "--mail-to", "a@acme.test"], tmp_path)
+    result = _cli(
+        [
+            "--config",
+            _config(tmp_path, free_port()),
+            "--db",
+            demo_url,
+            "deliver",
+            "cart-reminder",
+            "--mail-to",
+            "a@acme.test",
+        ],
+        tmp_path,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: smtp.host: cannot reach 127.0.0.1:")
     assert not (tmp_path / "archive").exists()
@@ -145,5 +192,7 @@ def test_cli_unreachable_smtp_host_is_exit_2(demo_url: str, tmp_path) -> None:
 def test_cli_invalid_sender_in_config_names_file_line_and_field(demo_url: str, tmp_path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("smtp:\n  host: 127.0.0.1\n  from: nobody\n")
-    result = _cli(["--config", str(path), "--db", demo_url, "deliver", "cart-reminder", "--mail-to", "a@acme.test"], tmp_path)
+    result = _cli(
+        ["--config", str(path), "--db", demo_url, "deliver", "cart-reminder", "--mail-to", "a@acme.test"], tmp_path
+    )
     assert (result.returncode, result.stderr) == (2, f"{path}:3 smtp.from: invalid e-mail address 'nobody'\n")

@@ -23,17 +23,21 @@ from tests.delivery.test_email import _cli, _config
 ALL = ["cc@example.test", "hidden@example.test", "owner@example.test"]
 
 
-def slow_target(server: SmtpServer, tmp_path, data_timeout_s: float, timeout_s: float = 5,
-                retries: int = 2) -> Production:
-    smtp = SmtpConfig(server.host, server.port, "none", None, None, timeout_s, retries, backoff_s=0.01,
-                      data_timeout_s=data_timeout_s)
+def slow_target(
+    server: SmtpServer, tmp_path, data_timeout_s: float, timeout_s: float = 5, retries: int = 2
+) -> Production:
+    smtp = SmtpConfig(
+        server.host, server.port, "none", None, None, timeout_s, retries, backoff_s=0.01, data_timeout_s=data_timeout_s
+    )
     return Production(str(tmp_path / "archive"), smtp, "reports@acme.test", 10 * 2**20)
 
 
 def outcomes_of(engine: Engine, job: str) -> tuple[str, dict[str, str]]:
     with engine.connect() as conn:
         run = conn.execute(select(Run.id, Run.status).where(Run.job == job)).one()
-        rows = dict(conn.execute(select(DeliveryRow.recipient, DeliveryRow.status).where(DeliveryRow.run_id == run.id)).all())
+        rows = dict(
+            conn.execute(select(DeliveryRow.recipient, DeliveryRow.status).where(DeliveryRow.run_id == run.id)).all()
+        )
     return run.status, rows
 
 
@@ -79,7 +83,9 @@ def test_a_connection_lost_after_the_data_is_an_unknown_outcome(
     assert len(smtp_server.handler.received) == 1 and smtp_server.handler.data_attempts == 1
     # Refused at RCPT: known and failed; accepted: unknown. A failed unit is retried for the refused one only.
     assert outcomes_of(demo_engine, job.job) == (
-        "failed", {"cc@example.test": "failed", "hidden@example.test": "unknown", "owner@example.test": "unknown"})
+        "failed",
+        {"cc@example.test": "failed", "hidden@example.test": "unknown", "owner@example.test": "unknown"},
+    )
     smtp_server.handler.refuse = set()
     retry = run_unit(demo_engine, job, slow_target(smtp_server, tmp_path, data_timeout_s=5), clock)
     assert retry.status == "unknown"  # delivered to cc; the other two still unknown
@@ -115,13 +121,28 @@ def test_a_held_sqlite_write_lock_delays_the_run_log_but_never_strands_the_unit(
 
 
 def test_a_delivered_unit_is_sent_to_recipients_added_since(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:
-    base = ["--config", _config(tmp_path, smtp_server.port), "--db", demo_url, "deliver", "cart-reminder",
-            "--from", "2026-10-05", "--to", "2026-10-12", "--job", "new-recipient", "--mail-to", "boss@acme.test"]
+    base = [
+        "--config",
+        _config(tmp_path, smtp_server.port),
+        "--db",
+        demo_url,
+        "deliver",
+        "cart-reminder",
+        "--from",
+        "2026-10-05",
+        "--to",
+        "2026-10-12",
+        "--job",
+        "new-recipient",
+        "--mail-to",
+        "boss@acme.test",
+    ]
     assert _cli(base, tmp_path).returncode == 0
     added = _cli([*base, "--mail-cc", "new@acme.test"], tmp_path)
     assert added.returncode == 0, added.stderr
-    assert added.stdout.splitlines()[-1] == ("new-recipient / cart-reminder / 2026-W41: delivered; "
-                                             "sent only to new@acme.test (the others already had it)")
+    assert added.stdout.splitlines()[-1] == (
+        "new-recipient / cart-reminder / 2026-W41: delivered; sent only to new@acme.test (the others already had it)"
+    )
     assert [r.recipients for r in smtp_server.handler.received] == [["boss@acme.test"], ["new@acme.test"]]
     again = _cli([*base, "--mail-cc", "new@acme.test"], tmp_path)
     assert "already delivered" in again.stdout and len(smtp_server.handler.received) == 2
@@ -129,8 +150,22 @@ def test_a_delivered_unit_is_sent_to_recipients_added_since(demo_url: str, smtp_
 
 def test_cli_unknown_outcome_exit_1_history_and_resend(demo_url: str, smtp_server: SmtpServer, tmp_path) -> None:
     config = _config(tmp_path, smtp_server.port, "  data_timeout_s: 1\n")
-    base = ["--config", config, "--db", demo_url, "deliver", "cart-reminder", "--from", "2026-10-05", "--to",
-            "2026-10-12", "--job", "slow-server", "--mail-to", "boss@acme.test"]
+    base = [
+        "--config",
+        config,
+        "--db",
+        demo_url,
+        "deliver",
+        "cart-reminder",
+        "--from",
+        "2026-10-05",
+        "--to",
+        "2026-10-12",
+        "--job",
+        "slow-server",
+        "--mail-to",
+        "boss@acme.test",
+    ]
     smtp_server.handler.reply_after_s = 3
     first = _cli(base, tmp_path)
     assert first.returncode == 1

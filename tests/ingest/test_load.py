@@ -45,16 +45,37 @@ def test_two_concurrent_loads_of_one_file_both_succeed_without_duplicates(db_url
     engine = make_engine(db_url)
     upgrade(engine)
     campaigns = tmp_path / "c.jsonl"
-    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    campaigns.write_text(
+        json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n"
+    )
     load_campaigns(engine, campaigns)
     events = tmp_path / "e.jsonl"
-    events.write_text("".join(
-        json.dumps({"event_id": f"e{i}", "campaign_id": "c", "user_id": f"u{i % 500}", "event": "sent",
-                    "ts": f"2026-11-02T{i % 24:02d}:00:00Z"}) + "\n"
-        for i in range(20_000)))
+    events.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "event_id": f"e{i}",
+                    "campaign_id": "c",
+                    "user_id": f"u{i % 500}",
+                    "event": "sent",
+                    "ts": f"2026-11-02T{i % 24:02d}:00:00Z",
+                }
+            )
+            + "\n"
+            for i in range(20_000)
+        )
+    )
     env = {**os.environ, "REPORTER_DATABASE_URL": db_url}
-    procs = [subprocess.Popen([sys.executable, "-m", "reporter", "load", "events", str(events)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "reporter", "load", "events", str(events)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outcomes = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outcomes
     with engine.connect() as conn:
@@ -96,8 +117,17 @@ def test_ten_times_the_events_load_with_flat_memory(tmp_path: Path) -> None:
     for n in (10_000, 100_000):
         events = _big_events_file(tmp_path / f"events-{n}.csv.gz", n)
         out = subprocess.run(
-            [sys.executable, "-c", MEMORY_SCRIPT, f"sqlite:///{tmp_path / f'm{n}.db'}", str(DATA / "campaigns.csv"), str(events)],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-c",
+                MEMORY_SCRIPT,
+                f"sqlite:///{tmp_path / f'm{n}.db'}",
+                str(DATA / "campaigns.csv"),
+                str(events),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         assert int(out[0]) == n
         peaks[n] = (int(out[1]), int(out[2]))

@@ -1,4 +1,5 @@
-"""The data contract: campaigns and their variants, events normalised, every bad record a reject with its line and reason."""
+"""The data contract: campaigns and their variants, events normalised, every bad record a reject with its line and
+reason."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ def test_campaigns_csv_and_yaml_load_with_variants(loaded: Engine) -> None:
     assert (summary.loaded, summary.rejected) == (1, 0)
     with loaded.connect() as conn:
         rows = conn.execute(
-            select(Campaign.campaign_id, Campaign.name, Campaign.conversion_window_hours, Campaign.currency)
-            .order_by(Campaign.campaign_id)
+            select(Campaign.campaign_id, Campaign.name, Campaign.conversion_window_hours, Campaign.currency).order_by(
+                Campaign.campaign_id
+            )
         ).all()
         variants = conn.execute(
             select(Campaign.campaign_id, Variant.variant, Variant.split_pct, Variant.baseline)
@@ -34,8 +36,10 @@ def test_campaigns_csv_and_yaml_load_with_variants(loaded: Engine) -> None:
     ]
     # The first variant is the baseline unless one says otherwise.
     assert variants == [
-        ("c-ab", "A", 45.0, True), ("c-ab", "B", 45.0, False),
-        ("c-yaml", "A", 50.0, False), ("c-yaml", "B", 50.0, True),
+        ("c-ab", "A", 45.0, True),
+        ("c-ab", "B", 45.0, False),
+        ("c-yaml", "A", 50.0, False),
+        ("c-yaml", "B", 50.0, True),
     ]
 
 
@@ -45,11 +49,32 @@ def test_bad_campaigns_are_rejected_with_reasons(engine: Engine, tmp_path: Path)
         {"campaign_id": "ok", "name": "Fine", "type": "single", "start_at": "2026-11-01T00:00:00Z"},
         {"campaign_id": "no-name", "type": "single", "start_at": "2026-11-01T00:00:00Z"},
         {"campaign_id": "bad-type", "name": "x", "type": "email", "start_at": "2026-11-01T00:00:00Z"},
-        {"campaign_id": "bad-window", "name": "x", "type": "single", "start_at": "2026-11-01", "conversion_window_hours": 0},
-        {"campaign_id": "bad-split", "name": "x", "type": "ab", "start_at": "2026-11-01", "control_group_pct": 10,
-         "variants": [{"variant": "A", "name": "a", "split_pct": 50}, {"variant": "B", "name": "b", "split_pct": 50}]},
+        {
+            "campaign_id": "bad-window",
+            "name": "x",
+            "type": "single",
+            "start_at": "2026-11-01",
+            "conversion_window_hours": 0,
+        },
+        {
+            "campaign_id": "bad-split",
+            "name": "x",
+            "type": "ab",
+            "start_at": "2026-11-01",
+            "control_group_pct": 10,
+            "variants": [
+                {"variant": "A", "name": "a", "split_pct": 50},
+                {"variant": "B", "name": "b", "split_pct": 50},
+            ],
+        },
         {"campaign_id": "bad-currency", "name": "x", "type": "single", "start_at": "2026-11-01", "currency": "XYZ"},
-        {"campaign_id": "bad-control", "name": "x", "type": "single", "start_at": "2026-11-01", "control_group_pct": 101},
+        {
+            "campaign_id": "bad-control",
+            "name": "x",
+            "type": "single",
+            "start_at": "2026-11-01",
+            "control_group_pct": 101,
+        },
         {"campaign_id": "bad-planned", "name": "x", "type": "single", "start_at": "2026-11-01", "planned_users": 2.5},
         {"campaign_id": "planned", "name": "x", "type": "single", "start_at": "2026-11-01", "planned_users": "20000"},
     ]
@@ -78,8 +103,17 @@ def test_good_csv_events_load_with_normalised_fields(loaded: Engine, tmp_path: P
     assert summary.rejects_path is None
     with loaded.connect() as conn:
         rows = conn.execute(
-            select(Event.event_id, Event.variant, Event.event, Event.ts, Event.platform, Event.device_type,
-                   Event.channel, Event.error_code, Event.revenue).order_by(Event.id)
+            select(
+                Event.event_id,
+                Event.variant,
+                Event.event,
+                Event.ts,
+                Event.platform,
+                Event.device_type,
+                Event.channel,
+                Event.error_code,
+                Event.revenue,
+            ).order_by(Event.id)
         ).all()
     ts = lambda s: to_us(parse_timestamp(s))  # noqa: E731
     assert rows == [
@@ -88,25 +122,35 @@ def test_good_csv_events_load_with_normalised_fields(loaded: Engine, tmp_path: P
         # No offset: taken as UTC; no channel on a conversion; revenue kept.
         ("e3", None, EventType.CONVERSION, ts("2026-11-02T12:00:00+00:00"), "unknown", "unknown", None, None, 19.9),
         ("e4", "A", EventType.SENT, ts("2026-11-02T10:00:00+00:00"), "android", "tablet", "app_inbox", None, None),
-        ("e5", "B", EventType.ERROR, ts("2026-11-02T10:00:00+00:00"), "android", "unknown", "push", "UNREGISTERED", None),
+        (
+            "e5",
+            "B",
+            EventType.ERROR,
+            ts("2026-11-02T10:00:00+00:00"),
+            "android",
+            "unknown",
+            "push",
+            "UNREGISTERED",
+            None,
+        ),
         (None, None, EventType.QUALIFIED, ts("2026-11-02T09:00:00+00:00"), "unknown", "unknown", None, None, None),
     ]
 
 
 def test_every_bad_record_is_rejected_with_line_and_reason(loaded: Engine, tmp_path: Path) -> None:
     bad = [
-        "b1,c-single,,,d1,sent,2026-11-02T10:00:00Z,,,,,",                     # 2: missing user_id
-        "b2,c-single,,u1,,open,2026-11-02T10:00:00Z,,,,,",                     # 3: unknown event
-        "b3,nope,,u1,,sent,2026-11-02T10:00:00Z,,,,,",                         # 4: unknown campaign
-        "b4,c-ab,Z,u1,,sent,2026-11-02T10:00:00Z,,,,,",                        # 5: unknown variant
-        "b5,c-single,,u1,,sent,yesterday,,,,,",                                # 6: bad timestamp
-        "b6,c-single,,u1,,conversion,2026-11-02T10:00:00Z,,,,,-5",             # 7: negative revenue
-        'b7,c-single,,u1,,sent,"2026-11-02T10:00:00Z,,,,,',                    # 8: malformed CSV (quote)
-        "b8,c-single,,u1,,sent,2026-11-02T10:00:00Z,,,",                       # 9: too few fields
-        "b9,c-ab,,u1,,click,2026-11-02T10:00:00Z,,,,,",                        # 10: ab click without variant
-        "b10,c-single,,u1,,error,2026-11-02T10:00:00Z,,,,,",                   # 11: error without code
-        "b11,c-single,,u1,,sent,2026-11-02T10:00:00Z,beos,,,,",                # 12: unknown platform
-        "b12,c-single,,u1,,conversion,2026-11-02T10:00:00Z,,,,,abc",           # 13: revenue not a number
+        "b1,c-single,,,d1,sent,2026-11-02T10:00:00Z,,,,,",  # 2: missing user_id
+        "b2,c-single,,u1,,open,2026-11-02T10:00:00Z,,,,,",  # 3: unknown event
+        "b3,nope,,u1,,sent,2026-11-02T10:00:00Z,,,,,",  # 4: unknown campaign
+        "b4,c-ab,Z,u1,,sent,2026-11-02T10:00:00Z,,,,,",  # 5: unknown variant
+        "b5,c-single,,u1,,sent,yesterday,,,,,",  # 6: bad timestamp
+        "b6,c-single,,u1,,conversion,2026-11-02T10:00:00Z,,,,,-5",  # 7: negative revenue
+        'b7,c-single,,u1,,sent,"2026-11-02T10:00:00Z,,,,,',  # 8: malformed CSV (quote)
+        "b8,c-single,,u1,,sent,2026-11-02T10:00:00Z,,,",  # 9: too few fields
+        "b9,c-ab,,u1,,click,2026-11-02T10:00:00Z,,,,,",  # 10: ab click without variant
+        "b10,c-single,,u1,,error,2026-11-02T10:00:00Z,,,,,",  # 11: error without code
+        "b11,c-single,,u1,,sent,2026-11-02T10:00:00Z,beos,,,,",  # 12: unknown platform
+        "b12,c-single,,u1,,conversion,2026-11-02T10:00:00Z,,,,,abc",  # 13: revenue not a number
     ]
     rows = [GOOD_ROWS[0], *bad, GOOD_ROWS[3]]
     path = write_events_csv(tmp_path / "events.csv", rows)
@@ -136,7 +180,9 @@ def test_every_bad_record_is_rejected_with_line_and_reason(loaded: Engine, tmp_p
 def test_nul_and_lone_surrogates_are_rejects_and_the_good_records_load(engine: Engine, tmp_path: Path) -> None:
     """One bad string used to abort the whole load (exit 1) and lose the good records of the file."""
     campaigns = tmp_path / "c.jsonl"
-    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    campaigns.write_text(
+        json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n"
+    )
     load_campaigns(engine, campaigns)
     events = tmp_path / "e.jsonl"
     lines = [

@@ -40,7 +40,9 @@ def test_jsonl_and_gzip_events_load(loaded: Engine, tmp_path: Path) -> None:
         ("", "is empty (expected a CSV header line)"),
     ],
 )
-def test_unreadable_csv_stops_before_storing_anything(loaded: Engine, tmp_path: Path, content: str, problem: str) -> None:
+def test_unreadable_csv_stops_before_storing_anything(
+    loaded: Engine, tmp_path: Path, content: str, problem: str
+) -> None:
     path = tmp_path / "events.csv"
     path.write_text(content + "e1,c-single,u1,sent,2026-11-02T10:00:00Z\n" if content else "")
     with pytest.raises(InputFileError) as info:
@@ -64,10 +66,14 @@ def test_not_jsonl_and_not_gzip_are_file_errors(loaded: Engine, tmp_path: Path) 
 
 def test_a_killed_load_leaves_no_temporary_rejects_file_behind(sqlite_engine: Engine, tmp_path: Path) -> None:
     campaigns = tmp_path / "c.jsonl"
-    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    campaigns.write_text(
+        json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n"
+    )
     load_campaigns(sqlite_engine, campaigns)
     events = tmp_path / "e.jsonl"
-    events.write_text('{"campaign_id": "c", "user_id": "u1", "event": "sent", "ts": "2026-11-02T00:00:00Z"}\nnot json\n')
+    events.write_text(
+        '{"campaign_id": "c", "user_id": "u1", "event": "sent", "ts": "2026-11-02T00:00:00Z"}\nnot json\n'
+    )
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a pid that no longer runs, as a load killed with -9 leaves behind
     orphan = tmp_path / f"e.jsonl.rejects.jsonl.{dead.pid}.tmp"

@@ -14,8 +14,18 @@ from tests.ingest.helpers import DATA, GOOD_ROWS, count_events, write_events_csv
 
 def test_reloading_a_campaign_updates_it(loaded: Engine, tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps({"campaign_id": "c-single", "name": "Renamed", "type": "single",
-                                "start_at": "2026-11-01", "conversion_window_hours": 12}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "campaign_id": "c-single",
+                "name": "Renamed",
+                "type": "single",
+                "start_at": "2026-11-01",
+                "conversion_window_hours": 12,
+            }
+        )
+        + "\n"
+    )
     assert load_campaigns(loaded, path).loaded == 1
     with loaded.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Campaign)).scalar_one() == 2
@@ -66,20 +76,48 @@ def test_a_reload_cannot_drop_a_variant_or_type_that_events_use(loaded: Engine, 
     load_events(loaded, write_events_csv(tmp_path / "events.csv", GOOD_ROWS))  # c-ab has events of A and B
     path = tmp_path / "c.jsonl"
     records = [
-        {"campaign_id": "c-ab", "name": "Black Friday", "type": "ab", "start_at": "2026-11-01", "control_group_pct": 10,
-         "variants": [{"variant": "A", "name": "a", "split_pct": 45}, {"variant": "C", "name": "c", "split_pct": 45}]},
-        {"campaign_id": "c-single", "name": "Now A/B", "type": "ab", "start_at": "2026-11-01",
-         "variants": [{"variant": "A", "name": "a", "split_pct": 50}, {"variant": "B", "name": "b", "split_pct": 50}]},
-        {"campaign_id": "c-ab", "name": "Renamed", "type": "ab", "start_at": "2026-11-01", "control_group_pct": 10,
-         "variants": [{"variant": "A", "name": "a", "split_pct": 30}, {"variant": "B", "name": "b", "split_pct": 30},
-                      {"variant": "C", "name": "c", "split_pct": 30}]},
+        {
+            "campaign_id": "c-ab",
+            "name": "Black Friday",
+            "type": "ab",
+            "start_at": "2026-11-01",
+            "control_group_pct": 10,
+            "variants": [
+                {"variant": "A", "name": "a", "split_pct": 45},
+                {"variant": "C", "name": "c", "split_pct": 45},
+            ],
+        },
+        {
+            "campaign_id": "c-single",
+            "name": "Now A/B",
+            "type": "ab",
+            "start_at": "2026-11-01",
+            "variants": [
+                {"variant": "A", "name": "a", "split_pct": 50},
+                {"variant": "B", "name": "b", "split_pct": 50},
+            ],
+        },
+        {
+            "campaign_id": "c-ab",
+            "name": "Renamed",
+            "type": "ab",
+            "start_at": "2026-11-01",
+            "control_group_pct": 10,
+            "variants": [
+                {"variant": "A", "name": "a", "split_pct": 30},
+                {"variant": "B", "name": "b", "split_pct": 30},
+                {"variant": "C", "name": "c", "split_pct": 30},
+            ],
+        },
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     summary = load_campaigns(loaded, path)
     assert (summary.loaded, summary.rejected) == (1, 2)
     reasons = [json.loads(line)["reason"] for line in summary.rejects_path.read_text().splitlines()]
-    assert reasons == ["variant 'B' has events and cannot be removed",
-                       "type cannot change from single to ab: the campaign has events"]
+    assert reasons == [
+        "variant 'B' has events and cannot be removed",
+        "type cannot change from single to ab: the campaign has events",
+    ]
     with loaded.connect() as conn:
         names = dict(conn.execute(select(Campaign.campaign_id, Campaign.name)).all())
     assert names["c-ab"] == "Renamed"  # adding a variant is fine
@@ -91,24 +129,31 @@ def _refuse_user(engine: Engine, user: str) -> None:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql(
                 f"CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.user_id = '{user}' "
-                "BEGIN SELECT RAISE(ABORT, 'user is blocked'); END")
+                "BEGIN SELECT RAISE(ABORT, 'user is blocked'); END"
+            )
         else:
             conn.exec_driver_sql(
                 "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
                 f"IF NEW.user_id = '{user}' THEN RAISE EXCEPTION 'user is blocked'; END IF; RETURN NEW; END $$ "
-                "LANGUAGE plpgsql")
+                "LANGUAGE plpgsql"
+            )
             conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse()")
 
 
 def test_a_row_the_database_refuses_costs_only_itself(engine: Engine, tmp_path: Path) -> None:
     campaigns = tmp_path / "c.jsonl"
-    campaigns.write_text(json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n")
+    campaigns.write_text(
+        json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n"
+    )
     load_campaigns(engine, campaigns)
     _refuse_user(engine, "u13")
     events = tmp_path / "e.jsonl"
-    events.write_text("".join(
-        json.dumps({"campaign_id": "c", "user_id": f"u{i}", "event": "sent", "ts": "2026-11-02T00:00:00Z"}) + "\n"
-        for i in range(25)))
+    events.write_text(
+        "".join(
+            json.dumps({"campaign_id": "c", "user_id": f"u{i}", "event": "sent", "ts": "2026-11-02T00:00:00Z"}) + "\n"
+            for i in range(25)
+        )
+    )
     summary = load_events(engine, events, batch_size=10)
     assert (summary.loaded, summary.rejected) == (24, 1)
     (reject,) = [json.loads(line) for line in summary.rejects_path.read_text().splitlines()]

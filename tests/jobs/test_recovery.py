@@ -45,8 +45,9 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_kill_9_while_rendering_is_taken_over_at_once(demo_url: str, smtp_server: SmtpServer, config_factory,
-                                                       tmp_path: Path) -> None:
+def test_kill_9_while_rendering_is_taken_over_at_once(
+    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path
+) -> None:
     config = config_factory(smtp_server.port, job_yaml("killed", "daily 07:00", campaigns="[black-friday-ab]"))
     engine = make_engine(demo_url)
     args = ["--config", str(config), "--db", demo_url, "run", "killed", "--period", "2026-10-01..2026-11-01"]
@@ -64,8 +65,9 @@ def test_kill_9_while_rendering_is_taken_over_at_once(demo_url: str, smtp_server
 
 
 def _unit(job: str) -> Unit:
-    return Unit(job=job, campaign_id="cart-reminder", start=OCTOBER[0], end=OCTOBER[1], timezone="UTC",
-                to=("boss@acme.test",))
+    return Unit(
+        job=job, campaign_id="cart-reminder", start=OCTOBER[0], end=OCTOBER[1], timezone="UTC", to=("boss@acme.test",)
+    )
 
 
 def _target(server: SmtpServer, tmp_path: Path, abandon_after_s: float = 120) -> Production:
@@ -94,15 +96,26 @@ def test_the_heartbeat_keeps_a_slow_unit_its_own(demo_engine: Engine, smtp_serve
     unit = _unit("slow-send")
     done: list = []
     clock = lambda: datetime.now(UTC)  # noqa: E731
-    worker = threading.Thread(target=lambda: done.append(run_unit(demo_engine, unit, _target(smtp_server, tmp_path, 2), clock)))
+    worker = threading.Thread(
+        target=lambda: done.append(run_unit(demo_engine, unit, _target(smtp_server, tmp_path, 2), clock))
+    )
     worker.start()
     assert wait_for(lambda: smtp_server.handler.data_attempts == 1, 60)
     time.sleep(3)
     with demo_engine.connect() as conn:
         row = conn.execute(select(Run.status, Run.updated_at, Run.claimed_at).where(Run.job == "slow-send")).one()
     assert row.status == "stored" and (row.updated_at - row.claimed_at).total_seconds() > 3  # it beat while sending
-    other = claim(demo_engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, "UTC", clock(),
-                  abandon_after=timedelta(seconds=2))
+    other = claim(
+        demo_engine,
+        unit.job,
+        unit.campaign_id,
+        unit.period,
+        unit.start,
+        unit.end,
+        "UTC",
+        clock(),
+        abandon_after=timedelta(seconds=2),
+    )
     assert other.result == ClaimResult.BUSY  # alive: not taken over, though it started long ago
     worker.join(60)
     assert done[0].status == "delivered" and len(smtp_server.handler.received) == 1
@@ -150,13 +163,16 @@ def test_retries_are_given_up_after_retry_for_h_and_operators_told_once(
         assert retry_units(engine, settings, delivery, clock) == []
     [told] = smtp_server.handler.received  # the report itself was not sent again
     assert told.recipients == ["ops@acme.test"]
-    assert told.message["Subject"] == "reporter: give-up / cart-reminder / 2026-10 was given up after 1 attempts in 48 h"
+    assert (
+        told.message["Subject"] == "reporter: give-up / cart-reminder / 2026-10 was given up after 1 attempts in 48 h"
+    )
     body = told.message.get_body(("plain",)).get_content()
     assert "451 4.3.0 Try again later" in body
     assert "reporter run give-up --campaign cart-reminder --period 2026-10-01..2026-11-01" in body
     assert [r.message for r in caplog.records].count(
         "give-up / cart-reminder / 2026-10: was given up after 1 attempts in 48 h for good: "
-        + runs_of(engine, "give-up")[0].error) == 1
+        + runs_of(engine, "give-up")[0].error
+    ) == 1
     engine.dispose()
 
 
@@ -171,7 +187,10 @@ def test_a_permanent_refusal_is_final_at_once_and_told_once(
     clock.at += timedelta(hours=2)
     assert retry_units(engine, settings, delivery, clock) == []  # 550 again would change nothing
     [told] = smtp_server.handler.received
-    assert told.recipients == ["ops@acme.test"] and told.message["Subject"] == "reporter: refused / cart-reminder / 2026-10 failed"
+    assert (
+        told.recipients == ["ops@acme.test"]
+        and told.message["Subject"] == "reporter: refused / cart-reminder / 2026-10 failed"
+    )
     assert "boss@acme.test (550 5.1.1 No such user here)" in told.message.get_body(("plain",)).get_content()
     engine.dispose()
 
@@ -184,10 +203,22 @@ def test_a_restarted_scheduler_takes_over_the_unit_its_killed_worker_left(
     now = datetime.now(UTC)
     period = period_name(Period(*OCTOBER, "UTC"))
     with engine.begin() as conn:  # what a worker killed with -9 leaves: "rendering", owner gone, heartbeat fresh
-        conn.execute(insert(Run).values(
-            job="restarted", campaign_id="cart-reminder", period=period, period_from=OCTOBER[0], period_to=OCTOBER[1],
-            timezone="UTC", status="rendering", owner=f"{socket.gethostname()}:{dead_pid()}:1", attempts=1,
-            claimed_at=now, first_claimed_at=now, updated_at=now + timedelta(hours=1)))  # only "gone" can tell
+        conn.execute(
+            insert(Run).values(
+                job="restarted",
+                campaign_id="cart-reminder",
+                period=period,
+                period_from=OCTOBER[0],
+                period_to=OCTOBER[1],
+                timezone="UTC",
+                status="rendering",
+                owner=f"{socket.gethostname()}:{dead_pid()}:1",
+                attempts=1,
+                claimed_at=now,
+                first_claimed_at=now,
+                updated_at=now + timedelta(hours=1),
+            )
+        )  # only "gone" can tell
     proc = _cli(["--config", str(config), "--db", demo_url, "schedule"], tmp_path)
     try:
         assert wait_for(lambda: [r.status for r in runs_of(engine, "restarted")] == ["delivered"], 90)

@@ -25,8 +25,10 @@ from tests.delivery.conftest import SmtpServer
 
 
 def job_yaml(name: str, schedule: str, campaigns: str = "[cart-reminder]", period: str = "last_month") -> str:
-    return (f"  - name: {name}\n    schedule: \"{schedule}\"\n    campaigns: {campaigns}\n    period: {period}\n"
-            f"    email:\n      to: [boss@acme.test]\n")
+    return (
+        f'  - name: {name}\n    schedule: "{schedule}"\n    campaigns: {campaigns}\n    period: {period}\n'
+        f"    email:\n      to: [boss@acme.test]\n"
+    )
 
 
 def wait_for(condition, timeout: float = 60.0) -> bool:
@@ -40,8 +42,11 @@ def wait_for(condition, timeout: float = 60.0) -> bool:
 
 def runs_of(engine: Engine, job: str) -> list:
     with engine.connect() as conn:
-        return conn.execute(select(Run.campaign_id, Run.period, Run.status, Run.attempts, Run.error)
-                            .where(Run.job == job).order_by(Run.campaign_id)).all()
+        return conn.execute(
+            select(Run.campaign_id, Run.period, Run.status, Run.attempts, Run.error)
+            .where(Run.job == job)
+            .order_by(Run.campaign_id)
+        ).all()
 
 
 def events_of(scheduler, mask: int) -> list:
@@ -109,8 +114,9 @@ def test_catch_up_within_the_grace_time_runs_once(demo_url: str, smtp_server: Sm
     assert len(smtp_server.handler.received) == 1
 
 
-def test_catch_up_outside_the_grace_time_skips_and_logs(demo_url: str, smtp_server: SmtpServer, config_factory,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_catch_up_outside_the_grace_time_skips_and_logs(
+    demo_url: str, smtp_server: SmtpServer, config_factory, caplog: pytest.LogCaptureFixture
+) -> None:
     due = datetime.now(UTC) - timedelta(hours=2)
     config = config_factory(smtp_server.port, job_yaml("morning", f"daily {due:%H:%M}"))
     engine = make_engine(demo_url)
@@ -133,12 +139,19 @@ def test_catch_up_outside_the_grace_time_skips_and_logs(demo_url: str, smtp_serv
 
 def _cli(args: list[str], cwd: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
-    return subprocess.Popen([sys.executable, "-m", "reporter", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reporter", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
-def test_two_schedulers_on_one_postgres_deliver_each_unit_once(postgres_url: str, smtp_server: SmtpServer,
-                                                              tmp_path: Path) -> None:
+def test_two_schedulers_on_one_postgres_deliver_each_unit_once(
+    postgres_url: str, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
     from tests.jobs.conftest import write_config
 
     engine = make_engine(postgres_url)
@@ -149,16 +162,25 @@ def test_two_schedulers_on_one_postgres_deliver_each_unit_once(postgres_url: str
     for instance in ("a", "b"):
         folder = tmp_path / instance
         folder.mkdir()
-        config = write_config(folder, smtp_server.port, jobs, extra=f"  instance: {instance}\n".replace("  instance", "  instance"))
-        text = config.read_text().replace(f"archive:\n  root: {folder / 'archive'}", f"archive:\n  root: {tmp_path / 'archive'}")
-        text = text.replace("  workers: 2\n", f"  workers: 2\n  instance: {instance}\n").replace(f"  instance: {instance}\njobs:", "jobs:", 0)
-        config.write_text(text.replace(f"  instance: {instance}\n  instance: {instance}\n", f"  instance: {instance}\n"))
+        config = write_config(
+            folder, smtp_server.port, jobs, extra=f"  instance: {instance}\n".replace("  instance", "  instance")
+        )
+        text = config.read_text().replace(
+            f"archive:\n  root: {folder / 'archive'}", f"archive:\n  root: {tmp_path / 'archive'}"
+        )
+        text = text.replace("  workers: 2\n", f"  workers: 2\n  instance: {instance}\n").replace(
+            f"  instance: {instance}\njobs:", "jobs:", 0
+        )
+        config.write_text(
+            text.replace(f"  instance: {instance}\n  instance: {instance}\n", f"  instance: {instance}\n")
+        )
         _seed(engine, config, postgres_url, "everyone", datetime.now(UTC) - timedelta(seconds=30))
         configs.append(config)
     procs = [_cli(["--config", str(c.resolve()), "--db", postgres_url, "schedule"], tmp_path) for c in configs]
     try:
-        assert wait_for(lambda: [r.status for r in runs_of(engine, "everyone")] == ["delivered"] * 3, 120), \
-            runs_of(engine, "everyone")
+        assert wait_for(lambda: [r.status for r in runs_of(engine, "everyone")] == ["delivered"] * 3, 120), runs_of(
+            engine, "everyone"
+        )
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -167,7 +189,10 @@ def test_two_schedulers_on_one_postgres_deliver_each_unit_once(postgres_url: str
     assert all("scheduler stopped" in err for _out, err in outputs)
     units = runs_of(engine, "everyone")
     assert [(r.campaign_id, r.period, r.attempts) for r in units] == [
-        ("black-friday-ab", "2026-10", 1), ("cart-reminder", "2026-10", 1), ("welcome-series", "2026-10", 1)]
+        ("black-friday-ab", "2026-10", 1),
+        ("cart-reminder", "2026-10", 1),
+        ("welcome-series", "2026-10", 1),
+    ]
     assert len(smtp_server.handler.received) == 3
     with engine.connect() as conn:
         assert conn.execute(select(Delivery.status)).scalars().all() == ["sent"] * 3

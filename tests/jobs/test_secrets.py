@@ -39,7 +39,9 @@ def test_demo_never_prints_the_password(postgres_url: str, tmp_path: Path) -> No
     assert "***" in result.stdout
 
 
-def test_the_job_store_keeps_no_password_and_workers_still_connect(postgres_url: str, tmp_path: Path, monkeypatch) -> None:
+def test_the_job_store_keeps_no_password_and_workers_still_connect(
+    postgres_url: str, tmp_path: Path, monkeypatch
+) -> None:
     url = with_password(postgres_url)
     engine = make_engine(url)
     upgrade(engine)
@@ -52,7 +54,10 @@ def test_the_job_store_keeps_no_password_and_workers_still_connect(postgres_url:
     stored = scheduler.get_job("weekly").kwargs["db_url"]
     scheduler.shutdown(wait=True)
     with engine.connect() as conn:
-        tables = [t for t in conn.execute(text("SELECT tablename FROM pg_tables WHERE tablename LIKE 'apscheduler%'")).scalars()]
+        tables = [
+            t
+            for t in conn.execute(text("SELECT tablename FROM pg_tables WHERE tablename LIKE 'apscheduler%'")).scalars()
+        ]
         states = [bytes(s) for t in tables for s in conn.execute(text(f'SELECT job_state FROM "{t}"')).scalars()]
     assert states and all(SECRET.encode() not in s for s in states)
     assert SECRET not in stored

@@ -35,7 +35,9 @@ def test_permanent_failure_for_one_recipient_then_retry_sends_only_to_it(
     assert smtp_server.handler.data_attempts == 1  # a 550 is not retried
     with demo_engine.connect() as conn:
         run = conn.execute(select(Run.status, Run.error, Run.id).where(Run.job == job.job)).one()
-        rows = dict(conn.execute(select(DeliveryRow.recipient, DeliveryRow.smtp_code).where(DeliveryRow.run_id == run.id)).all())
+        rows = dict(
+            conn.execute(select(DeliveryRow.recipient, DeliveryRow.smtp_code).where(DeliveryRow.run_id == run.id)).all()
+        )
     assert run.status == "failed" and "cc@example.test (550" in run.error
     assert rows == {"owner@example.test": 250, "cc@example.test": 550, "hidden@example.test": 250}
     smtp_server.handler.refuse = set()
@@ -58,8 +60,9 @@ def test_large_pdf_is_linked_not_attached(demo_engine: Engine, smtp_server: Smtp
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_concurrent_attempts_deliver_once(backend: str, request: pytest.FixtureRequest, smtp_server: SmtpServer,
-                                          tmp_path) -> None:
+def test_concurrent_attempts_deliver_once(
+    backend: str, request: pytest.FixtureRequest, smtp_server: SmtpServer, tmp_path
+) -> None:
     if backend == "sqlite":
         engine = request.getfixturevalue("demo_engine")
     else:

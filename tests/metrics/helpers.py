@@ -19,11 +19,21 @@ def at(hours: float) -> str:
 
 
 def campaign(
-    cid: str, ctype: str = "single", window: float = 24, control: float = 0, variants: Any = None, planned: int | None = None
+    cid: str,
+    ctype: str = "single",
+    window: float = 24,
+    control: float = 0,
+    variants: Any = None,
+    planned: int | None = None,
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "campaign_id": cid, "name": f"Campaign {cid}", "type": ctype, "start_at": T0.isoformat(),
-        "conversion_window_hours": window, "control_group_pct": control, "conversion_event": "Charged",
+        "campaign_id": cid,
+        "name": f"Campaign {cid}",
+        "type": ctype,
+        "start_at": T0.isoformat(),
+        "conversion_window_hours": window,
+        "control_group_pct": control,
+        "conversion_event": "Charged",
     }
     if variants is not None:
         record["variants"] = variants
@@ -43,7 +53,11 @@ def ev(cid: str, user: str, kind: str, hours: float, **extra: Any) -> dict[str, 
 
 
 def stats(
-    engine: Engine, cid: str, start: datetime | None = None, end: datetime | None = None, tz: str = "UTC",
+    engine: Engine,
+    cid: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tz: str = "UTC",
     now: datetime | None = None,
 ) -> CampaignStats:
     """The stats on one connection, checked equal to the concurrent path (PostgreSQL: two connections)."""

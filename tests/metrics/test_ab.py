@@ -38,12 +38,17 @@ def z_test_p(x1: int, n1: int, x2: int, n2: int) -> float:
 
 
 def test_three_variants_one_wins(engine: Engine) -> None:
-    load(engine, [campaign("ab", "ab", control=10, variants=variants(30, 30, 30))],
-         ab_events("ab", {"A": (1000, 50), "B": (1000, 60), "C": (1000, 100)}))
+    load(
+        engine,
+        [campaign("ab", "ab", control=10, variants=variants(30, 30, 30))],
+        ab_events("ab", {"A": (1000, 50), "B": (1000, 60), "C": (1000, 100)}),
+    )
     st = stats(engine, "ab")
     a, b, c = st.variants
     assert [(v.variant, v.baseline, v.sent_users, v.converted_users) for v in st.variants] == [
-        ("A", True, 1000, 50), ("B", False, 1000, 60), ("C", False, 1000, 100),
+        ("A", True, 1000, 50),
+        ("B", False, 1000, 60),
+        ("C", False, 1000, 100),
     ]
     assert (a.conversion_rate, b.conversion_rate, c.conversion_rate) == pytest.approx((5.0, 6.0, 10.0))
     assert c.revenue == pytest.approx(250.0) and c.revenue_per_user == pytest.approx(0.25)
@@ -76,8 +81,14 @@ def test_looks_take_the_running_minimum_and_intersection(engine: Engine) -> None
     """Three daily looks; the report is read on day 3, and the figures are those since the test started."""
     events = []
     # (day, variant, users sent that day, of whom converting)
-    for day, variant, users, converting in [(0, "A", 400, 20), (0, "B", 400, 44), (1, "A", 400, 24), (1, "B", 400, 30),
-                                            (2, "A", 400, 22), (2, "B", 400, 24)]:
+    for day, variant, users, converting in [
+        (0, "A", 400, 20),
+        (0, "B", 400, 44),
+        (1, "A", 400, 24),
+        (1, "B", 400, 30),
+        (2, "A", 400, 22),
+        (2, "B", 400, 24),
+    ]:
         for i in range(users):
             user = f"{variant}{day}-{i}"
             events.append(ev("ab", user, "sent", day * 24 + 1, variant=variant))
@@ -112,8 +123,11 @@ def test_two_users_per_arm_is_not_enough_data(engine: Engine) -> None:
 
 def test_better_but_significant_only_if_holm_allows(engine: Engine) -> None:
     """Each comparison alone would pass; Holm over the two variants needs half the level for the smaller p."""
-    load(engine, [campaign("ab", "ab", variants=variants(34, 33, 33), planned=3000)],
-         ab_events("ab", {"A": (1500, 60), "B": (1500, 99), "C": (1500, 60)}))
+    load(
+        engine,
+        [campaign("ab", "ab", variants=variants(34, 33, 33), planned=3000)],
+        ab_events("ab", {"A": (1500, 60), "B": (1500, 99), "C": (1500, 60)}),
+    )
     st = stats(engine, "ab")
     p_b = reference_look(60, 1500, 99, 1500, 3000)[0]
     assert st.variants[1].vs_baseline.p_value == pytest.approx(p_b)
@@ -125,15 +139,20 @@ def test_better_but_significant_only_if_holm_allows(engine: Engine) -> None:
 
 
 def test_a_worse_variant_is_a_loser(engine: Engine) -> None:
-    load(engine, [campaign("ab", "ab", variants=variants(50, 50))], ab_events("ab", {"A": (2000, 200), "B": (2000, 100)}))
+    load(
+        engine, [campaign("ab", "ab", variants=variants(50, 50))], ab_events("ab", {"A": (2000, 200), "B": (2000, 100)})
+    )
     st = stats(engine, "ab")
     assert st.variants[1].vs_baseline.verdict == "loser" and st.variants[1].vs_baseline.ci_high < 0
     assert (st.winner, st.verdict) == (None, "loser")
 
 
 def test_broken_split_is_a_sample_ratio_mismatch(engine: Engine) -> None:
-    load(engine, [campaign("ab", "ab", control=10, variants=variants(30, 30, 30))],
-         ab_events("ab", {"A": (1000, 50), "B": (1000, 50), "C": (700, 95)}))
+    load(
+        engine,
+        [campaign("ab", "ab", control=10, variants=variants(30, 30, 30))],
+        ab_events("ab", {"A": (1000, 50), "B": (1000, 50), "C": (700, 95)}),
+    )
     st = stats(engine, "ab")
     # Expected 900 each: chi2 = (100^2 + 100^2 + 200^2) / 900 = 66.7; with 2 df p = exp(-chi2 / 2).
     chi2 = (100**2 + 100**2 + 200**2) / 900
@@ -145,8 +164,11 @@ def test_broken_split_is_a_sample_ratio_mismatch(engine: Engine) -> None:
 
 
 def test_probability_best_matches_monte_carlo(engine: Engine) -> None:
-    load(engine, [campaign("ab", "ab", variants=variants(34, 33, 33))],
-         ab_events("ab", {"A": (400, 20), "B": (400, 26), "C": (400, 24)}))
+    load(
+        engine,
+        [campaign("ab", "ab", variants=variants(34, 33, 33))],
+        ab_events("ab", {"A": (400, 20), "B": (400, 26), "C": (400, 24)}),
+    )
     st = stats(engine, "ab")
     rng = np.random.default_rng(0)
     draws = np.stack([rng.beta(1 + x, 1 + 400 - x, 400_000) for x in (20, 26, 24)])
@@ -159,10 +181,12 @@ def test_probability_best_matches_monte_carlo(engine: Engine) -> None:
 def test_conversion_belongs_to_the_latest_attributed_send(engine: Engine) -> None:
     events = [
         # u1 got A at 1 h and B at 10 h; the conversion at 20 h is within the window of both: B's.
-        ev("ab", "u1", "sent", 1, variant="A"), ev("ab", "u1", "sent", 10, variant="B"),
+        ev("ab", "u1", "sent", 1, variant="A"),
+        ev("ab", "u1", "sent", 10, variant="B"),
         ev("ab", "u1", "conversion", 20, revenue="4"),
         # u2 got A at 1 h and B at 30 h; the conversion at 20 h is only A's.
-        ev("ab", "u2", "sent", 1, variant="A"), ev("ab", "u2", "sent", 30, variant="B"),
+        ev("ab", "u2", "sent", 1, variant="A"),
+        ev("ab", "u2", "sent", 30, variant="B"),
         ev("ab", "u2", "conversion", 20, revenue="6"),
         ev("ab", "u3", "sent", 1, variant="A", channel="app_inbox"),
         ev("ab", "u3", "impression", 2, variant="A", channel="app_inbox"),

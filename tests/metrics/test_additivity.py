@@ -47,8 +47,10 @@ def check_additive(engine: Engine, cid: str, tz_name: str) -> CampaignStats:
     tz = ZoneInfo(tz_name)
     life = stats(engine, cid, tz=tz_name)
     first, last = life.period.start.date(), (life.period.end - timedelta(microseconds=1)).astimezone(tz).date()
-    daily = [stats(engine, cid, local_midnight(d, tz), local_midnight(d + timedelta(days=1), tz), tz_name)
-             for d in _days(first, last)]
+    daily = [
+        stats(engine, cid, local_midnight(d, tz), local_midnight(d + timedelta(days=1), tz), tz_name)
+        for d in _days(first, last)
+    ]
     assert _sum_reports(daily) == _figures(life)
     assert _buckets(daily) == _buckets([life])
     months = sorted({(d.year, d.month) for d in _days(first, last)})
@@ -105,8 +107,13 @@ def test_hand_built_case_across_a_dst_change_adds_up(engine: Engine) -> None:
     assert (life.totals.conversions, life.totals.revenue) == (3, 34.75)
     assert (life.totals.view_through_conversion_events, life.totals.click_through_conversion_events) == (1, 1)
     by_day = {b.bucket: (b.conversions, b.revenue) for b in life.trend.daily}
-    assert by_day == {"2026-10-29": (0, 0.0), "2026-10-30": (0, 0.0), "2026-10-31": (0, 0.0),
-                      "2026-11-01": (2, 25.25), "2026-11-02": (1, 9.5)}
+    assert by_day == {
+        "2026-10-29": (0, 0.0),
+        "2026-10-30": (0, 0.0),
+        "2026-10-31": (0, 0.0),
+        "2026-11-01": (2, 25.25),
+        "2026-11-02": (1, 9.5),
+    }
     # The 25-hour day alone: both conversions, though their sends were the day before (its one send is u2's).
     ny = ZoneInfo(tz)
     day = stats(engine, "d", datetime(2026, 11, 1, tzinfo=ny), datetime(2026, 11, 2, tzinfo=ny), tz)

@@ -23,8 +23,10 @@ def users(prefix: str, kind: str, day: int, n: int, converting: int, **extra: st
 
 def test_treatment_beats_control_since_the_campaign_started(engine: Engine) -> None:
     events = (
-        users("t", "sent", 0, 900, 90) + users("g", "control", 0, 300, 12)
-        + users("t", "sent", 1, 900, 99) + users("g", "control", 1, 300, 15)
+        users("t", "sent", 0, 900, 90)
+        + users("g", "control", 0, 300, 12)
+        + users("t", "sent", 1, 900, 99)
+        + users("g", "control", 1, 300, 15)
         # Targeted but never reached: stays in the treatment group, and does not convert.
         + users("e", "error", 1, 100, 0, error_code="NO_PUSH_TOKEN")
     )

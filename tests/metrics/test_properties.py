@@ -58,8 +58,13 @@ def build(cid: str, users: list) -> list[dict]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(users=st.lists(user, max_size=12), tz=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata"]),
-       from_day=st.integers(0, 5), days=st.integers(1, 25), cut_hours=st.integers(1, 24 * 25 - 1))
+@given(
+    users=st.lists(user, max_size=12),
+    tz=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata"]),
+    from_day=st.integers(0, 5),
+    days=st.integers(1, 25),
+    cut_hours=st.integers(1, 24 * 25 - 1),
+)
 def test_invariants(engine: Engine, users: list, tz: str, from_day: int, days: int, cut_hours: int) -> None:
     cid = f"p{next(counter)}"
     variants = [{"variant": "A", "name": "a", "split_pct": 45}, {"variant": "B", "name": "b", "split_pct": 45}]
@@ -67,9 +72,17 @@ def test_invariants(engine: Engine, users: list, tz: str, from_day: int, days: i
     start = T0 + timedelta(days=from_day)
     s = stats(engine, cid, start, start + timedelta(days=days), tz)
     t = s.totals
-    for value in (t.impression_rate, t.click_rate, t.ctr, t.conversion_rate, t.view_through_conversion_rate,
-                  t.click_through_conversion_rate, s.control.conversion_rate,
-                  *(v.ctr for v in s.variants), *(v.conversion_rate for v in s.variants)):
+    for value in (
+        t.impression_rate,
+        t.click_rate,
+        t.ctr,
+        t.conversion_rate,
+        t.view_through_conversion_rate,
+        t.click_through_conversion_rate,
+        s.control.conversion_rate,
+        *(v.ctr for v in s.variants),
+        *(v.conversion_rate for v in s.variants),
+    ):
         assert value is None or 0 <= value <= 100
     fu, fi = s.funnel.users, s.funnel.influenced
     assert fu.sent >= fu.viewed >= fu.clicked
@@ -97,7 +110,14 @@ def test_invariants(engine: Engine, users: list, tz: str, from_day: int, days: i
     # Any split of the period: the event counts, conversions and revenue of the two parts add up.
     cut = start + timedelta(hours=min(cut_hours, days * 24 - 1))
     parts = [stats(engine, cid, start, cut, tz), stats(engine, cid, cut, start + timedelta(days=days), tz)]
-    for key in ("sent", "impressions", "clicks", "errors", "conversions", "view_through_conversion_events",
-                "click_through_conversion_events"):
+    for key in (
+        "sent",
+        "impressions",
+        "clicks",
+        "errors",
+        "conversions",
+        "view_through_conversion_events",
+        "click_through_conversion_events",
+    ):
         assert sum(getattr(p.totals, key) for p in parts) == getattr(t, key), key
     assert abs(sum(p.totals.revenue for p in parts) - t.revenue) < 1e-6

@@ -37,7 +37,9 @@ def reference_look(xa: int, na: int, xb: int, nb: int, planned: float) -> tuple[
     return p, d, 100 * h
 
 
-def reference_sequence(looks: list[tuple[int, int, int, int]], planned: float) -> tuple[float, float | None, float | None]:
+def reference_sequence(
+    looks: list[tuple[int, int, int, int]], planned: float
+) -> tuple[float, float | None, float | None]:
     p_min, low, high = 1.0, -math.inf, math.inf
     for xa, na, xb, nb in looks:
         p, d, h = reference_look(xa, na, xb, nb, planned)

@@ -42,19 +42,32 @@ def single(engine: Engine) -> Engine:
     ios = {"platform": "ios", "device_type": "phone"}
     android = {"platform": "android", "device_type": "tablet"}
     events = [
-        ev(C, "u1", "qualified", 0), ev(C, "u1", "sent", 0, **ios), ev(C, "u1", "impression", 0.1, **ios),
-        ev(C, "u1", "click", 0.2, **ios), ev(C, "u1", "conversion", 5, revenue="10.00"),
-        ev(C, "u1", "sent", 30, **ios), ev(C, "u1", "conversion", 54, revenue="5.00"),
+        ev(C, "u1", "qualified", 0),
+        ev(C, "u1", "sent", 0, **ios),
+        ev(C, "u1", "impression", 0.1, **ios),
+        ev(C, "u1", "click", 0.2, **ios),
+        ev(C, "u1", "conversion", 5, revenue="10.00"),
+        ev(C, "u1", "sent", 30, **ios),
+        ev(C, "u1", "conversion", 54, revenue="5.00"),
         ev(C, "u1", "sent", 80, **ios),
-        ev(C, "u2", "qualified", 0), ev(C, "u2", "sent", 1, **android), ev(C, "u2", "impression", 2, **android),
+        ev(C, "u2", "qualified", 0),
+        ev(C, "u2", "sent", 1, **android),
+        ev(C, "u2", "impression", 2, **android),
         ev(C, "u2", "conversion", 25 + ONE_SECOND, revenue="7.00"),
-        ev(C, "u3", "qualified", 0), ev(C, "u3", "conversion", 1, revenue="100"), ev(C, "u3", "sent", 2),
-        ev(C, "u4", "error", 3, error_code="UNREGISTERED"), ev(C, "u4", "error", 4, error_code="WEIRD_CODE"),
-        ev(C, "u5", "control", 0), ev(C, "u5", "conversion", 10),
-        ev(C, "u6", "control", 0), ev(C, "u6", "conversion", 30),
-        ev(C, "u7", "sent", 4, channel="app_inbox"), ev(C, "u7", "impression", 4.5, channel="app_inbox", **ios),
+        ev(C, "u3", "qualified", 0),
+        ev(C, "u3", "conversion", 1, revenue="100"),
+        ev(C, "u3", "sent", 2),
+        ev(C, "u4", "error", 3, error_code="UNREGISTERED"),
+        ev(C, "u4", "error", 4, error_code="WEIRD_CODE"),
+        ev(C, "u5", "control", 0),
+        ev(C, "u5", "conversion", 10),
+        ev(C, "u6", "control", 0),
+        ev(C, "u6", "conversion", 30),
+        ev(C, "u7", "sent", 4, channel="app_inbox"),
+        ev(C, "u7", "impression", 4.5, channel="app_inbox", **ios),
         ev(C, "u8", "sent", 5, channel="push_amplification"),
-        ev(C, "u9", "sent", -5), ev(C, "u9", "conversion", -4, revenue="1"),
+        ev(C, "u9", "sent", -5),
+        ev(C, "u9", "conversion", -4, revenue="1"),
     ]
     load(engine, [campaign(C, control=10)], events)
     return engine
@@ -119,7 +132,12 @@ def test_control_group_follows_the_period_s_users_for_one_window(single: Engine)
     c = st.control
     assert (c.treatment_users, c.treatment_converted_users, c.treatment_revenue) == (1, 1, 5.0)
     assert (c.users, c.conversion_rate, c.lift, c.incremental_conversions, c.incremental_revenue) == (
-        0, None, None, None, None)
+        0,
+        None,
+        None,
+        None,
+        None,
+    )
     assert st.totals.conversions == 0
 
 
@@ -132,7 +150,8 @@ def test_trend_buckets(single: Engine) -> None:
         ("2026-11-04", 0, 0, 0, 0, 1, 5.0),
     ]
     assert [(b.bucket, b.sent, b.conversions, b.revenue, b.partial) for b in trend.weekly] == [
-        ("2026-11-02", 6, 2, 15.0, True)]  # three days of the week
+        ("2026-11-02", 6, 2, 15.0, True)
+    ]  # three days of the week
     assert [(b.bucket, b.sent, b.errors, b.partial) for b in trend.monthly] == [("2026-11", 6, 2, True)]
     assert not any(b.partial for b in trend.daily)
     # Three days: hourly buckets too, every hour present.
@@ -198,7 +217,15 @@ def test_events_outside_the_period_are_ignored(single: Engine) -> None:
 def test_empty_period_gives_zeros_and_nulls(single: Engine) -> None:
     st = stats(single, C, T0 + timedelta(days=30), T0 + timedelta(days=31))
     t = st.totals
-    assert (t.sent, t.sent_users, t.impressions, t.clicks, t.errors, t.conversions, t.revenue) == (0, 0, 0, 0, 0, 0, 0.0)
+    assert (t.sent, t.sent_users, t.impressions, t.clicks, t.errors, t.conversions, t.revenue) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0.0,
+    )
     assert (t.impression_rate, t.click_rate, t.ctr, t.conversion_rate) == (None, None, None, None)
     assert (t.view_through_conversion_rate, t.click_through_conversion_rate) == (None, None)
     # Every bucket of the period is there, with zeros.
@@ -243,34 +270,111 @@ def test_default_period_runs_to_a_passed_end_at(engine: Engine) -> None:
 def test_json_has_the_documented_shape(single: Engine) -> None:
     doc = stats_to_json(period(single))
     assert list(doc) == [
-        "campaign", "period", "totals", "control", "trend", "funnel", "split", "errors_by_code",
-        "errors_by_category", "variants", "winner", "sample_ratio", "verdict", "test_started",
+        "campaign",
+        "period",
+        "totals",
+        "control",
+        "trend",
+        "funnel",
+        "split",
+        "errors_by_code",
+        "errors_by_category",
+        "variants",
+        "winner",
+        "sample_ratio",
+        "verdict",
+        "test_started",
     ]
-    assert doc["campaign"] == {"id": "s", "name": "Campaign s", "type": "single", "conversion_event": "Charged",
-                               "conversion_window_hours": 24.0, "currency": "USD"}
+    assert doc["campaign"] == {
+        "id": "s",
+        "name": "Campaign s",
+        "type": "single",
+        "conversion_event": "Charged",
+        "conversion_window_hours": 24.0,
+        "currency": "USD",
+    }
     assert doc["period"] == {"from": "2026-11-02T00:00:00+00:00", "to": "2026-11-05T00:00:00+00:00", "timezone": "UTC"}
     assert list(doc["totals"]) == [
-        "qualified", "sent", "sent_users", "impressions", "impression_rate", "clicks", "click_rate", "ctr",
-        "errors", "control_group", "conversions", "converted_users", "conversion_rate", "revenue",
-        "view_through_conversions", "view_through_conversion_rate", "click_through_conversions",
-        "click_through_conversion_rate", "view_through_conversion_events", "click_through_conversion_events",
-        "impressed_users", "clicked_users", "uplift", "uninstalls",
+        "qualified",
+        "sent",
+        "sent_users",
+        "impressions",
+        "impression_rate",
+        "clicks",
+        "click_rate",
+        "ctr",
+        "errors",
+        "control_group",
+        "conversions",
+        "converted_users",
+        "conversion_rate",
+        "revenue",
+        "view_through_conversions",
+        "view_through_conversion_rate",
+        "click_through_conversions",
+        "click_through_conversion_rate",
+        "view_through_conversion_events",
+        "click_through_conversion_events",
+        "impressed_users",
+        "clicked_users",
+        "uplift",
+        "uninstalls",
     ]
-    assert doc["totals"]["uplift"] == {"push_amplification": 1, "app_inbox": 1, "push_amplification_reached": 0,
-                                       "app_inbox_reached": 1}
+    assert doc["totals"]["uplift"] == {
+        "push_amplification": 1,
+        "app_inbox": 1,
+        "push_amplification_reached": 0,
+        "app_inbox_reached": 1,
+    }
     assert list(doc["control"]) == [
-        "users", "converted_users", "conversion_rate", "revenue", "treatment_users", "treatment_converted_users",
-        "treatment_conversion_rate", "treatment_revenue", "lift", "incremental_conversions", "incremental_revenue",
-        "p_value", "test", "verdict",
+        "users",
+        "converted_users",
+        "conversion_rate",
+        "revenue",
+        "treatment_users",
+        "treatment_converted_users",
+        "treatment_conversion_rate",
+        "treatment_revenue",
+        "lift",
+        "incremental_conversions",
+        "incremental_revenue",
+        "p_value",
+        "test",
+        "verdict",
     ]
     assert list(doc["control"]["test"]) == [
-        "difference", "ci_low", "ci_high", "p_value", "significant", "fixed_p_value", "verdict"]
+        "difference",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "significant",
+        "fixed_p_value",
+        "verdict",
+    ]
     assert doc["control"]["verdict"] == "not_enough_data"  # 6 and 2 users
     assert (doc["verdict"], doc["test_started"]) == (None, "2026-11-02T00:00:00+00:00")
     assert list(doc["trend"]) == ["hourly", "daily", "weekly", "monthly"]
     assert list(doc["trend"]["daily"][0]) == [
-        "bucket", "sent", "impressions", "clicks", "errors", "conversions", "revenue", "partial"]
-    assert doc["funnel"] == {"users": {"sent": 5, "viewed": 3, "clicked": 1, "converted": 1},
-                             "influenced": {"after_sent": 1, "after_viewed": 2, "after_clicked": 1}}
-    assert list(doc["errors_by_code"][0]) == ["code", "count", "category", "platform", "retryable", "meaning", "uninstall"]
+        "bucket",
+        "sent",
+        "impressions",
+        "clicks",
+        "errors",
+        "conversions",
+        "revenue",
+        "partial",
+    ]
+    assert doc["funnel"] == {
+        "users": {"sent": 5, "viewed": 3, "clicked": 1, "converted": 1},
+        "influenced": {"after_sent": 1, "after_viewed": 2, "after_clicked": 1},
+    }
+    assert list(doc["errors_by_code"][0]) == [
+        "code",
+        "count",
+        "category",
+        "platform",
+        "retryable",
+        "meaning",
+        "uninstall",
+    ]
     assert doc["errors_by_category"] == {"technical": 1, "non_technical": 1}

@@ -23,6 +23,7 @@ def _reference_best(xs: list[int], ns: list[int]) -> list[float]:
     edges = sorted({float(q) for p in posts for q in p.ppf([1e-13, 0.001, 0.5, 0.999, 1 - 1e-13])})
     out = []
     for i, post in enumerate(posts):
+
         def f(t: float, i: int = i, post: object = post) -> float:
             value = post.pdf(t)  # type: ignore[attr-defined]
             for j, other in enumerate(posts):

@@ -35,18 +35,38 @@ def fill_archive(root: Path, n: int = 60) -> None:
     for i in range(n):
         job = "daily" if i % 2 else "weekly"
         cid = f"campaign-{i % 3}"
-        archive.store(job, cid, f"Campaign {i % 3} <b>bold</b>", f"2026-10-{i % 28 + 1:02d}", "UTC",
-                      T - timedelta(days=i), {f"{cid}.pdf": b"%PDF-1.7 report " + str(i).encode(),
-                                               f"{cid}.html": b"<!doctype html><title>r</title><p>report " + str(i).encode()})
+        archive.store(
+            job,
+            cid,
+            f"Campaign {i % 3} <b>bold</b>",
+            f"2026-10-{i % 28 + 1:02d}",
+            "UTC",
+            T - timedelta(days=i),
+            {
+                f"{cid}.pdf": b"%PDF-1.7 report " + str(i).encode(),
+                f"{cid}.html": b"<!doctype html><title>r</title><p>report " + str(i).encode(),
+            },
+        )
 
 
-ARCHIVE_JOB = "  - name: archive-only\n    schedule: daily 07:00\n    campaigns: [cart-reminder]\n    period: last_month\n"
+ARCHIVE_JOB = (
+    "  - name: archive-only\n    schedule: daily 07:00\n    campaigns: [cart-reminder]\n    period: last_month\n"
+)
 
 
-def make_client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-                anonymous: bool = False, jobs: str = ARCHIVE_JOB, extra: str = "", web: str = "",
-                raise_server_exceptions: bool = True) -> TestClient:
-    """The app over a fresh archive and the given database; `extra` is more top-level config, `web` more web settings."""
+def make_client(
+    tmp_path: Path,
+    demo_url: str,
+    hashes: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    anonymous: bool = False,
+    jobs: str = ARCHIVE_JOB,
+    extra: str = "",
+    web: str = "",
+    raise_server_exceptions: bool = True,
+) -> TestClient:
+    """The app over a fresh archive and the given database; `extra` is more top-level config, `web` more web
+    settings."""
     fill_archive(tmp_path / "archive")
     config = tmp_path / "reporter.yaml"
     config.write_text(
@@ -62,8 +82,11 @@ def make_client(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypat
 
     settings = load_settings(config)
     engine = make_engine(demo_url)
-    return TestClient(build_app(settings, engine, config, demo_url), follow_redirects=False,
-                      raise_server_exceptions=raise_server_exceptions)
+    return TestClient(
+        build_app(settings, engine, config, demo_url),
+        follow_redirects=False,
+        raise_server_exceptions=raise_server_exceptions,
+    )
 
 
 @pytest.fixture

@@ -27,7 +27,15 @@ def test_serving_without_a_secret_is_a_config_error(tmp_path: Path, monkeypatch:
     config = tmp_path / "reporter.yaml"
     config.write_text(f"archive:\n  root: {tmp_path}\nweb:\n  secret_key_env: REPORTER_TEST_NO_SUCH_SECRET\n")
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("REPORTER_")}
-    result = subprocess.run([sys.executable, "-m", "reporter", "--config", str(config), "serve"], cwd=tmp_path,
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "reporter", "--config", str(config), "serve"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 2
-    assert result.stderr.startswith("error: web.secret_key_env: the environment variable REPORTER_TEST_NO_SUCH_SECRET is not set")
+    assert result.stderr.startswith(
+        "error: web.secret_key_env: the environment variable REPORTER_TEST_NO_SUCH_SECRET is not set"
+    )

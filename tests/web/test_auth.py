@@ -11,8 +11,14 @@ def test_hash_password_reads_stdin(tmp_path: Path) -> None:
 
     from reporter.web.auth import authenticate
 
-    result = subprocess.run([sys.executable, "-m", "reporter", "hash-password"], input="correct horse\n", cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "reporter", "hash-password"],
+        input="correct horse\n",
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0
     digest = result.stdout.strip()
     assert digest.startswith("$argon2id$")

@@ -37,9 +37,17 @@ def test_manager_and_operator_in_a_real_browser(server: str, tmp_path: Path) -> 
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         context = browser.new_context(accept_downloads=True)
         # axe-core in every page before its own content: an injected <script> would be refused by the app's CSP
@@ -90,7 +98,9 @@ def test_manager_and_operator_in_a_real_browser(server: str, tmp_path: Path) -> 
         row = page.inner_text("tbody tr")
         assert "archive-only" in row and "cart-reminder" in row and "stored" in row
         violations += axe_violations(page)
-        page.screenshot(path=str(Path(os.environ.get("REPORTER_SCREENSHOTS", tmp_path)) / "web-history.png"), full_page=True)
+        page.screenshot(
+            path=str(Path(os.environ.get("REPORTER_SCREENSHOTS", tmp_path)) / "web-history.png"), full_page=True
+        )
         page.goto(server + "/")
         page.screenshot(path=str(Path(os.environ.get("REPORTER_SCREENSHOTS", tmp_path)) / "web-archive.png"))
         # Log out (a form with the CSRF token): the session is over.
@@ -114,5 +124,7 @@ def axe_violations(page: Page) -> list[str]:
     """axe-core's violations on the page: its default rules and the target size (not inside the archived report's
     frame, which may run no script: that is the report templates' HTML, not the app's)."""
     result = page.evaluate("() => axe.run(document, {iframes: false, rules: {'target-size': {enabled: true}}})")
-    return [f"{page.url}: {v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']]}"
-            for v in result["violations"]]
+    return [
+        f"{page.url}: {v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']]}"
+        for v in result["violations"]
+    ]

@@ -23,8 +23,12 @@ def test_a_refused_page_is_the_login_page_and_a_refused_api_call_json(client: Te
     for path in ("/", "/history", "/jobs", "/reports/daily/campaign-1/2026-10-02"):
         response = client.get(path)
         assert response.status_code == 401 and f'name="next" value="{path}"' in response.text
-    for response in (client.get("/api/runs"), client.get("/api/history"), client.get("/api/jobs"),
-                     client.post("/jobs/archive-only/run", data={"csrf": csrf_of(client, "/login")})):
+    for response in (
+        client.get("/api/runs"),
+        client.get("/api/history"),
+        client.get("/api/jobs"),
+        client.post("/jobs/archive-only/run", data={"csrf": csrf_of(client, "/login")}),
+    ):
         assert (response.status_code, response.json()) == (401, {"error": "authentication required"})
 
 
@@ -47,8 +51,9 @@ def test_run_now_needs_operator_and_csrf(client: TestClient) -> None:
     assert client.post("/jobs/archive-only/run", data={"csrf": token}).status_code == 403
 
 
-def test_anonymous_browsing_only_when_configured(tmp_path: Path, demo_url: str, hashes: dict[str, str],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_anonymous_browsing_only_when_configured(
+    tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = make_client(tmp_path, demo_url, hashes, monkeypatch, anonymous=True)
     assert client.get("/api/runs").status_code == 200
     assert "Run now" not in client.get("/jobs").text

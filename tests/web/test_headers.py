@@ -17,7 +17,10 @@ def assert_security_headers(response: httpx.Response) -> None:
     assert h["referrer-policy"] == "no-referrer", response
     assert h["cross-origin-opener-policy"] == "same-origin", response
     assert h["x-frame-options"] == "DENY", response
-    assert "default-src 'self'" in h["content-security-policy"] and "frame-ancestors 'none'" in h["content-security-policy"]
+    assert (
+        "default-src 'self'" in h["content-security-policy"]
+        and "frame-ancestors 'none'" in h["content-security-policy"]
+    )
     assert h["cache-control"] == "no-store", response
 
 
@@ -26,17 +29,30 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
         assert_security_headers(response)
 
 
-def test_security_headers_on_error_responses(client: TestClient, tmp_path: Path, hashes: dict[str, str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_security_headers_on_error_responses(
+    client: TestClient, tmp_path: Path, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A database without the run log: the history page fails inside the app.
-    broken = make_client(tmp_path / "broken", f"sqlite:///{tmp_path / 'empty.db'}", hashes, monkeypatch,
-                         anonymous=True, raise_server_exceptions=False)
-    responses = [broken.get("/history"), broken.post("/login", data={"csrf": "forged", "name": "vera", "password": "x"})]
+    broken = make_client(
+        tmp_path / "broken",
+        f"sqlite:///{tmp_path / 'empty.db'}",
+        hashes,
+        monkeypatch,
+        anonymous=True,
+        raise_server_exceptions=False,
+    )
+    responses = [
+        broken.get("/history"),
+        broken.post("/login", data={"csrf": "forged", "name": "vera", "password": "x"}),
+    ]
     csrf = client.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
     responses += [client.post("/login", data={"csrf": csrf, "name": "vera", "password": "nope"}) for _ in range(6)][-1:]
     login(client, "otto")
-    responses += [client.get("/reports/no/such/run"), client.get("/logout"),
-                  client.post("/jobs/archive-only/run", data={"csrf": "forged"})]
+    responses += [
+        client.get("/reports/no/such/run"),
+        client.get("/logout"),
+        client.post("/jobs/archive-only/run", data={"csrf": "forged"}),
+    ]
     for response in responses:
         assert_security_headers(response)
     assert [r.status_code for r in responses] == [500, 403, 429, 404, 405, 403]

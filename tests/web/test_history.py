@@ -22,12 +22,15 @@ MAILED_JOB = """  - name: mailed
 
 
 @pytest.fixture
-def mailed(tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-           smtp_server: SmtpServer) -> tuple[TestClient, str]:
+def mailed(
+    tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer
+) -> tuple[TestClient, str]:
     """An operator's client after running a job whose Bcc recipient and Cc recipient were refused (550)."""
     smtp_server.handler.refuse = {"Secret@Example.com", "cc@example.com"}
-    smtp = (f"smtp:\n  host: {smtp_server.host}\n  port: {smtp_server.port}\n  security: none\n"
-            "  from: reports@example.com\n  retries: 0\n")
+    smtp = (
+        f"smtp:\n  host: {smtp_server.host}\n  port: {smtp_server.port}\n  security: none\n"
+        "  from: reports@example.com\n  retries: 0\n"
+    )
     client = make_client(tmp_path, demo_url, hashes, monkeypatch, jobs=MAILED_JOB, extra=smtp)
     login(client, "otto")
     response = client.post("/jobs/mailed/run", data={"csrf": csrf_of(client)})
@@ -65,12 +68,17 @@ def test_viewers_see_counts_and_archive_relative_names(mailed: tuple[TestClient,
     assert "@" not in str(run) and str(tmp_path) not in str(run)
     assert run["deliveries"] == {"sent": 1, "failed": 2} and "recipients" not in run
     assert "[recipient]" in run["error"]
-    assert run["artifacts"] == ["mailed/cart-reminder/2026-10/cart-reminder_2026-10.pdf",
-                                "mailed/cart-reminder/2026-10/cart-reminder_2026-10.html"]
+    assert run["artifacts"] == [
+        "mailed/cart-reminder/2026-10/cart-reminder_2026-10.pdf",
+        "mailed/cart-reminder/2026-10/cart-reminder_2026-10.html",
+    ]
 
 
 def test_runs_of_jobs_no_longer_configured_show_recipients_by_their_recorded_kind(
-    mailed: tuple[TestClient, str], tmp_path: Path, demo_url: str, hashes: dict[str, str],
+    mailed: tuple[TestClient, str],
+    tmp_path: Path,
+    demo_url: str,
+    hashes: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The run log keeps each recipient's kind: a Bcc one stays hidden after its job left the config."""
@@ -85,7 +93,10 @@ def test_runs_of_jobs_no_longer_configured_show_recipients_by_their_recorded_kin
 
 
 def test_deliveries_recorded_before_kinds_were_kept_show_no_recipient_without_the_config(
-    mailed: tuple[TestClient, str], tmp_path: Path, demo_url: str, hashes: dict[str, str],
+    mailed: tuple[TestClient, str],
+    tmp_path: Path,
+    demo_url: str,
+    hashes: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without a recorded kind or the job's config nobody can tell which recipients were Bcc: none is shown."""

@@ -9,8 +9,9 @@ import pytest
 from tests.web.conftest import csrf_of, login, make_client
 
 
-def test_operator_runs_a_job_and_sees_it_in_history(tmp_path: Path, demo_url: str, hashes: dict[str, str],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_operator_runs_a_job_and_sees_it_in_history(
+    tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = make_client(tmp_path, demo_url, hashes, monkeypatch)
     login(client, "otto")
     assert "Run now" in client.get("/jobs").text

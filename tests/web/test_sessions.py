@@ -25,8 +25,9 @@ def test_a_cookie_copied_before_logout_is_refused_after_it(client: TestClient) -
     assert client.get("/api/runs").status_code == 200
 
 
-def test_logout_ends_the_users_other_sessions_too(tmp_path: Path, demo_url: str, hashes: dict[str, str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_logout_ends_the_users_other_sessions_too(
+    tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The generation is kept in the database: another app (a second worker process) refuses the cookie too."""
     laptop = make_client(tmp_path / "a", demo_url, hashes, monkeypatch)
     phone = make_client(tmp_path / "b", demo_url, hashes, monkeypatch)
@@ -58,8 +59,9 @@ def test_a_login_expires_after_session_hours_even_when_used(client_clock: tuple[
 
 
 @pytest.fixture
-def client_clock(tmp_path: Path, demo_url: str, hashes: dict[str, str],
-                 monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, list[float]]:
+def client_clock(
+    tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[TestClient, list[float]]:
     """A client whose whole process runs on a clock the test moves: the app, the cookie signer, the cookie jar."""
     now = [time.time()]
     monkeypatch.setattr(time, "time", lambda: now[0])

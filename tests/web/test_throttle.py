@@ -112,8 +112,9 @@ def test_login_answers_429_with_retry_after_per_user_and_per_address(client: Tes
     assert refused.headers["x-content-type-options"] == "nosniff"
 
 
-def test_wrong_password_floods_leave_other_users_fast(tmp_path: Path, demo_url: str, hashes: dict[str, str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_password_floods_leave_other_users_fast(
+    tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Six clients guessing from ever new addresses (a distributed attack, under every limit) stall nobody."""
     app = make_client(tmp_path, demo_url, hashes, monkeypatch).app
     stop = threading.Event()
@@ -127,15 +128,18 @@ def test_wrong_password_floods_leave_other_users_fast(tmp_path: Path, demo_url: 
                 for n in range(25):
                     if stop.is_set():
                         return
-                    status = c.post("/login", data={"csrf": csrf, "name": f"guess-{i}-{host}-{n}",
-                                                    "password": "wrong"}).status_code
+                    status = c.post(
+                        "/login", data={"csrf": csrf, "name": f"guess-{i}-{host}-{n}", "password": "wrong"}
+                    ).status_code
                     if status == 429:
                         break
                     verified[i] += status == 401
 
     with serving(app) as base, httpx.Client(base_url=base, timeout=30) as user:
         csrf = user.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
-        assert user.post("/login", data={"csrf": csrf, "name": "vera", "password": PASSWORDS["vera"]}).status_code == 303
+        assert (
+            user.post("/login", data={"csrf": csrf, "name": "vera", "password": PASSWORDS["vera"]}).status_code == 303
+        )
         threads = [threading.Thread(target=attacker, args=(i,), daemon=True) for i in range(6)]
         for t in threads:
             t.start()

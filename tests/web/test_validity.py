@@ -46,12 +46,15 @@ def test_paged_media_css_is_all_the_checker_helper_ignores(tmp_path: Path) -> No
     ]
 
 
-def test_every_page_is_valid_html(tmp_path: Path, demo_url: str, hashes: dict[str, str],
-                                  monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer) -> None:
+def test_every_page_is_valid_html(
+    tmp_path: Path, demo_url: str, hashes: dict[str, str], monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer
+) -> None:
     vnu()  # skip (or fail in CI) before the work when the checker is missing
     smtp_server.handler.refuse = {"cc@example.com"}
-    smtp = (f"smtp:\n  host: {smtp_server.host}\n  port: {smtp_server.port}\n  security: none\n"
-            "  from: reports@example.com\n  retries: 0\n")
+    smtp = (
+        f"smtp:\n  host: {smtp_server.host}\n  port: {smtp_server.port}\n  security: none\n"
+        "  from: reports@example.com\n  retries: 0\n"
+    )
     pages: dict[str, str] = {}
 
     def keep(name: str, response: httpx.Response, status: int, shows: str) -> None:
