@@ -123,6 +123,7 @@ def small_targets(page: Page, selector: str) -> list[str]:
 def axe_violations(page: Page) -> list[str]:
     """axe-core's violations on the page: its default rules and the target size (not inside the archived report's
     frame, which may run no script: that is the report templates' HTML, not the app's)."""
+    page.wait_for_load_state("load")  # after a click the next page may still be loading: axe needs its document
     result = page.evaluate("() => axe.run(document, {iframes: false, rules: {'target-size': {enabled: true}}})")
     return [
         f"{page.url}: {v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']]}"
