@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
 
@@ -53,22 +54,24 @@ def runs(engine: Engine, job: str | None = None, limit: int = 50) -> list[RunVie
                 deliveries.setdefault(d.run_id, []).append(
                     DeliveryView(d.recipient, d.status, d.smtp_code, d.smtp_message, d.kind)
                 )
-    return [
-        RunView(
-            r.id,
-            r.job,
-            r.campaign_id,
-            r.period,
-            r.status,
-            r.attempts,
-            r.claimed_at,
-            r.finished_at,
-            r.error,
-            tuple(json.loads(r.artifacts or "[]")),
-            tuple(deliveries.get(r.id, ())),
-        )
-        for r in rows
-    ]
+    return [_view(r, deliveries.get(r.id, ())) for r in rows]
+
+
+def _view(r: Any, deliveries: Iterable[DeliveryView]) -> RunView:
+    """A run-log row as a RunView, with its deliveries."""
+    return RunView(
+        r.id,
+        r.job,
+        r.campaign_id,
+        r.period,
+        r.status,
+        r.attempts,
+        r.claimed_at,
+        r.finished_at,
+        r.error,
+        tuple(json.loads(r.artifacts or "[]")),
+        tuple(deliveries),
+    )
 
 
 def last_runs(engine: Engine) -> dict[str, RunView]:
@@ -78,22 +81,7 @@ def last_runs(engine: Engine) -> dict[str, RunView]:
         rows = conn.execute(
             select(*Run.__table__.c).join(latest, (Run.job == latest.c.job) & (Run.claimed_at == latest.c.at))
         ).all()
-    return {
-        r.job: RunView(
-            r.id,
-            r.job,
-            r.campaign_id,
-            r.period,
-            r.status,
-            r.attempts,
-            r.claimed_at,
-            r.finished_at,
-            r.error,
-            tuple(json.loads(r.artifacts or "[]")),
-            (),
-        )
-        for r in rows
-    }
+    return {r.job: _view(r, ()) for r in rows}
 
 
 def job_overview(engine: Engine, settings: Settings, now: datetime) -> list[dict[str, str | None]]:
