@@ -219,10 +219,23 @@ def _control_arms(since: BucketPlan | None, results: dict[str, Any]) -> tuple[ve
 
 def _control(sends: queries.Histogram, conv: queries.Conversions, a: queries.Assignments) -> ControlGroup:
     """The control group against the treatment group, by intent to treat."""
-    users = sum(a.control.values())
-    treated = sum(sign * sum(hist.values()) for hist, sign in a.treatment(sends))
-    converted, treated_converted = conv.itt_converted.get("control", 0), conv.itt_converted.get("treatment", 0)
-    revenue, treated_revenue = conv.itt_revenue.get("control", 0.0), conv.itt_revenue.get("treatment", 0.0)
+    return control_group(
+        users=sum(a.control.values()),
+        treated=sum(sign * sum(hist.values()) for hist, sign in a.treatment(sends)),
+        converted=conv.itt_converted.get("control", 0),
+        treated_converted=conv.itt_converted.get("treatment", 0),
+        revenue=conv.itt_revenue.get("control", 0.0),
+        treated_revenue=conv.itt_revenue.get("treatment", 0.0),
+    )
+
+
+def control_group(
+    users: int, treated: int, converted: int, treated_converted: int, revenue: float, treated_revenue: float
+) -> ControlGroup:
+    """The control group's figures from the two groups' users, converted users and revenue (by intent to treat).
+
+    The one home of lift and incremental conversions and revenue: the campaign report and the portfolio use it.
+    """
     rate, treated_rate = st.rate(converted, users), st.rate(treated_converted, treated)
     both = rate is not None and treated_rate is not None
     return ControlGroup(

@@ -27,15 +27,47 @@ SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
 def _load_campaign(conn: Connection, campaign_id: str) -> StoredCampaign:
-    campaigns, variants_table = Campaign.__table__, Variant.__table__
+    campaigns = Campaign.__table__
     row = conn.execute(select(campaigns).where(campaigns.c.campaign_id == campaign_id)).one_or_none()
     if row is None:
         raise UnknownCampaignError(campaign_id)
+    variants_table = Variant.__table__
     variants = tuple(
         conn.execute(
             select(variants_table).where(variants_table.c.campaign_pk == row.id).order_by(variants_table.c.position)
         )
     )
+    return _stored(row, variants)
+
+
+def load_campaigns(conn: Connection, campaign_ids: Sequence[str] | None = None) -> list[StoredCampaign]:
+    """The campaigns of those ids (every campaign when None) in start order, in two statements.
+
+    An unknown id is an UnknownCampaignError naming the first one missing.
+    """
+    campaigns, variants_table = Campaign.__table__, Variant.__table__
+    query = select(campaigns).order_by(campaigns.c.start_at, campaigns.c.campaign_id)
+    if campaign_ids is not None:
+        query = query.where(campaigns.c.campaign_id.in_(list(campaign_ids)))
+    rows = conn.execute(query).all()
+    if campaign_ids is not None:
+        found = {row.campaign_id for row in rows}
+        missing = next((cid for cid in campaign_ids if cid not in found), None)
+        if missing is not None:
+            raise UnknownCampaignError(missing)
+    by_campaign: dict[int, list[Any]] = {row.id: [] for row in rows}
+    if rows:
+        variant_rows = conn.execute(
+            select(variants_table)
+            .where(variants_table.c.campaign_pk.in_(list(by_campaign)))
+            .order_by(variants_table.c.campaign_pk, variants_table.c.position)
+        )
+        for v in variant_rows:
+            by_campaign[v.campaign_pk].append(v)
+    return [_stored(row, tuple(by_campaign[row.id])) for row in rows]
+
+
+def _stored(row: Any, variants: tuple[Any, ...]) -> StoredCampaign:
     message = variants[0] if row.type == "single" and variants else None
     info = CampaignInfo(
         id=row.campaign_id,

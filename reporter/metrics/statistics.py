@@ -108,3 +108,13 @@ def sample_ratio_p_value(observed: list[int], shares: list[float]) -> float | No
 
     chi2 = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
     return float(special.chdtrc(len(observed) - 1, chi2))
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float] | None:
+    """The 95% Wilson score interval of a rate, in percent; None without trials."""
+    if trials <= 0:
+        return None
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return 100 * max(0.0, centre - half), 100 * min(1.0, centre + half)
