@@ -204,20 +204,32 @@ def load_events_cmd(app: AppContext, file: Path, batch_size: int) -> None:
 
 
 @cli.command("campaigns")
+@click.option("--name", help="Only campaigns whose name or id contains TEXT (any case).", metavar="TEXT")
+@click.option("--type", "ctype", type=click.Choice(["single", "ab"]), help="Only campaigns of this type.")
+@click.option(
+    "--active-since",
+    metavar="DATE",
+    help="Only campaigns with an event at or after DATE: a date (midnight in the config's timezone) or ISO 8601.",
+)
 @click.pass_obj
-def campaigns_cmd(app: AppContext) -> None:
+def campaigns_cmd(app: AppContext, name: str | None, ctype: str | None, active_since: str | None) -> None:
     """List the loaded campaigns: id, name, type, start, number of sent."""
     from rich.table import Table
 
     from reporter.catalog import list_campaigns
 
-    rows = list_campaigns(app.engine())
+    since = _parse_bound(active_since, "--active-since", app.settings().timezone)
+    rows = list_campaigns(app.engine(), name=name, type=ctype, active_since=since)
     table = Table("id", "name", "type", "start", "sent", box=None)
     for row in rows:
         table.add_row(row.campaign_id, row.name, row.type, row.start_at.date().isoformat(), f"{row.sent:,}")
     console = _console()
+    given = (("--name", name), ("--type", ctype), ("--active-since", active_since))
+    filters = [f"{option} {value!r}" for option, value in given if value]
     if rows:
         console.print(table)
+    elif filters:
+        console.print(f"no campaigns match {', '.join(filters)} (`reporter campaigns` lists them all)")
     else:
         console.print("no campaigns loaded (try `reporter demo` or `reporter load campaigns FILE`)")
 

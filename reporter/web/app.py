@@ -1,4 +1,4 @@
-"""The ASGI app (Starlette): archive, report pages, downloads, history, jobs with run-now, JSON API.
+"""The ASGI app (Starlette): archive, campaigns, report pages, downloads, history, jobs with run-now, JSON API.
 
 build_app wires the web app to the reporter; create_app builds it over its
 collaborators. The handlers live in the *_routes.py modules, one per page,
@@ -26,7 +26,15 @@ from starlette.routing import Route
 from reporter.errors import ArchiveError, ArchiveRootError, UserError
 from reporter.render import environment
 from reporter.settings import Settings
-from reporter.web import alerts_routes, archive_routes, history_routes, jobs_routes, login_routes, report_routes
+from reporter.web import (
+    alerts_routes,
+    archive_routes,
+    campaign_routes,
+    history_routes,
+    jobs_routes,
+    login_routes,
+    report_routes,
+)
 from reporter.web.headers import HeadedStarlette
 from reporter.web.history import address_of
 from reporter.web.listing import CachedArchive
@@ -41,6 +49,8 @@ ROUTES = [
     Route("/logout", login_routes.logout, methods=["POST"]),
     Route("/reports/{job}/{campaign}/{period}", report_routes.report),
     Route("/reports/{job}/{campaign}/{period}/{name}", report_routes.download),
+    Route("/campaigns", campaign_routes.campaigns_page),
+    Route("/campaigns/{campaign_id:path}", campaign_routes.campaign_page),
     Route("/history", history_routes.history_page),
     Route("/jobs", jobs_routes.jobs_page),
     Route("/jobs/{name}/run", jobs_routes.run_job_now, methods=["POST"]),

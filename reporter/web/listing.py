@@ -1,4 +1,4 @@
-"""The archive listing: filters and pagination over the archive index (cached by its mtime)."""
+"""The archive listing: filters, pagination and campaigns over the archive index (cached by its mtime)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class CachedArchive:
         self._by_folder: dict[str, ArchivedRun] = {}
         self._days: list[date] = []
         self._filtered: dict[tuple[Any, ...], list[ArchivedRun]] = {}
+        self._campaigns: tuple[list[ArchivedRun], dict[str, list[ArchivedRun]]] = ([], {})
 
     def runs(self) -> list[ArchivedRun]:
         index = self.archive.root / INDEX
@@ -62,6 +63,23 @@ class CachedArchive:
                 self._filtered[key] = cached
         return cached
 
+    def campaigns(self) -> list[CampaignRuns]:
+        """Every campaign with archived runs, the most recently reported first."""
+        return [CampaignRuns.of(runs) for runs in self._by_campaign().values()]
+
+    def campaign(self, campaign_id: str) -> CampaignRuns | None:
+        """That campaign's runs (newest first), or None: the id is looked up in the index, never used as a path."""
+        runs = self._by_campaign().get(campaign_id)
+        return CampaignRuns.of(runs) if runs else None
+
+    def _by_campaign(self) -> dict[str, list[ArchivedRun]]:
+        runs = self.runs()
+        with self._lock:
+            # Grouped from this very list of runs, not one the index has replaced meanwhile.
+            if self._campaigns[0] is not runs:
+                self._campaigns = (runs, group_by_campaign(runs))
+            return self._campaigns[1]
+
     def find(self, folder: str) -> ArchivedRun | None:
         """The run stored in that folder (as the index names it), or None: no path is built from the request."""
         self.runs()
@@ -74,6 +92,31 @@ class Page:
     page: int
     pages: int
     total: int
+
+
+@dataclass(frozen=True)
+class CampaignRuns:
+    """A campaign's archived runs, newest first (never empty), under the name of its newest run."""
+
+    campaign_id: str
+    name: str
+    runs: list[ArchivedRun]
+
+    @classmethod
+    def of(cls, runs: list[ArchivedRun]) -> CampaignRuns:
+        return cls(runs[0].campaign_id, runs[0].campaign_name, runs)
+
+    @property
+    def latest(self) -> ArchivedRun:
+        return self.runs[0]
+
+
+def group_by_campaign(runs: list[ArchivedRun]) -> dict[str, list[ArchivedRun]]:
+    """Runs (newest first) by campaign id, each campaign's newest first, in the order of their newest run."""
+    grouped: dict[str, list[ArchivedRun]] = {}
+    for run in runs:
+        grouped.setdefault(run.campaign_id, []).append(run)
+    return grouped
 
 
 def filter_runs(

@@ -89,6 +89,16 @@ def test_manager_and_operator_in_a_real_browser(server: str, tmp_path: Path) -> 
         target = tmp_path / "downloaded.pdf"
         download.save_as(target)
         assert download.suggested_filename == "campaign-2.pdf" and target.read_bytes().startswith(b"%PDF")
+        # The campaigns, then one campaign's runs over time with its files.
+        page.click("header.top a[href='/campaigns']")
+        page.wait_for_url(server + "/campaigns")
+        assert page.locator("tbody tr").count() == 3
+        violations += axe_violations(page)
+        page.click("a[href='/campaigns/campaign-2']")
+        page.wait_for_url(server + "/campaigns/campaign-2")
+        assert page.locator("tbody tr").count() == 20
+        violations += axe_violations(page)
+        assert small_targets(page, DOWNLOADS) == [] and page.locator(DOWNLOADS).count() == 40
         # Run a job as operator and see it in the history.
         page.click("text=Jobs")
         violations += axe_violations(page)

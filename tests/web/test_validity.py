@@ -78,6 +78,9 @@ def test_every_page_is_valid_html(
     keep("archive-filtered", client.get("/?campaign=campaign&page=2"), 200, "← Newer")
     folder = client.get("/api/runs?job=mailed").json()["runs"][0]["folder"]
     keep("report", client.get(f"/reports/{folder}"), 200, "Download PDF")
+    keep("campaigns", client.get("/campaigns"), 200, "campaign-2")
+    keep("campaign", client.get("/campaigns/campaign-1"), 200, "campaign-1.pdf")
+    keep("campaign-not-found", client.get("/campaigns/no-such-campaign"), 404, "Back to the campaigns")
     keep("history-viewer", client.get("/history"), 200, "2 sent · 1 failed")
     keep("jobs-viewer", client.get("/jobs"), 200, "mailed")
     keep("alerts", client.get("/alerts"), 200, "No alert rule has been evaluated yet.")
