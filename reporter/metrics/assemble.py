@@ -7,7 +7,7 @@ their statistics and verdicts.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reporter.metrics import queries, verdicts
@@ -16,6 +16,7 @@ from reporter.metrics.buckets import BucketPlan, fold, money
 from reporter.metrics.model import (
     CampaignStats,
     ChannelStats,
+    Comparison,
     ControlGroup,
     ErrorCount,
     ErrorsByCategory,
@@ -186,6 +187,23 @@ def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict
     )
 
 
+VERDICT_JOBS = ("conv", "sends")  # what an A/B verdict reads: conversions by variant and first sends
+
+
+def verdict_jobs(work: Work) -> list[Any]:
+    """The jobs of `work` an A/B verdict needs (the period's first sends for the split check, and the
+    comparisons' conversions and first sends), a third of a report's."""
+    return [job for job in work.jobs if job[0].removeprefix("since_").split(":")[0] in VERDICT_JOBS]
+
+
+def assemble_verdict(campaign: StoredCampaign, work: Work, results: dict[str, Any]) -> Decision:
+    """An A/B test's decision from the results of `verdict_jobs(work)`: the same as the report's."""
+    prefix = "since_" if "since_conv" in results else ""
+    since = {"conv": results[f"{prefix}conv"], "sends": _sends(results, prefix)}
+    sent_users = {variant: sum(hist.values()) for variant, hist in _sends(results).items() if variant != "*"}
+    return ab_decision(campaign, sent_users, _variant_arms(campaign, work.since, since))
+
+
 def _variant_arms(
     campaign: StoredCampaign, since: BucketPlan | None, results: dict[str, Any]
 ) -> dict[str, verdicts.Arm]:
@@ -296,15 +314,8 @@ def _variants(
             }
         )
     baseline = next((r for r in rows if r["v"].baseline), rows[0])
-    others = [r for r in rows if r is not baseline]
-    p_ratio = st.sample_ratio_p_value([r["sent_users"] for r in rows], [r["v"].split_pct for r in rows])
-    broken = p_ratio is not None and p_ratio < 0.001
-    empty = verdicts.Arm((), ())
-    base_arm = arms.get(baseline["v"].variant, empty)
-    tested = [verdicts.compare(base_arm, arms.get(r["v"].variant, empty), campaign.info.planned_users) for r in others]
-    total_users = sum(arm.n for arm in arms.values())
-    decided = verdicts.decide(tested, campaign.info.planned_users, total_users, broken)
-    comparisons = {r["v"].variant: c for r, c in zip(others, decided, strict=True)}
+    decision = ab_decision(campaign, {r["v"].variant: r["sent_users"] for r in rows}, arms)
+    comparisons = decision.comparisons
     best = st.probability_best([r["converted"] for r in rows], [r["sent_users"] for r in rows])
     variants = []
     for r, prob in zip(rows, best, strict=True):
@@ -338,7 +349,36 @@ def _variants(
                 split_pct=v.split_pct,
             )
         )
-    candidates = [v for v in variants if v.vs_baseline is not None and v.vs_baseline.verdict == verdicts.Verdict.WINNER]
-    winner = max(candidates, key=lambda v: v.vs_baseline.difference or 0.0).variant if candidates else None  # type: ignore[union-attr]
+    return tuple(variants), decision.winner, decision.sample_ratio, decision.verdict
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An A/B test's comparisons against its baseline (by variant), its winner, split check and verdict word."""
+
+    comparisons: dict[str, Comparison]
+    winner: str | None
+    sample_ratio: SampleRatio
+    verdict: str
+
+
+def ab_decision(campaign: StoredCampaign, sent_users: dict[str, int], arms: dict[str, verdicts.Arm]) -> Decision:
+    """The verdict of an A/B test: its users sent to per variant in the period (the split check) and each
+    variant's arm since the test started. The one home of the A/B verdict: the report and the portfolio use it."""
+    variants = campaign.variants
+    baseline = next((v for v in variants if v.baseline), variants[0])
+    others = [v for v in variants if v is not baseline]
+    p_ratio = st.sample_ratio_p_value([sent_users.get(v.variant, 0) for v in variants], [v.split_pct for v in variants])
+    broken = p_ratio is not None and p_ratio < 0.001
+    empty = verdicts.Arm((), ())
+    base_arm = arms.get(baseline.variant, empty)
+    tested = [verdicts.compare(base_arm, arms.get(v.variant, empty), campaign.info.planned_users) for v in others]
+    total_users = sum(arm.n for arm in arms.values())
+    decided = verdicts.decide(tested, campaign.info.planned_users, total_users, broken)
+    comparisons = {v.variant: c for v, c in zip(others, decided, strict=True)}
+    winners = [
+        (c.difference or 0.0, variant) for variant, c in comparisons.items() if c.verdict == verdicts.Verdict.WINNER
+    ]
+    winner = max(winners, key=lambda w: w[0])[1] if winners else None
     verdict = verdicts.campaign_verdict([c.verdict for c in decided], winner)
-    return tuple(variants), winner, SampleRatio(p_ratio, broken), verdict
+    return Decision(comparisons, winner, SampleRatio(p_ratio, broken), verdict)

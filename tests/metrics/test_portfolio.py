@@ -89,8 +89,7 @@ def _card_of(engine: Engine, cid: str, period: Period) -> Card:
 
 
 def test_every_row_equals_the_campaigns_own_figures(engine: Engine) -> None:
-    with engine.connect() as conn:
-        pf = portfolio(conn, PERIOD)
+    pf = portfolio(engine, PERIOD)
     assert [r.campaign.id for r in pf.rows] == ["ab", "single"]  # same start: by id
     assert [r.campaign.id for r in pf.idle] == ["idle", "unused"]
     for row in pf.rows + pf.idle:
@@ -99,8 +98,7 @@ def test_every_row_equals_the_campaigns_own_figures(engine: Engine) -> None:
 
 
 def test_the_figures_by_hand(engine: Engine) -> None:
-    with engine.connect() as conn:
-        pf = portfolio(conn, PERIOD)
+    pf = portfolio(engine, PERIOD)
     ab, single = pf.rows
     s = single.card
     # sends u2, u4 (twice), c2; u1's send was on Monday
@@ -125,9 +123,8 @@ def test_the_figures_by_hand(engine: Engine) -> None:
 
 
 def test_a_selection_and_none(engine: Engine) -> None:
-    with engine.connect() as conn:
-        one = portfolio(conn, PERIOD, ["ab"])
-        none = portfolio(conn, PERIOD, [])
+    one = portfolio(engine, PERIOD, ["ab"])
+    none = portfolio(engine, PERIOD, [])
     assert [r.campaign.id for r in one.rows] == ["ab"] and one.idle == ()
     assert none.rows == () and none.idle == () and none.total.daily_sends == (0, 0)
 
