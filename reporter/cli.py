@@ -249,14 +249,15 @@ def campaigns_cmd(app: AppContext, name: str | None, ctype: str | None, active_s
 @click.pass_context
 def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path | None) -> None:
     """Create the database, load a synthetic data set, show its campaigns and archive their reports."""
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from reporter.catalog import list_campaigns
     from reporter.db import analyze, shown_url
     from reporter.delivery.archive import Archive
     from reporter.demo import PLANS, demo_events, load_demo, reset_demo
-    from reporter.files import FORMATS
-    from reporter.production import produce
+    from reporter.files import DEFAULT_FORMATS
+    from reporter.metrics import resolve_period
+    from reporter.production import produce, produce_portfolio
     from reporter.render import Branding
 
     app: AppContext = ctx.obj
@@ -292,11 +293,20 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
     with console.status("rendering the reports..."):
         generated_at = datetime.now(UTC).replace(microsecond=0)
         runs = [
-            produce(engine, c.campaign_id, None, None, settings.timezone, FORMATS, generated_at, branding).store_in(
-                archive, "demo"
-            )
+            produce(
+                engine, c.campaign_id, None, None, settings.timezone, DEFAULT_FORMATS, generated_at, branding
+            ).store_in(archive, "demo")
             for c in campaigns
         ]
+        if campaigns:  # and the portfolio of their last week, with the figures as a spreadsheet
+            with engine.connect() as conn:
+                end = max(resolve_period(conn, c.campaign_id, None, None, settings.timezone).end for c in campaigns)
+            ids = [c.campaign_id for c in campaigns]
+            formats = ("pdf", "html", "xlsx")
+            week = produce_portfolio(
+                engine, ids, end - timedelta(days=7), end, settings.timezone, formats, generated_at, branding
+            )
+            runs.append(week.store_in(archive, "demo"))
     console.print(f"Reports, in the archive as the job demo ({archive.root}):")
     for run in runs:
         for artifact in run.artifacts:
@@ -392,18 +402,27 @@ def period_options(command: Any) -> Any:
 @click.argument("campaign")
 @period_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout (the documented shape).")
+@click.option("--csv", "as_csv", is_flag=True, help="The headline card as CSV on stdout (a header and one row).")
 @click.pass_obj
-def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, as_json: bool) -> None:
+def stats_cmd(
+    app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, as_json: bool, as_csv: bool
+) -> None:
     """The figures of one campaign over a period (default: its whole life, in the config's timezone)."""
     import json
 
     from reporter.metrics import compute_stats_concurrently
     from reporter.metrics.serialize import stats_to_json
 
+    if as_json and as_csv:
+        raise OptionError("--csv", "give --json or --csv, not both")
     from_dt = _parse_bound(start, "--from", tz)
     to_dt = _parse_bound(end, "--to", tz)
     stats = compute_stats_concurrently(app.engine(), campaign, from_dt, to_dt, tz)
-    if as_json:
+    if as_csv:
+        from reporter.exports import card_csv
+
+        click.echo(card_csv(stats_to_json(stats)), nl=False)
+    elif as_json:
         click.echo(json.dumps(stats_to_json(stats), ensure_ascii=False, indent=2))
     else:
         from reporter.stats_table import print_stats
@@ -412,9 +431,11 @@ def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None
 
 
 @cli.command("render")
-@click.argument("campaign")
+@click.argument("campaign", required=False)
 @period_options
-@click.option("--format", "formats", default="pdf,html", show_default=True, help="pdf, html or both (comma-separated).")
+@click.option(
+    "--format", "formats", default="pdf,html", show_default=True, help="pdf, html, csv, xlsx (comma-separated)."
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -422,24 +443,42 @@ def stats_cmd(app: AppContext, campaign: str, start: str | None, end: str | None
     show_default=True,
     help="Folder for the files (not the archive: jobs, deliver and demo store there).",
 )
+@click.option("--portfolio", is_flag=True, help="One report of many campaigns (all, or those of --campaigns).")
+@click.option("--campaigns", "campaign_list", default=None, help="With --portfolio: campaign ids, comma-separated.")
 @click.pass_obj
 def render_cmd(
-    app: AppContext, campaign: str, start: str | None, end: str | None, tz: str, formats: str, out: Path
+    app: AppContext,
+    campaign: str | None,
+    start: str | None,
+    end: str | None,
+    tz: str,
+    formats: str,
+    out: Path,
+    portfolio: bool,
+    campaign_list: str | None,
 ) -> None:
-    """Render the campaign's report (single-message or A/B) and print the file paths."""
-    from reporter.production import branding_of, render_campaign
+    """Render a campaign's report (single-message or A/B), or with --portfolio many campaigns' one, and print the
+    file paths."""
+    from reporter.production import branding_of, render_campaign, render_portfolio_files
 
+    if portfolio == (campaign is not None):
+        raise OptionError("CAMPAIGN", "give a campaign id, or --portfolio (not both)")
+    if campaign_list is not None and not portfolio:
+        raise OptionError("--campaigns", "only with --portfolio (a single campaign is the CAMPAIGN argument)")
+    from_dt, to_dt = _parse_bound(start, "--from", tz), _parse_bound(end, "--to", tz)
     try:
-        paths = render_campaign(
-            app.engine(),
-            campaign,
-            out,
-            _formats(formats),
-            _parse_bound(start, "--from", tz),
-            _parse_bound(end, "--to", tz),
-            tz,
-            branding=branding_of(app.settings()),
-        )
+        if portfolio:
+            if from_dt is None or to_dt is None:
+                raise OptionError("--from/--to", "a portfolio needs its period: give both --from and --to")
+            ids = [c.strip() for c in campaign_list.split(",") if c.strip()] if campaign_list else None
+            paths = render_portfolio_files(
+                app.engine(), ids, out, _formats(formats), from_dt, to_dt, tz, branding=branding_of(app.settings())
+            )
+        else:
+            assert campaign is not None
+            paths = render_campaign(
+                app.engine(), campaign, out, _formats(formats), from_dt, to_dt, tz, branding=branding_of(app.settings())
+            )
     except OSError as exc:
         raise OptionError("--out", f"cannot write into {out}: {exc.strerror or exc}") from None
     for path in paths:

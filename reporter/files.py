@@ -14,7 +14,9 @@ from reporter.metrics.model import Period
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-FORMATS = ("pdf", "html")  # the formats of a report, in the order they are produced
+FORMATS = ("pdf", "html", "csv", "xlsx")  # the formats of a report, in the order they are produced
+DEFAULT_FORMATS = ("pdf", "html")  # a job's and `reporter render`'s formats when none are given
+EXTENSIONS = {"pdf": "pdf", "html": "html", "csv": "csv.zip", "xlsx": "xlsx"}  # csv: one file per table, zipped
 HEX_COLOUR = r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})"  # the only accent colour that may go into a stylesheet
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +23,17 @@ from sqlalchemy import Engine
 
 from reporter.delivery.archive import Archive, ArchivedRun
 from reporter.delivery.email import SmtpConfig, check_connection
-from reporter.errors import FormatError, UserError
-from reporter.files import FORMATS, period_name, safe_name, write_atomic
+from reporter.errors import FormatError, PeriodError, UserError
+from reporter.exports import Table, campaign_tables, csv_zip, portfolio_tables, to_xlsx
+from reporter.files import DEFAULT_FORMATS, EXTENSIONS, FORMATS, period_name, safe_name, write_atomic
 from reporter.metrics import CampaignStats, compute_stats_concurrently
 from reporter.metrics.model import Period
+from reporter.metrics.portfolio import Portfolio, portfolio
+from reporter.metrics.serialize import stats_to_json
+from reporter.portfolio_report import render_portfolio, render_portfolio_email
 from reporter.render import Branding, EmailBody, Rendered, render_email, render_html, render_pdf
 from reporter.settings import Settings
+from reporter.timezones import zone
 
 
 def parse_formats(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -37,9 +43,9 @@ def parse_formats(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise FormatError(
-            f"unknown format {unknown[0]!r} (expected pdf, html or both)"
+            f"unknown format {unknown[0]!r} (expected pdf, html, csv or xlsx)"
             if unknown
-            else "no format given (expected pdf, html or both)"
+            else "no format given (expected pdf, html, csv or xlsx)"
         )
     return formats
 
@@ -49,25 +55,45 @@ def report_name(campaign_id: str, period: Period) -> str:
     return f"{safe_name(campaign_id)}_{period_name(period)}"
 
 
+PORTFOLIO = "@portfolio"  # the campaign id of a portfolio's unit of work and archived runs (no campaign id has an @)
+
+
 @dataclass(frozen=True)
 class Report:
-    """One campaign's report over one period: its figures, its HTML, and its files by name."""
+    """One report over one period: a campaign's (`stats`) or a portfolio's, its HTML, and its files by name."""
 
-    stats: CampaignStats
+    stats: CampaignStats | None
     rendered: Rendered
     files: dict[str, bytes]
+    portfolio: Portfolio | None = None
+    title: str = ""  # a portfolio's title
+
+    @property
+    def campaign_id(self) -> str:
+        return self.stats.campaign.id if self.stats is not None else PORTFOLIO
+
+    @property
+    def campaign_name(self) -> str:
+        return self.stats.campaign.name if self.stats is not None else self.title
+
+    @property
+    def period(self) -> Period:
+        if self.stats is not None:
+            return self.stats.period
+        assert self.portfolio is not None
+        return self.portfolio.period
 
     def named(self, fmt: str) -> str | None:
         """The name of the file of one format, None when it was not produced."""
-        return next((name for name in self.files if name.endswith(f".{fmt}")), None)
+        return next((name for name in self.files if name.endswith(f".{EXTENSIONS[fmt]}")), None)
 
     def store_in(self, archive: Archive, job: str) -> ArchivedRun:
-        """Store the report's files in the archive as `job`'s run of this campaign and period."""
-        p = self.stats.period
+        """Store the report's files in the archive as `job`'s run of this campaign (or portfolio) and period."""
+        p = self.period
         return archive.store(
             job,
-            self.stats.campaign.id,
-            self.stats.campaign.name,
+            self.campaign_id,
+            self.campaign_name,
             period_name(p),
             p.timezone,
             self.rendered.generated_at,
@@ -75,6 +101,9 @@ class Report:
         )
 
     def email(self, subject_template: str, note: str, branding: Branding) -> EmailBody:
+        if self.stats is None:
+            assert self.portfolio is not None
+            return render_portfolio_email(self.portfolio, self.title, subject_template, note, branding)
         return render_email(self.stats, subject_template, note, branding, self.rendered.summary)
 
 
@@ -116,12 +145,60 @@ def produce(
     stats = compute_stats_concurrently(engine, campaign_id, start, end, tz)
     rendered = render_html(stats, previous_stats(engine, stats), generated_at, branding)
     base = report_name(stats.campaign.id, stats.period)
-    files = {
-        f"{base}.{fmt}": render_pdf(rendered) if fmt == "pdf" else rendered.html.encode("utf-8")
-        for fmt in FORMATS
-        if fmt in formats
-    }
-    return Report(stats, rendered, files)
+    return Report(stats, rendered, _files(base, rendered, formats, lambda: campaign_tables(stats_to_json(stats))))
+
+
+def produce_portfolio(
+    engine: Engine,
+    campaign_ids: Sequence[str] | None,
+    start: datetime,
+    end: datetime,
+    tz: str,
+    formats: tuple[str, ...],
+    generated_at: datetime,
+    branding: Branding = Branding(),
+    title: str = "Campaign portfolio",
+) -> Report:
+    """Compute, render and lay out the portfolio report of these campaigns (every one when None) over a period."""
+    generated_at = timestamp_now(generated_at)
+    period = resolve_portfolio_period(start, end, tz)
+    figures = portfolio(engine, period, campaign_ids)
+    rendered = render_portfolio(figures, generated_at, branding, title)
+    base = f"portfolio_{period_name(period)}"
+    files = _files(base, rendered, formats, lambda: portfolio_tables(figures))
+    return Report(None, rendered, files, figures, title)
+
+
+def resolve_portfolio_period(start: datetime, end: datetime, tz: str) -> Period:
+    if start >= end:
+        raise PeriodError(f"the period is empty: from {start.isoformat()} is not before to {end.isoformat()}")
+    zone_ = zone(tz)
+    return Period(start.astimezone(zone_), end.astimezone(zone_), tz)
+
+
+def _files(
+    base: str, rendered: Rendered, formats: tuple[str, ...], tables: Callable[[], list[Table]]
+) -> dict[str, bytes]:
+    """The report's files by name, in the order of FORMATS: each format's bytes, made only when asked for.
+
+    The exports carry the report's generation time (SOURCE_DATE_EPOCH when set): the same data, the same bytes.
+    """
+    made: list[Table] | None = None
+
+    def export(fmt: str) -> bytes:
+        nonlocal made
+        made = tables() if made is None else made
+        return csv_zip(made, rendered.generated_at) if fmt == "csv" else to_xlsx(made, rendered.generated_at)
+
+    files = {}
+    for fmt in FORMATS:
+        if fmt not in formats:
+            continue
+        name = f"{base}.{EXTENSIONS[fmt]}"
+        files[name] = (
+            render_pdf(rendered) if fmt == "pdf" else rendered.html.encode("utf-8") if fmt == "html" else export(fmt)
+        )
+    return files
 
 
 def write_report(report: Report, folder: Path) -> tuple[Path, ...]:
@@ -198,7 +275,7 @@ def render_campaign(
     engine: Engine,
     campaign_id: str,
     out: Path,
-    formats: tuple[str, ...] = FORMATS,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
     start: datetime | None = None,
     end: datetime | None = None,
     tz: str = "UTC",
@@ -207,4 +284,20 @@ def render_campaign(
 ) -> tuple[Path, ...]:
     """Produce one campaign's report and write it into `out` (`reporter render`)."""
     report = produce(engine, campaign_id, start, end, tz, formats, timestamp_now(generated_at), branding)
+    return write_report(report, out)
+
+
+def render_portfolio_files(
+    engine: Engine,
+    campaign_ids: Sequence[str] | None,
+    out: Path,
+    formats: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    tz: str = "UTC",
+    generated_at: datetime | None = None,
+    branding: Branding = Branding(),
+) -> tuple[Path, ...]:
+    """Produce the portfolio report of these campaigns (every one when None) and write it into `out`."""
+    report = produce_portfolio(engine, campaign_ids, start, end, tz, formats, timestamp_now(generated_at), branding)
     return write_report(report, out)

@@ -209,6 +209,8 @@ def render_html(
         "generated_text": fmt.timestamp(generated_at, tz),
         "generated_iso": generated_at.isoformat(),
         "doc_title": f"{c.name} — {period_text}",
+        "running_title": c.name,
+        "timezone": tz,
         "author": branding.company or "reporter",
         "company": branding.company,
         "logo": branding.logo_data_uri,
@@ -318,8 +320,10 @@ def render_email(
         .get_template("email.html.j2")
         .render(
             subject=subject,
-            stats=stats,
-            c=c,
+            eyebrow="Push campaign report",
+            heading=c.name,
+            timezone=stats.period.timezone,
+            kind_text="A/B test" if c.type == "ab" else "Single message",
             period_text=period_text,
             figures=figures,
             summary=" ".join(sentences),

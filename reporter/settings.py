@@ -19,7 +19,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from reporter import DOCS_URL
 from reporter.db import DEFAULT_URL
 from reporter.errors import ConfigError, UserError
-from reporter.files import FORMATS, HEX_COLOUR
+from reporter.files import DEFAULT_FORMATS, FORMATS, HEX_COLOUR
 from reporter.jobs.periods import PERIODS
 
 ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\".]+")
@@ -334,7 +334,10 @@ class JobSettings(Model):
     timezone: TimezoneName | None = None
     campaigns: Literal["active"] | list[str] | CampaignPattern = "active"
     period: Literal[PERIODS] = "yesterday"  # type: ignore[valid-type]
-    formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(FORMATS), min_length=1)  # type: ignore[valid-type]
+    kind: Literal["campaign", "portfolio"] = Field(
+        "campaign", description="campaign: one report per campaign; portfolio: one report of all its campaigns."
+    )
+    formats: list[Literal[FORMATS]] = Field(default_factory=lambda: list(DEFAULT_FORMATS), min_length=1)  # type: ignore[valid-type]
     archive: bool = True
     email: EmailSettings | None = None
     destinations: list[DestinationName] = Field(
@@ -349,6 +352,12 @@ class JobSettings(Model):
 
         trigger(value, "UTC")  # raises ValueError with the reason
         return value
+
+    @model_validator(mode="after")
+    def _portfolio_period(self) -> JobSettings:
+        if self.kind == "portfolio" and self.period == "campaign_lifetime":
+            raise ValueError("a portfolio job needs a calendar period (campaign_lifetime differs by campaign)")
+        return self
 
 
 class AlertCondition(Model):

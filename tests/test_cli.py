@@ -81,13 +81,19 @@ def test_demo_creates_the_database_lists_campaigns_and_renders_reports(tmp_path:
     assert "welcome-series" in result.stdout and "black-friday-ab" in result.stdout
     root = tmp_path / "reports"
     paths = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith(str(root))]
-    assert len(paths) == 6  # three campaigns, PDF and HTML each, in the archive as the job demo
+    assert len(paths) == 9  # three campaigns, PDF and HTML each, and their portfolio (PDF, HTML, XLSX), as the job demo
     for path in paths:
         assert Path(path).stat().st_size > 10_000 and Path(path).relative_to(root).parts[0] == "demo"
     assert any(p.endswith(".pdf") and "black-friday-ab" in p for p in paths)
     from reporter.delivery.archive import Archive
 
-    assert sorted(r.campaign_id for r in Archive(root).runs()) == ["black-friday-ab", "cart-reminder", "welcome-series"]
+    assert sorted(r.campaign_id for r in Archive(root).runs()) == [
+        "@portfolio",
+        "black-friday-ab",
+        "cart-reminder",
+        "welcome-series",
+    ]
+    assert any(p.endswith(".xlsx") and "portfolio" in p for p in paths)
     assert "reporter serve" in result.stdout.splitlines()[-1]  # what to open next
     again = run(["demo"], tmp_path)
     assert "demo data: already loaded" in again.stdout and "--reset rebuilds it" in again.stdout
@@ -174,7 +180,7 @@ def test_render_writes_the_requested_formats(demo_dir: Path) -> None:
 def test_render_rejects_unknown_format(demo_dir: Path) -> None:
     result = run(["render", "welcome-series", "--format", "docx"], demo_dir)
     assert result.returncode == 2
-    assert result.stderr == "error: --format: unknown format 'docx' (expected pdf, html or both)\n"
+    assert result.stderr == "error: --format: unknown format 'docx' (expected pdf, html, csv or xlsx)\n"
 
 
 def test_the_configs_timezone_is_the_default_of_stats(demo_dir: Path) -> None:

@@ -1,6 +1,7 @@
 """Figures as tidy tables, written as CSV and XLSX (docs/exports.md).
 
-`campaign_tables` turns a campaign's `stats --json` document into `Table`s;
+`campaign_tables` turns a campaign's `stats --json` document into `Table`s,
+`portfolio_tables` a portfolio's figures;
 `to_csv`, `csv_zip` and `to_xlsx` write any tables of the model, and
 `card_csv` is the headline card as one CSV.
 """
@@ -13,6 +14,7 @@ from typing import Any
 from reporter.exports.campaign import campaign_tables, card_table
 from reporter.exports.csv_files import csv_zip, to_csv
 from reporter.exports.descriptions import figure_definitions, parse_definitions
+from reporter.exports.portfolio import portfolio_tables
 from reporter.exports.stamp import FIXED_TIME, source_date
 from reporter.exports.table import Column, Kind, Table, Value, columns_table
 from reporter.exports.workbook import to_xlsx
@@ -36,6 +38,7 @@ __all__ = [
     "csv_zip",
     "figure_definitions",
     "parse_definitions",
+    "portfolio_tables",
     "source_date",
     "to_csv",
     "to_xlsx",

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from reporter import formatting as fmt
 from reporter.delivery.notices import Notice
 from reporter.metrics import CampaignStats
+from reporter.metrics.portfolio import Portfolio
 
 
 def report_link(base_url: str | None, folder: str | None) -> str | None:
@@ -49,6 +50,33 @@ def report_notice(
         campaign=c.id,
         period=period,
         id=f"report/{job}/{c.id}/{period}",
+    )
+
+
+def portfolio_notice(
+    job: str, period: str, subject: str, portfolio: Portfolio, summary: tuple[str, ...], link: str | None
+) -> Notice:
+    """A portfolio report went out: its title, summary, the campaigns' totals and link."""
+    p = portfolio.period
+    period_text = fmt.period(p.start, p.end, p.timezone)
+    title = subject.format_map({"campaign": "Campaign portfolio", "period": period_text, "campaign_id": "portfolio"})
+    t = portfolio.total
+    facts = (
+        ("Campaigns", f"{fmt.count(len(portfolio.rows))} with sends, {fmt.count(len(portfolio.idle))} without"),
+        ("Sent", fmt.count(t.sent)),
+        ("Clicks", f"{fmt.count(t.clicks)} (CTR {fmt.rate(t.ctr)})"),
+        ("Converted users", f"{fmt.count(t.converted_users)} ({fmt.rate(t.conversion_rate)})"),
+        ("Errors", fmt.count(t.errors)),
+    )
+    return Notice(
+        kind="report",
+        title=title,
+        summary=summary,
+        facts=facts,
+        link=link,
+        campaign="portfolio",
+        period=period,
+        id=f"report/{job}/portfolio/{period}",
     )
 
 

@@ -29,7 +29,7 @@ from reporter.jobs.schedule import latest_fire_time
 from reporter.jobs.unit import STOP, Unit, UnitResult, preview_unit, run_unit, stop_now, tell_operators
 from reporter.logs import log_unit
 from reporter.models import Campaign, Event, EventType, RunStatus
-from reporter.production import Production
+from reporter.production import PORTFOLIO, Production
 from reporter.settings import DEFAULT_SUBJECT, JobSettings, Settings
 from reporter.timezones import from_us, local_midnight, to_us, zone
 
@@ -81,6 +81,12 @@ def select_campaigns(engine: Engine, job: JobSettings, start: datetime, end: dat
             log.warning("job %s: unknown campaigns skipped: %s", job.name, ", ".join(unknown))
         return [c for c in job.campaigns if c in known]
     return [cid for _, cid, name in rows if fnmatchcase(name, job.campaigns.name)]
+
+
+def portfolio_campaigns(engine: Engine, job: JobSettings, start: datetime, end: datetime) -> list[str]:
+    """A portfolio's campaigns: the job's, `active` meaning with a send in the period or the one before it (the
+    campaigns that stopped sending are listed apart in the report, not dropped)."""
+    return select_campaigns(engine, job, start - (end - start), end)
 
 
 def _first_event(engine: Engine, campaign_id: str) -> datetime | None:
@@ -159,6 +165,10 @@ def plan_units(
         missing = [c for c in ids if c not in known]
         if missing:
             raise UnknownCampaignError(missing[0])
+    if job.kind == "portfolio":
+        if not campaigns:
+            ids = portfolio_campaigns(engine, job, start, end)
+        return [replace(template, campaign_id=PORTFOLIO, start=start, end=end, portfolio=tuple(ids))]
     units = []
     for cid in ids:
         if chosen == "campaign_lifetime":
@@ -321,6 +331,8 @@ def retry_units(
             start=run.period_from,
             end=run.period_to,
         )
+        if run.campaign_id == PORTFOLIO:  # its campaigns as the job selects them for that period now
+            unit = replace(unit, portfolio=tuple(portfolio_campaigns(engine, job, run.period_from, run.period_to)))
         if unit.period != run.period:
             log.warning("run %d: period %s no longer matches its bounds; not retried", run.id, run.period)
             continue

@@ -30,7 +30,7 @@ from reporter.delivery.email import Attachment, Outcome, build_message, send
 from reporter.delivery.transport import Attempt
 from reporter.errors import ReporterError, UnitFailed
 from reporter.files import period_name
-from reporter.jobs.notices import failure_notice, report_link, report_notice
+from reporter.jobs.notices import failure_notice, portfolio_notice, report_link, report_notice
 from reporter.jobs.runlog import (
     Claim,
     ClaimResult,
@@ -45,7 +45,8 @@ from reporter.jobs.runlog import (
 )
 from reporter.metrics.model import Period
 from reporter.models import RunStatus
-from reporter.production import Production, Report, produce
+from reporter.production import Production, Report, produce, produce_portfolio
+from reporter.render import Branding
 from reporter.settings import DEFAULT_SUBJECT, Settings
 from reporter.timezones import zone
 
@@ -69,6 +70,7 @@ class Unit:
     subject: str = DEFAULT_SUBJECT
     attach_html: bool = False
     destinations: tuple[str, ...] = ()  # names of webhook, Slack and Teams destinations (e-mail ones are in to/cc/bcc)
+    portfolio: tuple[str, ...] | None = None  # a portfolio unit's campaigns (campaign_id is then PORTFOLIO)
 
     @property
     def period(self) -> str:
@@ -189,16 +191,7 @@ def run_unit(
         with heartbeat(engine, got.run_id, clock, production.heartbeat_s):
             set_status(engine, got.run_id, RunStatus.RENDERING, clock())
             t = time.perf_counter()
-            report = produce(
-                engine,
-                unit.campaign_id,
-                unit.start,
-                unit.end,
-                unit.timezone,
-                _formats(unit),
-                clock(),
-                production.branding,
-            )
+            report = produce_unit(engine, unit, _formats(unit), clock(), production.branding)
             timings["render_s"] = time.perf_counter() - t
             _checkpoint()
             paths: list[str] = []
@@ -310,6 +303,20 @@ def tell_operators(
             )
 
 
+EXPORT_TYPES = {"csv": "application/zip", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def produce_unit(
+    engine: Engine, unit: Unit, formats: tuple[str, ...], generated_at: datetime, branding: Branding
+) -> Report:
+    """The unit's report: its campaign's, or its portfolio's (one report of the unit's campaigns)."""
+    if unit.portfolio is not None:
+        return produce_portfolio(
+            engine, unit.portfolio, unit.start, unit.end, unit.timezone, formats, generated_at, branding
+        )
+    return produce(engine, unit.campaign_id, unit.start, unit.end, unit.timezone, formats, generated_at, branding)
+
+
 def _formats(unit: Unit) -> tuple[str, ...]:
     """The unit's formats, and the PDF also when there are recipients (the mail attaches or links it)."""
     return unit.formats + (("pdf",) if unit.recipients and "pdf" not in unit.formats else ())
@@ -317,9 +324,7 @@ def _formats(unit: Unit) -> tuple[str, ...]:
 
 def preview_unit(engine: Engine, unit: Unit, production: Production, clock: Callable[[], datetime]) -> UnitResult:
     """A dry run: render and store under the archive's preview folder, send nothing, log nothing in the run log."""
-    report = produce(
-        engine, unit.campaign_id, unit.start, unit.end, unit.timezone, unit.formats, clock(), production.branding
-    )
+    report = produce_unit(engine, unit, unit.formats, clock(), production.branding)
     archive = Archive(f"{production.archive_root}/_preview")
     stored = report.store_in(archive, unit.job)
     if unit.delivers:
@@ -367,6 +372,14 @@ def _deliver(
     html_name = report.named("html")
     if unit.attach_html and html_name and len(files[html_name]) <= production.max_attachment_bytes:
         attachments.append(Attachment(html_name, "text/html", files[html_name]))
+    for fmt, content_type in EXPORT_TYPES.items():  # the figures, when the job asks for them
+        name = report.named(fmt)
+        if name is None:
+            continue
+        if len(files[name]) <= production.max_attachment_bytes:
+            attachments.append(Attachment(name, content_type, files[name]))
+        else:
+            note += f" The {fmt.upper()} export is over the attachment limit; it is in the report archive."
     body = report.email(unit.subject, note, production.branding)
     to = [r for r in unit.to if r in pending]
     cc = [r for r in unit.cc if r in pending]
@@ -402,14 +415,12 @@ def _tell_destinations(
     if settings is None:
         raise ReporterError(f"destinations {', '.join(unit.destinations)} given without the settings that define them")
     done = handled_recipients(engine, run_id, resend)
-    notice = report_notice(
-        unit.job,
-        unit.period,
-        unit.subject,
-        report.stats,
-        report.rendered.summary,
-        report_link(settings.web.base_url, folder),
-    )
+    link = report_link(settings.web.base_url, folder)
+    if report.stats is None:
+        assert report.portfolio is not None
+        notice = portfolio_notice(unit.job, unit.period, unit.subject, report.portfolio, report.rendered.summary, link)
+    else:
+        notice = report_notice(unit.job, unit.period, unit.subject, report.stats, report.rendered.summary, link)
     outcomes = []
     for name in unit.destinations:
         if name in done:

@@ -120,3 +120,40 @@ def test_without_smtp_a_mailing_job_archives_and_says_it_did_not_mail(demo_url: 
         2,
         "error: no SMTP server is configured: add an smtp: section to the config to send e-mail\n",
     )
+
+
+PORTFOLIO_JOB = """  - name: weekly-portfolio
+    kind: portfolio
+    schedule: "0 8 * * 1"
+    period: last_week
+    formats: [pdf, html, csv, xlsx]
+    email:
+      to: [boss@acme.test]
+"""
+
+
+def test_a_portfolio_job_mails_one_report_of_every_active_campaign(
+    demo_url: str, smtp_server: SmtpServer, config_factory, tmp_path: Path
+) -> None:
+    config = config_factory(smtp_server.port, PORTFOLIO_JOB)
+    args = ["--config", str(config), "--db", demo_url, "run", "weekly-portfolio", "--period", "2026-10-05..2026-10-12"]
+    first = cli(args, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("delivered") == 1
+    assert "weekly-portfolio / @portfolio / 2026-W41: delivered" in first.stdout
+    (mail,) = smtp_server.handler.received
+    names = sorted(p.get_filename() for p in mail.message.iter_attachments())
+    assert names == [f"portfolio_2026-W41.{ext}" for ext in ("csv.zip", "pdf", "xlsx")]
+    html = mail.message.get_body(("html",)).get_content()
+    assert "3 campaigns sent" in html
+    stored = tmp_path / "archive" / "weekly-portfolio"
+    assert sorted(p.name for p in stored.rglob("portfolio_*")) == sorted([*names, "portfolio_2026-W41.html"])
+    assert cli(args, tmp_path).stdout.count("already delivered") == 1
+    assert len(smtp_server.handler.received) == 1
+
+
+def test_a_portfolio_of_campaign_lifetimes_is_refused(smtp_server: SmtpServer, config_factory, tmp_path: Path) -> None:
+    config = config_factory(smtp_server.port, PORTFOLIO_JOB.replace("last_week", "campaign_lifetime"))
+    result = cli(["--config", str(config), "config", "check"], tmp_path)
+    assert result.returncode == 2
+    assert "a portfolio job needs a calendar period (campaign_lifetime differs by campaign)" in result.stderr

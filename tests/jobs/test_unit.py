@@ -161,3 +161,37 @@ def test_a_dry_run_renders_into_the_preview_folder_and_records_nothing(
     with demo_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Run).where(Run.job == job.job)).scalar_one() == 0
     assert Archive(tmp_path / "archive").runs() == []
+
+
+def test_exports_are_attached_and_archived(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:
+    result = run_unit(demo_engine, unit(formats=("csv", "xlsx")), target(smtp_server, tmp_path), clock)
+    assert result.status == "delivered"
+    attached = {
+        p.get_filename(): p.get_content_type() for p in smtp_server.handler.received[0].message.iter_attachments()
+    }
+    assert attached == {
+        "welcome-series_2026-W41.pdf": "application/pdf",  # the mail always carries the report
+        "welcome-series_2026-W41.csv.zip": "application/zip",
+        "welcome-series_2026-W41.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+    assert sorted(Path(p).name for p in result.paths) == sorted(attached)
+
+
+def test_a_portfolio_unit_is_produced_stored_and_mailed_once(
+    demo_engine: Engine, smtp_server: SmtpServer, tmp_path
+) -> None:
+    from reporter.production import PORTFOLIO
+
+    job = unit(campaign_id=PORTFOLIO, portfolio=("welcome-series", "cart-reminder"), formats=("pdf", "xlsx"))
+    result = run_unit(demo_engine, job, target(smtp_server, tmp_path), clock)
+    assert result.status == "delivered"
+    (mail,) = smtp_server.handler.received
+    assert mail.message["Subject"] == "Push report: Campaign portfolio — Oct 5, 2026 – Oct 11, 2026"
+    names = sorted(p.get_filename() for p in mail.message.iter_attachments())
+    assert names == ["portfolio_2026-W41.pdf", "portfolio_2026-W41.xlsx"]
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "2 campaigns sent" in text and "Campaigns with sends: 2" in text
+    (run,) = Archive(tmp_path / "archive").runs()
+    assert (run.job, run.campaign_id, run.period) == (job.job, PORTFOLIO, "2026-W41")
+    again = run_unit(demo_engine, job, target(smtp_server, tmp_path), clock)
+    assert again.claim.result == ClaimResult.DONE and len(smtp_server.handler.received) == 1
