@@ -100,8 +100,14 @@ def _environment() -> Environment:
         signed_count=lambda v: fmt.signed(v and round(v), fmt.count(abs(round(v))) if v is not None else ""),
         signed_money=lambda v, currency: fmt.signed(v, fmt.money(abs(v), currency) if v is not None else ""),
         counted=fmt.counted,
+        file_kind=file_kind,
     )
     return env
+
+
+def file_kind(name: str) -> str:
+    """What a report file is, for a link: PDF, HTML, CSV (the ZIP of CSV files), XLSX."""
+    return "CSV" if name.endswith(".csv.zip") else name.rsplit(".", 1)[-1].upper()
 
 
 def environment() -> Environment:

@@ -20,7 +20,13 @@ from reporter.web.headers import REPORT_CSP
 from reporter.web.responses import page
 from reporter.web.state import state_of
 
-CONTENT_TYPES = {".pdf": "application/pdf", ".html": "text/html; charset=utf-8", ".json": "application/json"}
+CONTENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".zip": "application/zip",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 @requires("viewer")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -41,3 +43,31 @@ def test_traversal_attempts_are_refused(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
     assert "root:" not in response.text and '"runs"' not in response.text
+
+
+def test_exports_download_as_themselves(client: TestClient, tmp_path) -> None:
+    from reporter.delivery.archive import Archive
+
+    root = next(p for p in tmp_path.iterdir() if p.is_dir() and (p / "index.json").exists())
+    Archive(root).store(
+        "weekly-portfolio",
+        "@portfolio",
+        "Campaign portfolio",
+        "2026-W41",
+        "UTC",
+        datetime(2026, 11, 26, 7, tzinfo=UTC),
+        {"portfolio_2026-W41.csv.zip": b"PK\x05\x06" + bytes(18), "portfolio_2026-W41.xlsx": b"PK xlsx"},
+    )
+    login(client, "vera")
+    listing = client.get("/?job=weekly-portfolio").text
+    assert ">CSV</a>" in listing and ">XLSX</a>" in listing
+    (run,) = client.get("/api/runs?job=weekly-portfolio").json()["runs"]
+    folder = run["folder"]
+    for name, content_type in (
+        ("portfolio_2026-W41.csv.zip", "application/zip"),
+        ("portfolio_2026-W41.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ):
+        response = client.get(f"/reports/{folder}/{name}?download=1")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == content_type
+        assert response.headers["content-disposition"] == f'attachment; filename="{name}"'
