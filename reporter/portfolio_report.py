@@ -16,12 +16,11 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from reporter import __version__
 from reporter import formatting as fmt
 from reporter.charts.figure import Chart
 from reporter.charts.portfolio import comparison_chart, sparkline
 from reporter.metrics.portfolio import Card, Portfolio, Row
-from reporter.render import Branding, EmailBody, Rendered, _css, _environment, _svg_inline, _svg_reference
+from reporter.render import Branding, EmailBody, Rendered, environment, page_context, svg_inline, svg_reference
 
 MOVERS = 3  # the best and worst movers on the summary page
 VERDICT_TEXT = {
@@ -207,7 +206,6 @@ def render_portfolio(
         "doc_title": f"{title} — {period_text}",
         "period_text": period_text,
         "previous_text": previous_text,
-        "timezone": tz,
         "running_title": title,
         "columns": COLUMNS,
         "sort_keys": ["name", *(k for col in COLUMNS for k in (col.key, f"{col.key}-change"))],
@@ -219,21 +217,13 @@ def render_portfolio(
         "worst": worst,
         "ready": ready,
         "charts": charts,
-        "generated_text": fmt.timestamp(generated_at, tz),
-        "generated_iso": generated_at.isoformat(),
-        "author": branding.company or "reporter",
-        "company": branding.company,
-        "logo": branding.logo_data_uri,
-        "accent": branding.accent,
-        "css": _css(),
-        "version": __version__,
-        "docs_url": branding.docs_url,
+        **page_context(branding, generated_at, tz),
     }
     context["summary_text"] = _summary(portfolio, total, before, previous_text)
-    template = _environment().get_template("portfolio.html.j2")
+    template = environment().get_template("portfolio.html.j2")
     return Rendered(
-        html=template.render(context, embed=_svg_inline, pdf=False),
-        pdf_html=template.render(context, embed=_svg_reference, pdf=True),
+        html=template.render(context, embed=svg_inline, pdf=False),
+        pdf_html=template.render(context, embed=svg_reference, pdf=True),
         charts={key: chart.svg.encode("utf-8") for key, chart in charts.items()},
         title=context["doc_title"],
         author=context["author"],
@@ -272,7 +262,7 @@ def render_portfolio_email(
     ]
     sentence = _summary(portfolio, total, before, previous_text)
     html_body = (
-        _environment()
+        environment()
         .get_template("email.html.j2")
         .render(
             subject=subject,

@@ -173,12 +173,28 @@ def _verdict_kind(sentence: str, stats: CampaignStats, ab_verdict: str) -> str:
     return ""
 
 
-def _svg_inline(chart: Chart) -> Markup:
+def page_context(branding: Branding, generated_at: datetime, tz: str) -> dict[str, Any]:
+    """What every report page shows besides its figures: the branding, the stylesheet, when and by what version."""
+    return {
+        "generated_text": fmt.timestamp(generated_at, tz),
+        "generated_iso": generated_at.isoformat(),
+        "timezone": tz,
+        "author": branding.company or "reporter",
+        "company": branding.company,
+        "logo": branding.logo_data_uri,
+        "accent": branding.accent,
+        "css": _css(),
+        "version": __version__,
+        "docs_url": branding.docs_url,
+    }
+
+
+def svg_inline(chart: Chart) -> Markup:
     svg = chart.svg.replace("<svg", f'<svg role="img" aria-label="{html.escape(fmt.report_text(chart.alt))}"', 1)
     return Markup(svg)
 
 
-def _svg_reference(chart: Chart) -> Markup:
+def svg_reference(chart: Chart) -> Markup:
     return Markup(f'<img src="{CHART_SCHEME}{chart.key}" alt="{html.escape(fmt.report_text(chart.alt))}">')
 
 
@@ -212,18 +228,9 @@ def render_html(
         "granularity_noun": {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}[granularity],
         "period_text": period_text,
         "window_text": f"{window:g} hours" if window != 1 else "1 hour",
-        "generated_text": fmt.timestamp(generated_at, tz),
-        "generated_iso": generated_at.isoformat(),
+        **page_context(branding, generated_at, tz),
         "doc_title": f"{c.name} — {period_text}",
         "running_title": c.name,
-        "timezone": tz,
-        "author": branding.company or "reporter",
-        "company": branding.company,
-        "logo": branding.logo_data_uri,
-        "accent": branding.accent,
-        "css": _css(),
-        "version": __version__,
-        "docs_url": branding.docs_url,
         "control_verdict": control_sentence(stats),
         "ab_verdict": ab_verdict,
         # The answer on the first page: what happened, and the verdicts (marked) among the sentences.
@@ -233,8 +240,8 @@ def render_html(
         "partial_note": "",
     }
     template = _environment().get_template("ab.html.j2" if c.type == "ab" else "single.html.j2")
-    page = template.render(context, embed=_svg_inline, pdf=False)
-    pdf_page = template.render(context, embed=_svg_reference, pdf=True)
+    page = template.render(context, embed=svg_inline, pdf=False)
+    pdf_page = template.render(context, embed=svg_reference, pdf=True)
     return Rendered(
         html=page,
         pdf_html=pdf_page,

@@ -87,6 +87,14 @@ def ab_pdf(demo_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Pdf
         stats = compute_stats(conn, "black-friday-ab")
     stats = replace(stats, campaign=replace(stats.campaign, name=NAME))
     rendered = render_html(stats, previous_stats(demo_engine, stats), GENERATED, Branding(company="Acme Inc."))
+    pdf = pdf_without_warnings(rendered)
+    path = tmp_path_factory.mktemp("ab") / "ab.pdf"
+    path.write_bytes(pdf)
+    return Pdf(rendered, path)
+
+
+def pdf_without_warnings(rendered: Rendered) -> bytes:
+    """The report's PDF, WeasyPrint having logged no warning while laying it out."""
     messages: list[str] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
@@ -96,9 +104,7 @@ def ab_pdf(demo_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Pdf
     finally:
         logging.getLogger("weasyprint").removeHandler(handler)
     assert messages == []
-    path = tmp_path_factory.mktemp("ab") / "ab.pdf"
-    path.write_bytes(pdf)
-    return Pdf(rendered, path)
+    return pdf
 
 
 def fonts_of(path: Path) -> list[tuple[str, str]]:

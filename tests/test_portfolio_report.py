@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import re
 import subprocess
 import zipfile
@@ -26,7 +25,7 @@ from reporter.metrics.portfolio import portfolio
 from reporter.portfolio_report import render_portfolio
 from reporter.production import produce_portfolio
 from reporter.render import Branding, render_pdf
-from tests.test_pdf import fonts_of, run, tool
+from tests.test_pdf import fonts_of, pdf_without_warnings, run, tool
 from tests.vnu import vnu_errors
 
 GENERATED = datetime(2026, 11, 28, tzinfo=UTC)
@@ -141,15 +140,7 @@ def test_html_and_pdf_pass_the_outside_checks(demo: tuple[Engine, str], tmp_path
         rendered = render_portfolio(portfolio(engine, Period(*WEEK, "Europe/Berlin"), ids), GENERATED, branding)
         documents.append(rendered.html)
     assert vnu_errors(documents, tmp_path) == []
-    messages: list[str] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
-    logging.getLogger("weasyprint").addHandler(handler)
-    try:
-        pdf = render_pdf(rendered)
-    finally:
-        logging.getLogger("weasyprint").removeHandler(handler)
-    assert messages == []
+    pdf = pdf_without_warnings(rendered)
     path = tmp_path / "portfolio.pdf"
     path.write_bytes(pdf)
     info = run(tool("pdfinfo"), path)
