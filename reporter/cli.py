@@ -628,6 +628,23 @@ def schedule_cmd(app: AppContext) -> None:
     serve(app.engine(), settings, app.config_path.resolve() if app.config_path else None, app.db_url)
 
 
+@cli.command("worker")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Units produced at once.")
+@click.option("--name", default=None, help="The worker's name in the broker [default: reporter-PID@HOST].")
+@click.pass_obj
+def worker_cmd(app: AppContext, concurrency: int, name: str | None) -> None:
+    """Produce the units of the work queue (queue.url) until stopped; SIGTERM or Ctrl-C finish the unit in hand."""
+    from reporter.jobs.queue import run_worker
+    from reporter.jobs.runner import production_for
+
+    _configure_logging(app)
+    settings = app.settings()
+    production_for(settings)  # an unset secret stops here, not at the first unit
+    app.engine()  # the schema checked before any unit
+    config = str(app.config_path.resolve()) if app.config_path else None
+    raise SystemExit(run_worker(settings, config, app.db_url, concurrency, name))
+
+
 @cli.command("jobs")
 @click.pass_obj
 def jobs_cmd(app: AppContext) -> None:

@@ -196,6 +196,7 @@ class Event(Base):
 class RunStatus(enum.StrEnum):
     """States of a unit of work in the run log."""
 
+    QUEUED = "queued"  # waiting in the work queue for a `reporter worker` (queue.url)
     CLAIMED = "claimed"
     RENDERING = "rendering"
     STORED = "stored"

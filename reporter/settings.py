@@ -131,6 +131,52 @@ class SmtpSettings(Model):
         return value
 
 
+QUEUE_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
+class QueueSettings(Model):
+    """Where units of work go to be produced by `reporter worker` processes (Celery); none: in process."""
+
+    url: str | None = Field(
+        None,
+        pattern=r"^(redis|rediss|amqp|amqps|pyamqp)://[^\s]*$",
+        description="The broker: redis://host:6379/0 or amqp://user@host:5672//; no password here (url_env).",
+    )
+    url_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable holding the broker URL (with its password), instead of url.",
+    )
+    name: str = Field("reporter", pattern=r"^[A-Za-z0-9._-]+$", description="The queue's name on the broker.")
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        if value is not None and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", value):
+            raise ValueError(
+                "a password does not belong in the config: put the URL in an environment variable "
+                "named by queue.url_env"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> QueueSettings:
+        if self.url and self.url_env:
+            raise ValueError("give queue.url or queue.url_env, not both")
+        return self
+
+    def broker_url(self) -> str | None:
+        """The broker URL (from the environment for url_env), None when units run in process."""
+        if not self.url_env:
+            return self.url
+        value = os.environ.get(self.url_env, "").strip()
+        if not value:
+            raise UserError(f"queue.url_env: the environment variable {self.url_env} is not set")
+        if not value.startswith(tuple(f"{s}://" for s in QUEUE_SCHEMES)):
+            raise UserError(f"queue.url_env: {self.url_env} is not a redis:// or amqp:// URL")
+        return value
+
+
 class SchedulerSettings(Model):
     misfire_grace_s: int = Field(3600, ge=1, description="A job missed by less than this runs once at start-up.")
     workers: int = Field(2, ge=1, le=64, description="Processes rendering in parallel.")
@@ -444,6 +490,7 @@ class Settings(Model):
     )
     smtp: SmtpSettings = SmtpSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    queue: QueueSettings = QueueSettings()
     notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
     web: WebSettings = WebSettings()

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy import Engine, Row, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from reporter.models import Delivery, Run, RunStatus
@@ -171,12 +171,72 @@ def claim(
         # Abandoned (its process died or hangs): recorded as failed, then retried, never repeated silently.
         log.warning("run %d (%s / %s / %s): %s; taking it over", run.id, job, campaign_id, period, why)
         set_status(engine, run.id, RunStatus.FAILED, now, error=why, expect=run.status)
-    elif run.status not in (RunStatus.FAILED, RunStatus.UNKNOWN, RunStatus.DELIVERED, RunStatus.STORED):
+    elif run.status not in (
+        RunStatus.QUEUED,
+        RunStatus.FAILED,
+        RunStatus.UNKNOWN,
+        RunStatus.DELIVERED,
+        RunStatus.STORED,
+    ):
         return Claim(ClaimResult.BUSY, run.id, run.status, run.attempts)
     seen = RunStatus.FAILED if working else run.status
     if not take(engine, run.id, seen, now):
         return Claim(ClaimResult.BUSY, run.id, RunStatus.CLAIMED, run.attempts)
-    return Claim(ClaimResult.RETRY, run.id, RunStatus.CLAIMED, run.attempts + 1)
+    first = run.status == RunStatus.QUEUED and run.attempts == 0  # queued, never tried: its first attempt
+    return Claim(ClaimResult.NEW if first else ClaimResult.RETRY, run.id, RunStatus.CLAIMED, run.attempts + 1)
+
+
+def mark_queued(
+    engine: Engine,
+    job: str,
+    campaign_id: str,
+    period: str,
+    period_from: datetime,
+    period_to: datetime,
+    timezone: str,
+    now: datetime,
+) -> int:
+    """Record a unit sent to the work queue: a new one as queued (no attempt yet), a failed one as queued again,
+    any other left as it is; its run id. A worker's claim takes it from there."""
+    row = {
+        "job": job,
+        "campaign_id": campaign_id,
+        "period": period,
+        "period_from": period_from,
+        "period_to": period_to,
+        "timezone": timezone,
+        "status": RunStatus.QUEUED,
+        "owner": None,
+        "attempts": 0,
+        "claimed_at": now,
+        "first_claimed_at": None,
+        "updated_at": now,
+    }
+
+    def insert_row() -> int:
+        with engine.begin() as conn:
+            return int(conn.execute(insert(Run).values(**row).returning(Run.id)).scalar_one())
+
+    try:
+        return _patiently(insert_row, "a queued unit")
+    except IntegrityError:
+        pass
+
+    def requeue() -> int:  # a failed unit sent again waits as queued (the retry sweep leaves it to the queue)
+        with engine.begin() as conn:
+            run_id = int(
+                conn.execute(
+                    select(Run.id).where(Run.job == job, Run.campaign_id == campaign_id, Run.period == period)
+                ).scalar_one()
+            )
+            conn.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.FAILED)
+                .values(status=RunStatus.QUEUED, updated_at=now)
+            )
+            return run_id
+
+    return _patiently(requeue, "a queued unit")
 
 
 def take(engine: Engine, run_id: int, seen: str, now: datetime) -> bool:
@@ -193,6 +253,9 @@ def take(engine: Engine, run_id: int, seen: str, now: datetime) -> bool:
                         owner=owner_name(),
                         attempts=Run.attempts + 1,
                         claimed_at=now,
+                        first_claimed_at=func.coalesce(
+                            Run.first_claimed_at, literal(now, Run.first_claimed_at.type)
+                        ),  # a queued unit's first claim
                         updated_at=now,
                         finished_at=None,
                         error=None,

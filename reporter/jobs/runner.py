@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, exists, select
 
@@ -32,6 +32,9 @@ from reporter.models import Campaign, Event, EventType, RunStatus
 from reporter.production import PORTFOLIO, Production
 from reporter.settings import DEFAULT_SUBJECT, JobSettings, Settings
 from reporter.timezones import from_us, local_midnight, to_us, zone
+
+if TYPE_CHECKING:
+    from reporter.jobs.queue import UnitQueue
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +206,9 @@ def run_job(
     dry_run: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     resend: bool = False,
+    queue: UnitQueue | None = None,
 ) -> list[UnitResult]:
-    """Run every unit of one run of a job; a failed unit does not stop the others."""
+    """Run every unit of one run of a job (or send each to `queue`); a failed unit does not stop the others."""
     STOP.clear()  # a SIGTERM seen by an earlier run of this process ended that run, not this one
     results = []
     failures = []
@@ -216,34 +220,55 @@ def run_job(
     for unit in units:
         if unmailed:
             unit = replace(unit, to=(), cc=(), bcc=())
-        fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
+        if queue is not None and not dry_run:
+            results.append(queue.put(unit, resend))
+            log_unit(log, {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period, "status": "queued"})
+            continue
         try:
-            if dry_run:
-                result = preview_unit(engine, unit, production, clock)
-            else:
-                result = run_unit(engine, unit, production, clock, resend=resend, settings=settings)
+            result = run_one(engine, settings, unit, production, clock, resend, dry_run)
         except UnitFailed as exc:
-            log_unit(log, {**fields, "status": "failed", "error": str(exc.__cause__ or exc)})
             failures.append(exc)
             if STOP.is_set():
                 break  # SIGTERM: leave the remaining units for the next run
             continue
         results.append(replace(result, note=unmailed) if unmailed and not result.note else result)
-        log_unit(
-            log,
-            {
-                **fields,
-                "status": str(result.status)
-                if result.claim.result in ("new", "retry")
-                else f"skipped ({result.claim.result})",
-                "attempt": result.claim.attempts,
-                **{k: round(v, 3) for k, v in result.timings.items()},
-                "error": "; ".join(f"{o.recipient} {o.code}" for o in result.outcomes if not o.sent) or None,
-            },
-        )
     if failures:
         raise UnitFailed("; ".join(str(f) for f in failures)) from failures[0]
     return results
+
+
+def run_one(
+    engine: Engine,
+    settings: Settings,
+    unit: Unit,
+    production: Production,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    resend: bool = False,
+    dry_run: bool = False,
+) -> UnitResult:
+    """Produce one unit here (a job's run, a queue worker) and log its outcome; UnitFailed when it failed."""
+    fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
+    try:
+        if dry_run:
+            result = preview_unit(engine, unit, production, clock)
+        else:
+            result = run_unit(engine, unit, production, clock, resend=resend, settings=settings)
+    except UnitFailed as exc:
+        log_unit(log, {**fields, "status": "failed", "error": str(exc.__cause__ or exc)})
+        raise
+    log_unit(
+        log,
+        {
+            **fields,
+            "status": str(result.status)
+            if result.claim.result in ("new", "retry")
+            else f"skipped ({result.claim.result})",
+            "attempt": result.claim.attempts,
+            **{k: round(v, 3) for k, v in result.timings.items()},
+            "error": "; ".join(f"{o.recipient} {o.code}" for o in result.outcomes if not o.sent) or None,
+        },
+    )
+    return result
 
 
 def deliver_now(
@@ -300,8 +325,11 @@ def retry_units(
     settings: Settings,
     production: Production,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    queue: UnitQueue | None = None,
 ) -> list[UnitResult]:
     """Retry the configured jobs' failed and abandoned units whose backoff has passed; give up after retry_for_h.
+
+    With a `queue`, each is sent to the workers instead of produced here.
 
     A unit is retried with the job's current settings (recipients, formats) and
     the period it was planned for. Units of `reporter deliver` (no job in the
@@ -352,6 +380,10 @@ def retry_units(
         if not waited and now < run.updated_at + retry_backoff(run.attempts):
             continue
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
+        if queue is not None:
+            results.append(queue.put(unit, now=now))
+            log_unit(log, {**fields, "status": "queued", "retry": True, "attempt": run.attempts + 1})
+            continue
         try:
             result = run_unit(engine, unit, production, clock, settings=settings)
         except UnitFailed as exc:
@@ -368,7 +400,7 @@ def scheduled_retry(config_path: str | None, db_url: str, fire_time: str | None 
     """What APScheduler runs every minute or so (in a worker process): `retry_units`."""
     settings, engine, production = _worker_setup(config_path, db_url)
     try:
-        return len(retry_units(engine, settings, production))
+        return len(retry_units(engine, settings, production, queue=queue_of(engine, settings)))
     finally:
         engine.dispose()
 
@@ -390,8 +422,18 @@ def _worker_setup(config_path: str | None, db_url: str) -> tuple[Settings, Engin
     return settings, engine, production_for(settings)
 
 
+def queue_of(engine: Engine, settings: Settings) -> UnitQueue | None:
+    """The work queue when `queue.url` is set (Celery imported only then), else None: units run here."""
+    if settings.queue.url is None and settings.queue.url_env is None:
+        return None
+    from reporter.jobs.queue import UnitQueue
+
+    return UnitQueue(engine, settings)
+
+
 def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time: str | None = None) -> int:
-    """What APScheduler runs (in a worker process): one run of the job, due at `fire_time`."""
+    """What APScheduler runs (in a worker process): one run of the job, due at `fire_time` (with `queue.url`:
+    its units sent to the workers)."""
     settings, engine, production = _worker_setup(config_path, db_url)
     job = settings.job(job_name)
     tz = settings.timezone_of(job)
@@ -403,6 +445,6 @@ def scheduled_run(job_name: str, config_path: str | None, db_url: str, fire_time
         else (latest_fire_time(job.schedule, tz, now, grace + timedelta(minutes=1)) or now)
     )
     try:
-        return len(run_job(engine, settings, job, due, production))
+        return len(run_job(engine, settings, job, due, production, queue=queue_of(engine, settings)))
     finally:
         engine.dispose()

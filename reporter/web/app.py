@@ -84,7 +84,7 @@ def build_app(settings: Settings, engine: Engine, config_path: Path | None, db_u
         settings.archive.root,
         functools.partial(runs, engine),
         functools.partial(_jobs, engine, settings),
-        functools.partial(_run_now, engine, settings),
+        functools.partial(_run_now, engine, settings, []),
         secret,
         sessions,
         alerts=functools.partial(_alerts, engine),
@@ -157,9 +157,13 @@ def _jobs(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
     return job_overview(engine, settings, datetime.now(UTC))
 
 
-def _run_now(engine: Engine, settings: Settings, name: str) -> list[str]:
-    from reporter.jobs.runner import production_for, run_job
+def _run_now(engine: Engine, settings: Settings, queues: list[Any], name: str) -> list[str]:
+    """Run a job now: its units sent to the workers when `queue.url` is set (at once), else produced here."""
+    from reporter.jobs.runner import production_for, queue_of, run_job
 
+    if not queues:  # one queue (one Celery app) for the app's life, made at the first run
+        queues.append(queue_of(engine, settings))
     job = settings.job(name)
-    results = run_job(engine, settings, job, datetime.now(UTC), production_for(settings, [job], check=True))
+    production = production_for(settings, [job], check=queues[0] is None)
+    results = run_job(engine, settings, job, datetime.now(UTC), production, queue=queues[0])
     return [r.message for r in results]

@@ -29,16 +29,27 @@ async def api_jobs(request: Request, user: User) -> Response:
 
 @requires("operator", api=True, csrf=True)
 async def run_job_now(request: Request, user: User) -> Response:
-    """Run a job now (in a worker thread), then show its outcome on the history page."""
+    """Run a job now, then show its outcome on the history page.
+
+    With `queue.url` the job's units go to the workers and the answer comes at once: 202 with the queued
+    units for a client that asks for JSON, else the history page, where they show as queued, then their
+    outcome. Without a queue the report is produced here (in a worker thread) before the answer.
+    """
     state = state_of(request)
     name = request.path_params["name"]
     if name not in {j["name"] for j in state.jobs()}:
         return JSONResponse({"error": f"unknown job {name!r}"}, status_code=404)
+    queued = state.settings.queue.url is not None or state.settings.queue.url_env is not None
     try:
         lines = await run_in_threadpool(state.run_now, name)
         message = "; ".join(lines) or f"{name}: no campaign to report on"
     except Exception as exc:  # shown to the operator, recorded in the run log
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse({"error": f"{name}: failed: {exc}"}, status_code=500)
         message = f"{name}: failed: {exc}"
+    if "application/json" in request.headers.get("accept", ""):
+        redacted = [redact_message(line, state.bcc.get(name), state.archive.archive.root) for line in lines]
+        return JSONResponse({"job": name, "units": redacted}, status_code=202 if queued else 200)
     # Through the session, not the URL: a link cannot make the page say anything.
     request.session["flash"] = redact_message(message, state.bcc.get(name), state.archive.archive.root)
     return RedirectResponse(f"/history?{urlencode({'job': name})}", status_code=303)
