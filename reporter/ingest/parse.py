@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,8 +60,15 @@ class Reject(Exception):
 # -- field parsers ---------------------------------------------------------------------
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, and lone surrogates (not valid UTF-8)
+
+
 def _text(rec: dict[str, Any], key: str, required: bool = False, max_len: int = 200) -> str | None:
     value = rec.get(key)
+    if type(value) is str:  # the common case (every CSV field), checked in as few steps as possible
+        value = value.strip()
+        if value and len(value) <= max_len and _UNSTORABLE.search(value) is None:
+            return value
     if value is None or (isinstance(value, str) and value.strip() == ""):
         if required:
             raise Reject(f"missing {key}")
@@ -70,10 +78,11 @@ def _text(rec: dict[str, Any], key: str, required: bool = False, max_len: int = 
     value = str(value).strip()
     if len(value) > max_len:
         raise Reject(f"{key} is longer than {max_len} characters")
-    if "\x00" in value:
-        # PostgreSQL refuses NUL in text, and it would cost the whole batch.
-        raise Reject(f"{key} contains a NUL character")
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
+    bad = _UNSTORABLE.search(value)  # one C-speed scan; a character-by-character loop cost half the load
+    if bad is not None:
+        if bad.group() == "\x00":
+            # PostgreSQL refuses NUL in text, and it would cost the whole batch.
+            raise Reject(f"{key} contains a NUL character")
         raise Reject(f"{key} is not valid Unicode (a lone surrogate)")
     return value
 

@@ -8,10 +8,11 @@ widens its campaigns' stored first and last event times.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, delete, insert, or_, select, update
-from sqlalchemy.exc import DataError, IntegrityError, InternalError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, ProgrammingError
 
 from reporter.db import analyze_events
 from reporter.ingest.parse import CampaignRef, Reject
@@ -119,9 +120,16 @@ def _store_batch(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
         ids = {r["event_id"] for r in rows if r["event_id"] is not None}
         stored: set[str | None] = set()
         id_list = list(ids)
-        for i in range(0, len(id_list), 500):
-            chunk = id_list[i : i + 500]
-            stored.update(conn.execute(select(Event.event_id).where(Event.event_id.in_(chunk))).scalars())
+        if conn.dialect.name == "postgresql":  # one array parameter: no statement of 10,000 placeholders to parse
+            if id_list:
+                query = "SELECT event_id FROM events WHERE event_id = ANY(%s)"
+                stored.update(conn.exec_driver_sql(query, (id_list,)).scalars())
+        else:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            for i in range(0, len(id_list), 500):
+                chunk = id_list[i : i + 500]
+                query = f"SELECT event_id FROM events WHERE event_id IN ({', '.join([mark] * len(chunk))})"
+                stored.update(conn.exec_driver_sql(query, tuple(chunk)).scalars())
         fresh = []
         for row in rows:
             eid = row["event_id"]
@@ -131,7 +139,7 @@ def _store_batch(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
                 stored.add(eid)  # a second copy later in the same batch is a duplicate too
             fresh.append(row)
         if fresh:
-            conn.execute(insert(Event), fresh)
+            _insert_events(conn, fresh)
             ranges: dict[int, tuple[int, int]] = {}
             for row in fresh:
                 pk, ts = row["campaign_pk"], row["ts"]
@@ -140,6 +148,44 @@ def _store_batch(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
             for pk, (lo, hi) in ranges.items():
                 widen_event_range(conn, pk, lo, hi)
     return len(fresh), len(rows) - len(fresh)
+
+
+EVENT_COLUMNS = (
+    "event_id",
+    "campaign_pk",
+    "variant",
+    "user_id",
+    "device_id",
+    "event",
+    "ts",
+    "platform",
+    "device_type",
+    "channel",
+    "error_code",
+    "revenue",
+)
+
+
+_EVENT_VALUES = itemgetter(*EVENT_COLUMNS)
+
+
+def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The rows into the events table by the driver's fastest path: COPY on PostgreSQL, one prepared
+    executemany of tuples elsewhere (SQLAlchemy's per-row parameter processing cost as much as SQLite's insert).
+    A refusal is raised as SQLAlchemy's error of its kind, for the batch to be halved."""
+    tuples = list(map(_EVENT_VALUES, rows))
+    if conn.dialect.name != "postgresql":
+        placeholders = ", ".join("?" if conn.dialect.paramstyle == "qmark" else "%s" for _ in EVENT_COLUMNS)
+        conn.exec_driver_sql(f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", tuples)
+        return
+    statement = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+    raw: Any = conn.connection.driver_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in tuples:
+                copy.write_row(row)
+    except raw.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, raw.Error) from None
 
 
 def widen_event_range(conn: Connection, campaign_pk: int, first_us: int, last_us: int) -> None:
