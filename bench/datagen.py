@@ -14,22 +14,12 @@ import numpy as np
 from sqlalchemy import Engine, text
 
 from reporter.ingest import parse_campaign, store_campaigns, widen_event_range
+from reporter.ingest.store import EVENT_COLUMNS
 from reporter.models import EventType
 
 START_US = 1_790_812_800_000_000  # 2026-10-01T00:00:00Z
 DAY_US = 86_400_000_000
-COLUMNS = (
-    "campaign_pk",
-    "variant",
-    "user_id",
-    "event",
-    "ts",
-    "platform",
-    "device_type",
-    "channel",
-    "error_code",
-    "revenue",
-)
+COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("event_id", "device_id"))  # the loader's, less the ids
 
 
 @dataclass(frozen=True)

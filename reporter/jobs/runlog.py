@@ -119,6 +119,35 @@ def abandoned(
     return None
 
 
+def _insert_run(
+    engine: Engine, unit: tuple[str, str, str, datetime, datetime, str], status: RunStatus, now: datetime, what: str
+) -> int:
+    """Insert a unit's row: claimed by this process (its first attempt), or queued (no attempt, no owner yet).
+    IntegrityError when the run log has the unit already."""
+    job, campaign_id, period, period_from, period_to, timezone = unit
+    claimed = status == RunStatus.CLAIMED
+    row = {
+        "job": job,
+        "campaign_id": campaign_id,
+        "period": period,
+        "period_from": period_from,
+        "period_to": period_to,
+        "timezone": timezone,
+        "status": status,
+        "owner": owner_name() if claimed else None,
+        "attempts": 1 if claimed else 0,
+        "claimed_at": now,
+        "first_claimed_at": now if claimed else None,
+        "updated_at": now,
+    }
+
+    def insert_row() -> int:
+        with engine.begin() as conn:
+            return int(conn.execute(insert(Run).values(**row).returning(Run.id)).scalar_one())
+
+    return _patiently(insert_row, what)
+
+
 def claim(
     engine: Engine,
     job: str,
@@ -132,27 +161,11 @@ def claim(
     abandon_after: timedelta = ABANDON_AFTER,
 ) -> Claim:
     """Claim a unit of work; see ClaimResult for what can come back."""
-    row = {
-        "job": job,
-        "campaign_id": campaign_id,
-        "period": period,
-        "period_from": period_from,
-        "period_to": period_to,
-        "timezone": timezone,
-        "status": RunStatus.CLAIMED,
-        "owner": owner_name(),
-        "attempts": 1,
-        "claimed_at": now,
-        "first_claimed_at": now,
-        "updated_at": now,
-    }
-
-    def insert_row() -> int:
-        with engine.begin() as conn:
-            return int(conn.execute(insert(Run).values(**row).returning(Run.id)).scalar_one())
-
+    unit = (job, campaign_id, period, period_from, period_to, timezone)
     try:
-        return Claim(ClaimResult.NEW, _patiently(insert_row, "a claim"), RunStatus.CLAIMED, 1)
+        return Claim(
+            ClaimResult.NEW, _insert_run(engine, unit, RunStatus.CLAIMED, now, "a claim"), RunStatus.CLAIMED, 1
+        )
     except IntegrityError:
         pass
     with engine.begin() as conn:
@@ -198,27 +211,9 @@ def mark_queued(
 ) -> int:
     """Record a unit sent to the work queue: a new one as queued (no attempt yet), a failed one as queued again,
     any other left as it is; its run id. A worker's claim takes it from there."""
-    row = {
-        "job": job,
-        "campaign_id": campaign_id,
-        "period": period,
-        "period_from": period_from,
-        "period_to": period_to,
-        "timezone": timezone,
-        "status": RunStatus.QUEUED,
-        "owner": None,
-        "attempts": 0,
-        "claimed_at": now,
-        "first_claimed_at": None,
-        "updated_at": now,
-    }
-
-    def insert_row() -> int:
-        with engine.begin() as conn:
-            return int(conn.execute(insert(Run).values(**row).returning(Run.id)).scalar_one())
-
     try:
-        return _patiently(insert_row, "a queued unit")
+        unit = (job, campaign_id, period, period_from, period_to, timezone)
+        return _insert_run(engine, unit, RunStatus.QUEUED, now, "a queued unit")
     except IntegrityError:
         pass
 
