@@ -27,7 +27,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
-    Float,
+    Double,
     FromClause,
     Integer,
     Select,
@@ -307,7 +307,7 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
         .cte("conv")
         .prefix_with("MATERIALIZED")
     )
-    zero, no_revenue, blank = literal(0), cast(literal(0.0), Float), cast(literal(""), String)
+    zero, no_revenue, blank = literal(0), cast(literal(0.0), Double), cast(literal(""), String)
     attributed = and_(conv.c.in_period == true(), conv.c.attr.is_not(None))
     per_bucket = (
         select(
@@ -315,7 +315,7 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
             conv.c.bucket,
             conv.c.attr,
             func.count(),
-            cast(func.coalesce(func.sum(conv.c.revenue), 0.0), Float),
+            cast(func.coalesce(func.sum(conv.c.revenue), 0.0), Double),
             zero,
             zero,
             zero,
@@ -375,7 +375,7 @@ def conversions(conn: Connection, scope: Scope) -> Conversions:
             zero,
             assigned.c.grp,
             func.count(distinct(assigned.c.user_id)),
-            cast(func.coalesce(func.sum(assigned.c.revenue), 0.0), Float),
+            cast(func.coalesce(func.sum(assigned.c.revenue), 0.0), Double),
             zero,
             zero,
             zero,
