@@ -108,10 +108,11 @@ class Report:
 
 
 def previous_stats(engine: Engine, stats: CampaignStats) -> CampaignStats:
-    """The same campaign over the period of equal length just before."""
+    """The same campaign's headline card over the period of equal length just before (what the report's changes
+    compare with: its totals and control group; no trend, split or verdicts, which cost most of a report's reads)."""
     length = stats.period.end - stats.period.start
     return compute_stats_concurrently(
-        engine, stats.campaign.id, stats.period.start - length, stats.period.start, stats.period.timezone
+        engine, stats.campaign.id, stats.period.start - length, stats.period.start, stats.period.timezone, card=True
     )
 
 

@@ -26,6 +26,7 @@ from reporter.metrics.model import (
     SampleRatio,
     Split,
     Totals,
+    Trend,
     Uplift,
     UsersFunnel,
     VariantStats,
@@ -45,7 +46,8 @@ def _sends(results: dict[str, Any], prefix: str = "") -> dict[str, queries.Histo
 
 
 def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict[str, Any]) -> CampaignStats:
-    """The report's figures from the results of `work.jobs`, by job name."""
+    """The report's figures from the results of `work.jobs`, by job name (a card's work: totals and control
+    only; its trend, split, errors and variants are left empty)."""
     buckets = work.buckets
     counts: list[tuple[int, str | None, str, int, int]] = results["counts"]
     users: queries.UserCounts = results["users"]
@@ -53,8 +55,8 @@ def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict
     assigned: queries.Assignments = results["assigned"]
     sends = _sends(results)
     reach: queries.Reach = results["reach"]
-    split_rows: list[tuple[str, str, int]] = results["split_rows"]
-    error_rows: list[tuple[str, int]] = results["error_rows"]
+    split_rows: list[tuple[str, str, int]] = results.get("split_rows", [])  # not in a card's work
+    error_rows: list[tuple[str, int]] = results.get("error_rows", [])
     prefix = "since_" if "since_conv" in results else ""
     since = {name: results[f"{prefix}{name}"] for name in SINCE_QUERIES if name != "sends"}
     since["sends"] = _sends(results, prefix)
@@ -150,7 +152,7 @@ def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict
     variants: tuple[VariantStats, ...] = ()
     winner = verdict = None
     sample_ratio = None
-    if campaign.info.type == "ab":
+    if campaign.info.type == "ab" and not work.card:
         variants, winner, sample_ratio, verdict = _variants(
             campaign,
             buckets,
@@ -174,7 +176,7 @@ def assemble(campaign: StoredCampaign, period: Period, work: Work, results: dict
         period=period,
         totals=totals,
         control=control,
-        trend=fold(buckets, figures),
+        trend=Trend() if work.card else fold(buckets, figures),
         funnel=funnel,
         split=Split(_nonzero(os_split), _nonzero(device_split)),
         errors_by_code=tuple(errors),

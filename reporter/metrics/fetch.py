@@ -111,15 +111,17 @@ def compute_stats(
     end: datetime | None = None,
     tz: str = "UTC",
     now: datetime | None = None,
+    card: bool = False,
 ) -> CampaignStats:
     """Every figure of the metric definitions for one campaign over [start, end) in timezone `tz`.
 
     `now` (default: the clock) only decides whether a campaign's end_at has
-    passed when the default period is used.
+    passed when the default period is used. With `card`, the headline card
+    only (totals and control group, see plan.CARD_QUERIES).
     """
     campaign = _load_campaign(conn, campaign_id)
     period = report_period(campaign, start, end, tz, now)
-    work = plan_work(campaign, period)
+    work = plan_work(campaign, period, card)
     return assemble(campaign, period, work, {name: query(conn, scope) for name, query, scope in work.jobs})
 
 
@@ -131,6 +133,7 @@ def compute_stats_concurrently(
     tz: str = "UTC",
     workers: int = 2,
     now: datetime | None = None,
+    card: bool = False,
 ) -> CampaignStats:
     """compute_stats with the independent queries spread over `workers` connections.
 
@@ -145,7 +148,7 @@ def compute_stats_concurrently(
     on_file = dialect == "sqlite" and engine.url.database not in (None, "", ":memory:")
     if workers < 2 or not (dialect == "postgresql" or on_file):
         with engine.connect() as conn:
-            return compute_stats(conn, campaign_id, start, end, tz, now)
+            return compute_stats(conn, campaign_id, start, end, tz, now, card)
     with engine.connect() as main:
         if dialect == "postgresql":
             main = main.execution_options(isolation_level="REPEATABLE READ")
@@ -154,7 +157,7 @@ def compute_stats_concurrently(
                 raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
         campaign = _load_campaign(main, campaign_id)
         period = report_period(campaign, start, end, tz, now)
-        work = plan_work(campaign, period)
+        work = plan_work(campaign, period, card)
         if dialect == "postgresql":
 
             def join(conn: Connection) -> Connection:

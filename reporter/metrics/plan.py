@@ -6,7 +6,7 @@ Pure: fetch.py runs the queries, assemble.py turns their results into CampaignSt
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -98,23 +98,39 @@ SINCE_QUERIES = ("conv", "assigned", "sends")  # "sends" stands for every "sends
 Job = tuple[str, Callable[[Connection, queries.Scope], Any], queries.Scope]
 
 
+# What the headline card reads (the previous period's comparison): no split, no error codes, no per-variant
+# first sends, no comparisons since the test started, and the counts as one range per event, not per bucket.
+CARD_QUERIES = ("users", "conv", "assigned", "sends:*", "counts", "reach")
+
+
 @dataclass(frozen=True)
 class Work:
-    """The report's buckets and queries; `since` is the comparisons' period (from the test's start day)."""
+    """The report's buckets and queries; `since` is the comparisons' period (from the test's start day).
+
+    A `card` work computes the headline figures only (`CampaignStats.totals` and `control` without its test).
+    """
 
     buckets: BucketPlan
     since: BucketPlan | None
     started: datetime  # local midnight of the start day
     jobs: tuple[Job, ...]
+    card: bool = False
 
 
-def plan_work(campaign: StoredCampaign, period: Period) -> Work:
-    """The period's buckets and queries, with those of the comparisons' period when it starts earlier."""
+def plan_work(campaign: StoredCampaign, period: Period, card: bool = False) -> Work:
+    """The period's buckets and queries, with those of the comparisons' period when it starts earlier.
+
+    With `card`, only the queries of the headline card (CARD_QUERIES), its counts in one range per event.
+    """
     buckets = plan(period)
     scope = _scope(campaign, period, buckets)
-    jobs = _jobs(campaign, scope)
     tz = zone(period.timezone)
     started = local_midnight(start_day(campaign, tz), tz)
+    if card:
+        whole = replace(scope, buckets=[(scope.buckets[0][0], scope.start_us, scope.end_us)] if scope.buckets else [])
+        jobs = [(name, query, whole if name == "counts" else scope) for name, query in QUERIES if name in CARD_QUERIES]
+        return Work(buckets, None, started.astimezone(tz), tuple(jobs), card=True)
+    jobs = _jobs(campaign, scope)
     since: BucketPlan | None = None
     if started < period.end:
         since_period = Period(started, period.end, period.timezone)

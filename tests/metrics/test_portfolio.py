@@ -133,3 +133,17 @@ def test_previous_period_is_the_same_local_days_before() -> None:
     march = Period(T0.replace(month=3, day=29, hour=22), T0.replace(month=3, day=30, hour=22), "Europe/Berlin")
     before = previous_of(march)  # Sunday 29 March, the day of 23 hours when the clocks go forward
     assert before.end == march.start and before.start == datetime(2026, 3, 28, 23, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("days", [(0, 1), (1, 3), (-1, 4)])
+def test_the_card_alone_has_the_reports_totals_and_control(engine: Engine, days: tuple[int, int]) -> None:
+    """What the previous period's comparison reads (plan.CARD_QUERIES) gives the same totals and control group."""
+    from reporter.metrics import compute_stats_concurrently
+
+    start, end = T0 + timedelta(days=days[0]), T0 + timedelta(days=days[1])
+    for cid in ("single", "ab", "idle"):
+        full = compute_stats_concurrently(engine, cid, start, end, "Europe/Berlin")
+        card = compute_stats_concurrently(engine, cid, start, end, "Europe/Berlin", card=True)
+        assert card.totals == full.totals, cid
+        assert card.control == replace(full.control, test=None, verdict="not_enough_data"), cid
+        assert card.period == full.period and card.variants == () and card.trend.daily == ()
