@@ -264,3 +264,39 @@ def test_run_now_answers_at_once_and_history_shows_queued_then_done(
         worker.wait(20)
         engine.dispose()
     assert settings.queue.name == name
+
+
+def test_a_worker_without_a_queue_is_one_line_and_exit_2(tmp_path: Path, demo_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reporter", "--db", demo_url, "worker"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: no queue configured: set queue.url or queue.url_env (without one, units run in process)\n"
+    )
+
+
+def test_queue_settings_keep_secrets_out_of_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from reporter.errors import UserError
+    from reporter.settings import Settings
+
+    with pytest.raises(ValidationError, match="a password does not belong in the config"):
+        Settings.model_validate({"queue": {"url": "redis://:s3cret@queue.internal:6379/0"}})
+    with pytest.raises(ValidationError, match="give queue.url or queue.url_env, not both"):
+        Settings.model_validate({"queue": {"url": REDIS, "url_env": "Q"}})
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"queue": {"url": "http://queue.internal/"}})
+    env = Settings.model_validate({"queue": {"url_env": "REPORTER_TEST_QUEUE"}}).queue
+    monkeypatch.delenv("REPORTER_TEST_QUEUE", raising=False)
+    with pytest.raises(UserError, match="REPORTER_TEST_QUEUE is not set"):
+        env.broker_url()
+    monkeypatch.setenv("REPORTER_TEST_QUEUE", "redis://:s3cret@127.0.0.1:6379/0")
+    assert env.broker_url() == "redis://:s3cret@127.0.0.1:6379/0"
+    assert Settings().queue.broker_url() is None
