@@ -289,7 +289,7 @@ def test_queue_settings_keep_secrets_out_of_the_config(monkeypatch: pytest.Monke
 
     with pytest.raises(ValidationError, match="a password does not belong in the config"):
         Settings.model_validate({"queue": {"url": "redis://:s3cret@queue.internal:6379/0"}})
-    with pytest.raises(ValidationError, match="give queue.url or queue.url_env, not both"):
+    with pytest.raises(ValidationError, match=r"give queue\.url or queue\.url_env, not both"):
         Settings.model_validate({"queue": {"url": REDIS, "url_env": "Q"}})
     with pytest.raises(ValidationError):
         Settings.model_validate({"queue": {"url": "http://queue.internal/"}})
