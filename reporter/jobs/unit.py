@@ -379,7 +379,10 @@ def _deliver(
         if len(files[name]) <= production.max_attachment_bytes:
             attachments.append(Attachment(name, content_type, files[name]))
         else:
-            note += f" The {fmt.upper()} export is over the attachment limit; it is in the report archive."
+            where = next((p for p in paths if p.endswith(name)), None)
+            note += f" The {fmt.upper()} export is larger than the attachment limit; " + (
+                f"it is in the report archive: {where}" if where else "it was not archived (archive is off)."
+            )
     body = report.email(unit.subject, note, production.branding)
     to = [r for r in unit.to if r in pending]
     cc = [r for r in unit.cc if r in pending]

@@ -195,3 +195,14 @@ def test_a_portfolio_unit_is_produced_stored_and_mailed_once(
     assert (run.job, run.campaign_id, run.period) == (job.job, PORTFOLIO, "2026-W41")
     again = run_unit(demo_engine, job, target(smtp_server, tmp_path), clock)
     assert again.claim.result == ClaimResult.DONE and len(smtp_server.handler.received) == 1
+
+
+def test_an_export_over_the_attachment_limit_is_linked(demo_engine: Engine, smtp_server: SmtpServer, tmp_path) -> None:
+    result = run_unit(demo_engine, unit(formats=("xlsx",)), target(smtp_server, tmp_path, max_bytes=1000), clock)
+    assert result.status == "delivered"
+    msg = smtp_server.handler.received[0].message
+    assert list(msg.iter_attachments()) == []  # the PDF and the workbook are both over 1,000 bytes
+    xlsx = next(p for p in result.paths if p.endswith(".xlsx"))
+    assert f"The XLSX export is larger than the attachment limit; it is in the report archive: {xlsx}" in (
+        msg.get_body(("plain",)).get_content()
+    )
