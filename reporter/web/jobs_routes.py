@@ -40,16 +40,21 @@ async def run_job_now(request: Request, user: User) -> Response:
     if name not in {j["name"] for j in state.jobs()}:
         return JSONResponse({"error": f"unknown job {name!r}"}, status_code=404)
     queued = state.settings.queue.url is not None or state.settings.queue.url_env is not None
+
+    def redact(text: str) -> str:  # no Bcc address, no server path
+        return redact_message(text, state.bcc.get(name), state.archive.archive.root)
+
     try:
         lines = await run_in_threadpool(state.run_now, name)
         message = "; ".join(lines) or f"{name}: no campaign to report on"
     except Exception as exc:  # shown to the operator, recorded in the run log
+        lines, message = [], f"{name}: failed: {exc}"
         if "application/json" in request.headers.get("accept", ""):
-            return JSONResponse({"error": f"{name}: failed: {exc}"}, status_code=500)
-        message = f"{name}: failed: {exc}"
+            return JSONResponse({"error": redact(message)}, status_code=500)
     if "application/json" in request.headers.get("accept", ""):
-        redacted = [redact_message(line, state.bcc.get(name), state.archive.archive.root) for line in lines]
-        return JSONResponse({"job": name, "units": redacted}, status_code=202 if queued else 200)
+        return JSONResponse(
+            {"job": name, "units": [redact(line) for line in lines]}, status_code=202 if queued else 200
+        )
     # Through the session, not the URL: a link cannot make the page say anything.
-    request.session["flash"] = redact_message(message, state.bcc.get(name), state.archive.archive.root)
+    request.session["flash"] = redact(message)
     return RedirectResponse(f"/history?{urlencode({'job': name})}", status_code=303)
