@@ -229,6 +229,34 @@ def read_jsonl(data: DataFile) -> Iterator[RawRecord]:
         yield RawRecord(lineno, line, obj)
 
 
+def _json_list(data: DataFile, text: str) -> Iterator[RawRecord]:
+    """Records of a JSON array, with the line each starts on. JSON's own parser: a `\\ud83c\\udf81` escape
+    (what json.dump writes for an emoji by default) is one character, where YAML refuses it."""
+    decoder = json.JSONDecoder()
+    at = len(text) - len(text.lstrip())
+    if not text.startswith("[", at):
+        raise InputFileError(data.path, "expected a list of records")
+    at += 1
+    while True:
+        at += len(text[at:]) - len(text[at:].lstrip())
+        if text.startswith("]", at):
+            break
+        try:
+            item, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(data.path, f"not valid JSON: {exc}") from None
+        line = text.count("\n", 0, at) + 1
+        raw = json.dumps(item, default=str, ensure_ascii=False) + "\n"
+        yield RawRecord(line, raw, item) if isinstance(item, dict) else RawRecord(line, raw, None, "not an object")
+        at = end + len(text[end:]) - len(text[end:].lstrip())
+        if text.startswith(",", at):
+            at += 1
+        elif not text.startswith("]", at):
+            raise InputFileError(data.path, f"not valid JSON: expected , or ] at line {text.count(chr(10), 0, at) + 1}")
+    if text[at + 1 :].strip():
+        raise InputFileError(data.path, "not valid JSON: extra data after the list")
+
+
 def read_list(data: DataFile) -> Iterator[RawRecord]:
     """Records of a YAML or JSON file holding a list of objects (small files: read whole)."""
     import yaml
@@ -236,6 +264,9 @@ def read_list(data: DataFile) -> Iterator[RawRecord]:
     text = "".join(data.lines())
     if _has_surrogates(text):
         raise InputFileError(data.path, "not a UTF-8 text file")
+    if data.path.name.lower().removesuffix(".gz").endswith(".json"):
+        yield from _json_list(data, text)
+        return
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         nodes = yaml.compose(text, Loader=loader)

@@ -81,3 +81,27 @@ def test_a_killed_load_leaves_no_temporary_rejects_file_behind(sqlite_engine: En
     summary = load_events(sqlite_engine, events)
     assert summary.rejected == 1
     assert not orphan.exists()
+
+
+def test_a_json_list_as_json_dump_writes_it_loads(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """json.dump escapes an emoji as a surrogate pair (\\ud83c\\udf81), which YAML refuses; JSON's parser reads it."""
+    from reporter.db import upgrade
+
+    upgrade(sqlite_engine)
+    path = tmp_path / "campaigns.json"
+    records = [
+        {"campaign_id": "gift", "name": "Gift 🎁 — sale", "type": "single", "start_at": "2026-10-01T00:00:00Z"},
+        {"campaign_id": "bad", "name": "Bad", "type": "triple", "start_at": "2026-10-01T00:00:00Z"},
+        "not an object",
+    ]
+    path.write_text(json.dumps(records, indent=2))
+    assert "\\ud83c\\udf81" in path.read_text()
+    summary = load_campaigns(sqlite_engine, path)
+    assert (summary.loaded, summary.rejected) == (1, 2)
+    with sqlite_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT name FROM campaigns").scalar_one() == "Gift 🎁 — sale"
+    rejects = [json.loads(line) for line in summary.rejects_path.read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [8, 14]  # where each record starts in the file
+    path.write_text('[{"campaign_id": "x"} {"campaign_id": "y"}]')
+    with pytest.raises(InputFileError, match="not valid JSON: expected , or \\] at line 1"):
+        load_campaigns(sqlite_engine, path)
