@@ -461,8 +461,10 @@ def render_cmd(
     file paths."""
     from reporter.production import branding_of, render_campaign, render_portfolio_files
 
-    if portfolio == (campaign is not None):
-        raise OptionError("CAMPAIGN", "give a campaign id, or --portfolio (not both)")
+    if portfolio and campaign is not None:
+        raise OptionError("CAMPAIGN", "give a campaign id or --portfolio, not both")
+    if not portfolio and campaign is None:
+        raise OptionError("CAMPAIGN", "give a campaign id (`reporter campaigns` lists them), or --portfolio")
     if campaign_list is not None and not portfolio:
         raise OptionError("--campaigns", "only with --portfolio (a single campaign is the CAMPAIGN argument)")
     from_dt, to_dt = _parse_bound(start, "--from", tz), _parse_bound(end, "--to", tz)
@@ -470,7 +472,9 @@ def render_cmd(
         if portfolio:
             if from_dt is None or to_dt is None:
                 raise OptionError("--from/--to", "a portfolio needs its period: give both --from and --to")
-            ids = [c.strip() for c in campaign_list.split(",") if c.strip()] if campaign_list else None
+            ids = [c.strip() for c in campaign_list.split(",") if c.strip()] if campaign_list is not None else None
+            if ids == []:
+                raise OptionError("--campaigns", "no campaign id given (leave --campaigns out for every campaign)")
             paths = render_portfolio_files(
                 app.engine(), ids, out, _formats(formats), from_dt, to_dt, tz, branding=branding_of(app.settings())
             )

@@ -208,7 +208,16 @@ def render_portfolio(
         "previous_text": previous_text,
         "running_title": title,
         "columns": COLUMNS,
-        "sort_keys": ["name", *(k for col in COLUMNS for k in (col.key, f"{col.key}-change"))],
+        # Each figure and its change (not the incremental ones, which show none), and the name.
+        "sort_keys": [
+            "name",
+            *(
+                k
+                for col in COLUMNS
+                for k in (col.key, f"{col.key}-change")
+                if not k.startswith("incremental_") or k == col.key
+            ),
+        ],
         "table": table,
         "total": total,
         "total_cells": total_cells,
@@ -234,6 +243,12 @@ def render_portfolio(
 
 def _summary(portfolio: Portfolio, total: Card, before: Card, previous_text: str) -> str:
     n, idle = len(portfolio.rows), len(portfolio.idle)
+    if not n:
+        return (
+            f"None of the {fmt.counted(idle, 'campaign')} sent notifications in the period."
+            if idle
+            else ("No campaign was selected.")
+        )
     text = f"{fmt.counted(n, 'campaign')} sent {fmt.count(total.sent)} notifications"
     if idle:
         text += f"; {fmt.counted(idle, 'other campaign')} sent none"

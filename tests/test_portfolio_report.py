@@ -174,10 +174,12 @@ def test_zero_and_one_campaign(demo: tuple[Engine, str]) -> None:
     engine, _ = demo
     none = render_portfolio(portfolio(engine, Period(*WEEK, "UTC"), []), GENERATED)
     assert "No selected campaign sent anything in the period." in none.html
-    assert "0 campaigns sent 0 notifications" in none.summary[0]
+    assert none.summary[0] == "No campaign was selected."
     quiet = portfolio(engine, Period(datetime(2027, 1, 4, tzinfo=UTC), datetime(2027, 1, 11, tzinfo=UTC), "UTC"))
     assert quiet.rows == () and [r.campaign.id for r in quiet.idle] == sorted(DEMO, key=lambda c: c)
-    html = render_portfolio(quiet, GENERATED).html
+    rendered = render_portfolio(quiet, GENERATED)
+    assert rendered.summary[0] == "None of the 3 campaigns sent notifications in the period."
+    html = rendered.html
     assert html.count('<td class="text"><b>') == 3  # each listed apart, none dropped
     one = render_portfolio(portfolio(engine, Period(*WEEK, "UTC"), ["black-friday-ab"]), GENERATED).html
     assert one.count('<tr style="--name: 0') == 1 and "black-friday-ab · A/B test" in one
@@ -223,7 +225,11 @@ def test_render_portfolio_command(demo: tuple[Engine, str], capsys: pytest.Captu
     assert out.split() == [str(tmp_path / "portfolio_2026-W42.html"), str(tmp_path / "portfolio_2026-W42.xlsx")]
     for args, message in (
         (["--portfolio"], "error: --from/--to: a portfolio needs its period: give both --from and --to\n"),
-        (["cart-reminder", "--portfolio"], "error: CAMPAIGN: give a campaign id, or --portfolio (not both)\n"),
+        (["cart-reminder", "--portfolio"], "error: CAMPAIGN: give a campaign id or --portfolio, not both\n"),
+        (["--from", "2026-10-12"], "error: CAMPAIGN: give a campaign id (`reporter campaigns` lists them), "
+         "or --portfolio\n"),
+        (["--portfolio", "--campaigns", " , ", "--from", "2026-10-12", "--to", "2026-10-19"],
+         "error: --campaigns: no campaign id given (leave --campaigns out for every campaign)\n"),
         (["cart-reminder", "--campaigns", "x"], "error: --campaigns: only with --portfolio (a single campaign is "
          "the CAMPAIGN argument)\n"),
         (["--portfolio", "--campaigns", "nope", "--from", "2026-10-12", "--to", "2026-10-19"],

@@ -36,7 +36,7 @@ class Figure:
                 f"previous_{self.key}",
                 f"{self.title}, previous period",
                 self.kind,
-                f"The same over the previous period of the same length: {text}",
+                f"The same over the previous period of the same length: {text[:1].lower()}{text[1:]}",
                 self.figure,
             )
         return Column(self.key, self.title, self.kind, text, self.figure)

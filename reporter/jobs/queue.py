@@ -23,13 +23,14 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from reporter.errors import UnitFailed, UserError
-from reporter.jobs.runlog import Claim, ClaimResult, mark_queued
+from reporter.jobs.runlog import Claim, ClaimResult, handled_recipients, mark_queued
 from reporter.jobs.unit import Unit, UnitResult
 from reporter.models import RunStatus
 from reporter.settings import Settings
@@ -103,13 +104,29 @@ class UnitQueue:
             self.app = celery_app(self.settings, url)
 
     def put(self, unit: Unit, resend: bool = False, now: datetime | None = None) -> UnitResult:
-        """Record the unit as queued (unless the run log has it) and send it; the result says `queued`."""
+        """Record the unit as queued (unless the run log has it) and send it; the result says `queued`.
+
+        A unit already done for everyone it goes to is not sent: the result says so, as a claim would.
+        """
         now = now or datetime.now(UTC)
-        run_id = mark_queued(
+        run_id, status, attempts = mark_queued(
             self.engine, unit.job, unit.campaign_id, unit.period, unit.start, unit.end, unit.timezone, now
         )
+        if _done(self.engine, unit, run_id, status, resend):
+            return UnitResult(unit, Claim(ClaimResult.DONE, run_id, status, attempts), status)
         self.app.send_task(TASK, args=[message(unit, resend)], queue=self.settings.queue.name)
-        return UnitResult(unit, Claim(ClaimResult.NEW, run_id, RunStatus.QUEUED, 0), RunStatus.QUEUED)
+        return UnitResult(unit, Claim(ClaimResult.NEW, run_id, RunStatus.QUEUED, attempts), RunStatus.QUEUED)
+
+
+def _done(engine: Engine, unit: Unit, run_id: int, status: str, resend: bool) -> bool:
+    """Whether nothing is left to do for the unit: stored (archive only) or delivered to all its recipients."""
+    if status == RunStatus.STORED and not unit.delivers:
+        return True
+    if status not in (RunStatus.DELIVERED, RunStatus.UNKNOWN):
+        return False
+    handled = handled_recipients(engine, run_id, resend)
+    addresses = [parseaddr(r)[1] or r for r in unit.recipients]
+    return all(a in handled for a in addresses) and all(d in handled for d in unit.destinations)
 
 
 # -- the worker side ---------------------------------------------------------------------------------------

@@ -208,28 +208,30 @@ def mark_queued(
     period_to: datetime,
     timezone: str,
     now: datetime,
-) -> int:
+) -> tuple[int, str, int]:
     """Record a unit sent to the work queue: a new one as queued (no attempt yet), a failed one as queued again,
-    any other left as it is; its run id. A worker's claim takes it from there."""
+    any other left as it is; (run id, status, attempts) as they now stand. A worker's claim takes it from there."""
     try:
         unit = (job, campaign_id, period, period_from, period_to, timezone)
-        return _insert_run(engine, unit, RunStatus.QUEUED, now, "a queued unit")
+        return _insert_run(engine, unit, RunStatus.QUEUED, now, "a queued unit"), RunStatus.QUEUED, 0
     except IntegrityError:
         pass
 
-    def requeue() -> int:  # a failed unit sent again waits as queued (the retry sweep leaves it to the queue)
+    def requeue() -> tuple[int, str, int]:  # a failed unit sent again waits as queued (the retry sweep leaves it)
         with engine.begin() as conn:
-            run_id = int(
-                conn.execute(
-                    select(Run.id).where(Run.job == job, Run.campaign_id == campaign_id, Run.period == period)
-                ).scalar_one()
-            )
+            run = conn.execute(
+                select(Run.id, Run.status, Run.attempts).where(
+                    Run.job == job, Run.campaign_id == campaign_id, Run.period == period
+                )
+            ).one()
+            if run.status != RunStatus.FAILED:
+                return int(run.id), str(run.status), int(run.attempts)
             conn.execute(
                 update(Run)
-                .where(Run.id == run_id, Run.status == RunStatus.FAILED)
+                .where(Run.id == run.id, Run.status == RunStatus.FAILED)
                 .values(status=RunStatus.QUEUED, updated_at=now)
             )
-            return run_id
+            return int(run.id), RunStatus.QUEUED, int(run.attempts)
 
     return _patiently(requeue, "a queued unit")
 

@@ -221,8 +221,10 @@ def run_job(
         if unmailed:
             unit = replace(unit, to=(), cc=(), bcc=())
         if queue is not None and not dry_run:
-            results.append(queue.put(unit, resend))
-            log_unit(log, {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period, "status": "queued"})
+            sent = queue.put(unit, resend)
+            results.append(sent)
+            status = "queued" if sent.claim.result != "done" else "skipped (done)"
+            log_unit(log, {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period, "status": status})
             continue
         try:
             result = run_one(engine, settings, unit, production, clock, resend, dry_run)
@@ -381,7 +383,7 @@ def retry_units(
             continue
         fields = {"job": unit.job, "campaign": unit.campaign_id, "period": unit.period}
         if queue is not None:
-            results.append(queue.put(unit, now=now))
+            results.append(queue.put(unit, now=now))  # failed or abandoned: never done, so always sent
             log_unit(log, {**fields, "status": "queued", "retry": True, "attempt": run.attempts + 1})
             continue
         try:

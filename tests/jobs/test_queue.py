@@ -173,9 +173,10 @@ def test_two_workers_deliver_a_hundred_units_once_each(
         assert result.status == RunStatus.QUEUED
     assert {r[2] for r in runs(queue.engine)} <= {"queued", "claimed", "rendering", "stored", "delivered"}
     wait_for(lambda: sum(r[2] == "delivered" for r in runs(queue.engine)) == 100, 180, "100 delivered units")
-    for unit in units(3):  # the same units sent again (a redelivery, a second "Run now"): claimed as done
-        queue.put(unit)
-    time.sleep(3)
+    for unit in units(3):  # the same units again (a second "Run now"): done for everyone, so not sent
+        again = queue.put(unit)
+        assert (again.claim.result, again.status) == (ClaimResult.DONE, "delivered")
+    time.sleep(1)
     rows = runs(queue.engine)
     assert len(rows) == 100 and {r[2] for r in rows} == {"delivered"} and {r[3] for r in rows} == {1}
     notices = [r.json for r in hook.requests]
@@ -215,8 +216,12 @@ def test_a_queued_unit_is_claimed_once(demo_engine: Engine) -> None:
     from reporter.jobs.runlog import mark_queued
 
     now = datetime(2026, 11, 28, tzinfo=UTC)
-    run_id = mark_queued(demo_engine, "q", "welcome-series", "2026-10-01", OCT_1, OCT_1 + timedelta(days=1), "UTC", now)
-    assert mark_queued(demo_engine, "q", "welcome-series", "2026-10-01", OCT_1, OCT_1, "UTC", now) == run_id
+    run_id, status, attempts = mark_queued(
+        demo_engine, "q", "welcome-series", "2026-10-01", OCT_1, OCT_1 + timedelta(days=1), "UTC", now
+    )
+    assert (status, attempts) == ("queued", 0)
+    again = mark_queued(demo_engine, "q", "welcome-series", "2026-10-01", OCT_1, OCT_1, "UTC", now)
+    assert again == (run_id, "queued", 0)
     first = claim(demo_engine, "q", "welcome-series", "2026-10-01", OCT_1, OCT_1 + timedelta(days=1), "UTC", now)
     assert (first.result, first.run_id, first.attempts) == (ClaimResult.NEW, run_id, 1)
     second = claim(demo_engine, "q", "welcome-series", "2026-10-01", OCT_1, OCT_1 + timedelta(days=1), "UTC", now)
