@@ -20,7 +20,16 @@ from reporter import formatting as fmt
 from reporter.charts.figure import Chart
 from reporter.charts.portfolio import comparison_chart, sparkline
 from reporter.metrics.portfolio import Card, Portfolio, Row
-from reporter.render import Branding, EmailBody, Rendered, environment, page_context, svg_inline, svg_reference
+from reporter.render import (
+    Branding,
+    EmailBody,
+    Rendered,
+    change_mark,
+    environment,
+    page_context,
+    svg_inline,
+    svg_reference,
+)
 
 MOVERS = 3  # the best and worst movers on the summary page
 VERDICT_TEXT = {
@@ -74,16 +83,7 @@ def _change(column: Column, now: float | None, before: float | None, currency: s
     """The change against the previous period: relative for counts and money, in points for rates."""
     if now is None or before is None or column.key.startswith("incremental"):
         return None
-    text = fmt.points(now - before) if column.kind == "rate" else fmt.change(now, before)
-    if text is None:
-        return None
-    diff = now - before
-    good = diff < 0 if column.lower_is_better else diff > 0
-    return {
-        "text": text,
-        "direction": "flat" if diff == 0 else ("up" if good else "down"),
-        "title": f"{_shown(column, before, currency)} in the previous period",
-    }
+    return change_mark(now, before, column.kind == "rate", _shown(column, before, currency), column.lower_is_better)
 
 
 def _verdict(row: Row) -> str:

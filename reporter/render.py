@@ -145,22 +145,26 @@ def _delta_factory(stats: CampaignStats, previous: CampaignStats | None) -> Call
         if now is None or before is None:
             return None
         if key in RATES:
-            text: str | None = fmt.points(now - before)
-            title = f"{fmt.rate(before)} in the previous period"
+            shown = fmt.rate(before)
         else:
-            text = fmt.change(now, before)
-            title = (
-                f"{fmt.count(before) if isinstance(before, int) else fmt.money(before, stats.campaign.currency)} in "
-                "the previous period"
-            )
-        if text is None:
-            return None
-        diff = now - before
-        good = diff < 0 if lower_is_better else diff > 0
-        direction = "flat" if diff == 0 else ("up" if good else "down")
-        return {"text": text, "direction": direction, "title": title}
+            shown = fmt.count(before) if isinstance(before, int) else fmt.money(before, stats.campaign.currency)
+        return change_mark(now, before, key in RATES, shown, lower_is_better)
 
     return delta
+
+
+def change_mark(
+    now: float, before: float, rate: bool, before_shown: str, lower_is_better: bool = False
+) -> dict[str, str] | None:
+    """A figure's change against the previous period for a template: its text (a rate's in points, anything
+    else's relative), its direction (up: better, down: worse, flat) and a title with the previous value."""
+    text = fmt.points(now - before) if rate else fmt.change(now, before)
+    if text is None:
+        return None
+    diff = now - before
+    good = diff < 0 if lower_is_better else diff > 0
+    direction = "flat" if diff == 0 else ("up" if good else "down")
+    return {"text": text, "direction": direction, "title": f"{before_shown} in the previous period"}
 
 
 def _verdict_kind(sentence: str, stats: CampaignStats, ab_verdict: str) -> str:

@@ -165,6 +165,11 @@ class QueueSettings(Model):
             raise ValueError("give queue.url or queue.url_env, not both")
         return self
 
+    @property
+    def configured(self) -> bool:
+        """Whether units go to a work queue (queue.url or queue.url_env), not produced in process."""
+        return self.url is not None or self.url_env is not None
+
     def broker_url(self) -> str | None:
         """The broker URL (from the environment for url_env), None when units run in process."""
         if not self.url_env:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, case, delete, insert, or_, select, up
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, ProgrammingError
 
 from reporter.db import analyze_events
-from reporter.ingest.parse import CampaignRef, Reject
+from reporter.ingest.parse import EVENT_FIELDS, CampaignRef, Reject
 from reporter.models import Campaign, Event, Variant
 
 BATCH_SIZE = 10_000
@@ -150,20 +150,8 @@ def _store_batch(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
     return len(fresh), len(rows) - len(fresh)
 
 
-EVENT_COLUMNS = (
-    "event_id",
-    "campaign_pk",
-    "variant",
-    "user_id",
-    "device_id",
-    "event",
-    "ts",
-    "platform",
-    "device_type",
-    "channel",
-    "error_code",
-    "revenue",
-)
+# The events table's columns the loader writes: the record's fields, the campaign by its key.
+EVENT_COLUMNS = tuple("campaign_pk" if f == "campaign_id" else f for f in EVENT_FIELDS)
 
 
 _EVENT_VALUES = itemgetter(*EVENT_COLUMNS)

@@ -23,15 +23,14 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from reporter.errors import UnitFailed, UserError
-from reporter.jobs.runlog import Claim, ClaimResult, handled_recipients, mark_queued
-from reporter.jobs.unit import Unit, UnitResult
+from reporter.jobs.runlog import Claim, ClaimResult, mark_queued
+from reporter.jobs.unit import Unit, UnitResult, not_yet_told
 from reporter.models import RunStatus
 from reporter.settings import Settings
 
@@ -122,11 +121,7 @@ def _done(engine: Engine, unit: Unit, run_id: int, status: str, resend: bool) ->
     """Whether nothing is left to do for the unit: stored (archive only) or delivered to all its recipients."""
     if status == RunStatus.STORED and not unit.delivers:
         return True
-    if status not in (RunStatus.DELIVERED, RunStatus.UNKNOWN):
-        return False
-    handled = handled_recipients(engine, run_id, resend)
-    addresses = [parseaddr(r)[1] or r for r in unit.recipients]
-    return all(a in handled for a in addresses) and all(d in handled for d in unit.destinations)
+    return status in (RunStatus.DELIVERED, RunStatus.UNKNOWN) and not not_yet_told(engine, unit, run_id, resend)
 
 
 # -- the worker side ---------------------------------------------------------------------------------------

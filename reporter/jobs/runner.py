@@ -426,7 +426,7 @@ def _worker_setup(config_path: str | None, db_url: str) -> tuple[Settings, Engin
 
 def queue_of(engine: Engine, settings: Settings) -> UnitQueue | None:
     """The work queue when `queue.url` is set (Celery imported only then), else None: units run here."""
-    if settings.queue.url is None and settings.queue.url_env is None:
+    if not settings.queue.configured:
         return None
     from reporter.jobs.queue import UnitQueue
 

@@ -173,10 +173,7 @@ def run_unit(
     )
     note = ""
     if got.result == ClaimResult.DONE and unit.delivers and got.status in (RunStatus.DELIVERED, RunStatus.UNKNOWN):
-        handled = handled_recipients(engine, got.run_id, resend)
-        new = [r for r in unit.recipients if _address(r) not in handled] + [
-            d for d in unit.destinations if d not in handled
-        ]
+        new = not_yet_told(engine, unit, got.run_id, resend)
         if new:
             if not take(engine, got.run_id, got.status, clock()):
                 return UnitResult(
@@ -238,6 +235,14 @@ def run_unit(
         return UnitResult(unit, got, RunStatus.UNKNOWN, tuple(paths), tuple(outcomes), timings, note)
     set_status(engine, got.run_id, RunStatus.DELIVERED, clock())
     return UnitResult(unit, got, RunStatus.DELIVERED, tuple(paths), tuple(outcomes), timings, note)
+
+
+def not_yet_told(engine: Engine, unit: Unit, run_id: int, resend: bool = False) -> list[str]:
+    """The unit's recipients and destinations its delivered run has not been sent to (see handled_recipients)."""
+    handled = handled_recipients(engine, run_id, resend)
+    return [r for r in unit.recipients if _address(r) not in handled] + [
+        d for d in unit.destinations if d not in handled
+    ]
 
 
 def _address(recipient: str) -> str:

@@ -39,7 +39,7 @@ async def run_job_now(request: Request, user: User) -> Response:
     name = request.path_params["name"]
     if name not in {j["name"] for j in state.jobs()}:
         return JSONResponse({"error": f"unknown job {name!r}"}, status_code=404)
-    queued = state.settings.queue.url is not None or state.settings.queue.url_env is not None
+    queued = state.settings.queue.configured
 
     def redact(text: str) -> str:  # no Bcc address, no server path
         return redact_message(text, state.bcc.get(name), state.archive.archive.root)
