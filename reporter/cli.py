@@ -43,15 +43,16 @@ class AppContext:
     def engine(self, migrate: bool = True) -> Any:
         """The database engine; the schema is checked (and the embedded default migrated)."""
         if self._engine is None:
-            from reporter.db import ensure_schema, make_engine
+            from reporter.db import ensure_schema, make_engine, with_copy
             from reporter.errors import DatabaseError
 
             try:
-                self._engine = make_engine(self.db_url)
+                engine = make_engine(self.db_url)
             except DatabaseError as exc:
                 raise DatabaseError(f"{self.db_source}: {exc}") from exc
             if migrate:
-                ensure_schema(self._engine)
+                ensure_schema(engine)
+            self._engine = with_copy(engine, self.settings().database.columnar_copy)
         return self._engine
 
 

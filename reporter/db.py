@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///reporter.db"
 # The Alembic revision this code needs; bump it with every new migration.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 
 def _sqlite_tuning(busy_timeout_s: float) -> Callable[[object, object], None]:
@@ -58,6 +58,32 @@ def make_engine(url: str = DEFAULT_URL, busy_timeout_s: float = 30.0) -> Engine:
             f"no driver for {parsed.drivername!r} (for PostgreSQL: pip install 'reporter[postgres]')"
         ) from exc
     return engine
+
+
+# The engine's execution option naming the columnar copy's file (see `with_copy`, metrics/columnar.py).
+COPY_OPTION = "reporter_columnar_copy"
+
+
+def with_copy(engine: Engine, path: Path | None) -> Engine:
+    """The engine, its figures computed in the columnar copy at `path` (None: straight from the database)."""
+    if path is None:
+        return engine
+    require_duckdb()
+    return engine.execution_options(**{COPY_OPTION: str(path)})
+
+
+def copy_path(engine: Engine) -> Path | None:
+    """The columnar copy `with_copy` gave the engine, if any."""
+    value = engine.get_execution_options().get(COPY_OPTION)
+    return Path(value) if value else None
+
+
+def require_duckdb() -> None:
+    try:
+        import duckdb  # noqa: F401
+        import duckdb_engine  # noqa: F401
+    except ImportError:
+        raise DatabaseError("database.columnar_copy needs DuckDB: pip install 'reporter[duckdb]'") from None
 
 
 def shown_url(url: str) -> str:

@@ -118,6 +118,9 @@ class Campaign(Base):
     # so that the default report period needs no scan of the campaign's events.
     first_event_us: Mapped[int | None] = mapped_column(BigInteger)
     last_event_us: Mapped[int | None] = mapped_column(BigInteger)
+    # A new random value with every batch of events stored (the loader's), so that a copy of the events
+    # (database.columnar_copy) knows without a scan whether it is current.
+    events_token: Mapped[str | None] = mapped_column(String(32))
 
     variants: Mapped[list[Variant]] = relationship(
         back_populates="campaign",

@@ -83,6 +83,9 @@ class Model(BaseModel):
 
 class DatabaseSettings(Model):
     url: str = Field(DEFAULT_URL, description="Any SQLAlchemy URL; --db and REPORTER_DATABASE_URL override it.")
+    columnar_copy: Path | None = Field(
+        None, description="A DuckDB file the figures are computed in, kept up to date with the database's events."
+    )
 
 
 class ArchiveSettings(Model):

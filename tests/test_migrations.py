@@ -53,7 +53,7 @@ def test_0006_keeps_deliveries_and_records_a_destinations_type(db_url: str) -> N
                     run_id=run_id, recipient="ops-hook", status="sent", kind="webhook", attempted_at=AT
                 )
             )
-    assert upgrade(engine) == ("0005", "0006") and current_revision(engine) == "0006"
+    assert upgrade(engine) == ("0005", "0007") and current_revision(engine) == "0007"
     with engine.begin() as conn:
         conn.execute(
             insert(Delivery).values(

@@ -7,6 +7,7 @@ widens its campaigns' stored first and last event times.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
@@ -177,7 +178,8 @@ def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def widen_event_range(conn: Connection, campaign_pk: int, first_us: int, last_us: int) -> None:
-    """Extend a campaign's stored first/last event time to cover [first_us, last_us]."""
+    """Extend a campaign's stored first/last event time to cover [first_us, last_us], and mark its events changed
+    (a new `events_token`)."""
     first, last = Campaign.first_event_us, Campaign.last_event_us
     conn.execute(
         update(Campaign)
@@ -185,6 +187,7 @@ def widen_event_range(conn: Connection, campaign_pk: int, first_us: int, last_us
         .values(
             first_event_us=case((or_(first.is_(None), first > first_us), first_us), else_=first),
             last_event_us=case((or_(last.is_(None), last < last_us), last_us), else_=last),
+            events_token=uuid.uuid4().hex,
         )
     )
 

@@ -141,13 +141,14 @@ _CONTEXT: dict[int, _Context] = {}  # per process: a forked child makes its own 
 def _context() -> _Context:
     pid = os.getpid()
     if pid not in _CONTEXT:
-        from reporter.db import make_engine, runtime_url
+        from reporter.db import make_engine, runtime_url, with_copy
         from reporter.jobs.runner import production_for
         from reporter.settings import load_settings
 
         path = _SETUP.get("config_path")
         settings = load_settings(Path(path) if path else None)
-        _CONTEXT[pid] = _Context(settings, make_engine(runtime_url(_SETUP["db_url"])), production_for(settings))
+        engine = with_copy(make_engine(runtime_url(_SETUP["db_url"])), settings.database.columnar_copy)
+        _CONTEXT[pid] = _Context(settings, engine, production_for(settings))
     return _CONTEXT[pid]
 
 

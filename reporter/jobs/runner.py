@@ -411,7 +411,7 @@ def _worker_setup(config_path: str | None, db_url: str) -> tuple[Settings, Engin
     """A worker process's settings, engine and production; SIGTERM stops the unit in hand, never half-writes it."""
     import threading
 
-    from reporter.db import make_engine, runtime_url
+    from reporter.db import make_engine, runtime_url, with_copy
     from reporter.logs import configure
     from reporter.settings import load_settings
 
@@ -420,7 +420,7 @@ def _worker_setup(config_path: str | None, db_url: str) -> tuple[Settings, Engin
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's: the report in hand finishes
     settings = load_settings(Path(config_path) if config_path else None)
     configure(settings.logging.format, settings.logging.level)  # worker processes may be spawned, not forked
-    engine = make_engine(runtime_url(db_url))
+    engine = with_copy(make_engine(runtime_url(db_url)), settings.database.columnar_copy)
     return settings, engine, production_for(settings)
 
 

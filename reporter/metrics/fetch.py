@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
+from reporter.db import copy_path
 from reporter.errors import UnknownCampaignError
 from reporter.metrics import queries
 from reporter.metrics.assemble import assemble
@@ -143,7 +144,13 @@ def compute_stats_concurrently(
     consistent read), and when no other connection committed while they ran
     (`PRAGMA data_version` unchanged) they all read the same state; otherwise
     they run again. Other databases, and in-memory SQLite, use one connection.
+    An engine with a columnar copy (`db.with_copy`) computes there (metrics/columnar.py).
     """
+    copy = copy_path(engine)
+    if copy is not None:
+        from reporter.metrics import columnar
+
+        return columnar.compute_stats(engine, copy, campaign_id, start, end, tz, now, card)
     dialect = engine.dialect.name
     on_file = dialect == "sqlite" and engine.url.database not in (None, "", ":memory:")
     if workers < 2 or not (dialect == "postgresql" or on_file):

@@ -118,6 +118,8 @@ def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, 
     """(event, variant, channel, bucket key, count) of sent, impression, click and error events."""
     if not scope.buckets:
         return []
+    if conn.dialect.name == "duckdb":
+        return _event_counts_grouped(conn, scope)
     days = _literal_table("days", {"day": BigInteger(), "lo": BigInteger(), "hi": BigInteger()}, scope.buckets)
     variants: Sequence[str | None] = scope.variants or [None]
     combos = _literal_table(
@@ -149,6 +151,28 @@ def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, 
     )
     q = select(grid).where(grid.c.n > 0)
     return [(ev, var or None, ch, int(d), int(k)) for ev, var, ch, d, k in conn.execute(q)]
+
+
+def _event_counts_grouped(conn: Connection, scope: Scope) -> list[tuple[int, str | None, str, int, int]]:
+    """event_counts as one GROUP BY: a columnar engine (the DuckDB copy) reads the columns faster than it
+    answers a range count per cell (0.55 s against 0.1 s for 2.4 million events)."""
+    e = EVENTS.alias("e")
+    one = len(scope.buckets) == 1  # the card's whole period, or a period of one bucket
+    keyed = select(
+        e.c.event,
+        e.c.variant,
+        e.c.channel,
+        (literal(scope.buckets[0][0], BigInteger) if one else scope.bucket_of(e.c.ts)).label("k"),
+    ).where(
+        scope.where(e, *COUNTED),
+        e.c.variant.in_(list(scope.variants)) if scope.variants else e.c.variant.is_(None),
+        e.c.channel.in_(list(CHANNELS)),
+    )
+    sub = keyed.subquery("keyed")
+    q = select(sub.c.event, sub.c.variant, sub.c.channel, sub.c.k, func.count()).group_by(
+        sub.c.event, sub.c.variant, sub.c.channel, sub.c.k
+    )
+    return [(int(ev), var or None, ch, int(d), int(k)) for ev, var, ch, d, k in conn.execute(q)]
 
 
 PER_VARIANT_USERS = (EventType.IMPRESSION, EventType.CLICK)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+from reporter.db import with_copy
 from reporter.ingest import campaign_refs, parse_campaign, parse_event, store_campaigns, store_events
 from reporter.metrics import CampaignStats, compute_stats, compute_stats_concurrently
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
+# One columnar copy per test process (each test's database replaces the previous one's in it).
+COPY = Path(tempfile.gettempdir()) / f"reporter-test-copy-{os.getpid()}.duckdb"
 
 
 def at(hours: float) -> str:
@@ -59,9 +65,13 @@ def stats(
     end: datetime | None = None,
     tz: str = "UTC",
     now: datetime | None = None,
+    copy: bool = True,
 ) -> CampaignStats:
-    """The stats on one connection, checked equal to the concurrent path (PostgreSQL: two connections)."""
+    """The stats on one connection, checked equal to the concurrent path (PostgreSQL: two connections) and, with
+    `copy`, to those computed in a columnar copy of the events (DuckDB, `database.columnar_copy`)."""
     with engine.connect() as conn:
         result = compute_stats(conn, cid, start, end, tz, now)
     assert compute_stats_concurrently(engine, cid, start, end, tz, now=now) == result
+    if copy:
+        assert compute_stats_concurrently(with_copy(engine, COPY), cid, start, end, tz, now=now) == result
     return result

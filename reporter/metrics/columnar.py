@@ -1,0 +1,235 @@
+"""A columnar copy of the events (DuckDB) for the figures of big campaigns: `database.columnar_copy`.
+
+The database stays the only truth. The copy holds the events of the campaigns
+reported on, is brought up to date before each computation and can be deleted
+at any time (it is rebuilt). Whether a campaign's copy is current costs no scan:
+the loader gives the campaign a new `events_token` with every batch it stores.
+When the token moved, the events stored since the copy's newest are appended
+and the counts compared; when they differ (a campaign deleted and loaded again,
+or a late commit on PostgreSQL) the campaign is copied again whole. The main
+database is read in one transaction, so the campaign's row and its events are
+one state of it.
+
+The copy is one DuckDB file, which one process at a time may open for writing:
+a lock file next to it serialises the computations of every process on the
+machine (each is short: DuckDB runs a query on every core). Workers on other
+machines keep copies of their own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, create_engine, func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from reporter.db import require_duckdb, stored_url
+from reporter.errors import DatabaseError
+from reporter.models import Campaign, Event
+
+if TYPE_CHECKING:
+    from reporter.metrics.model import CampaignStats
+
+log = logging.getLogger(__name__)
+
+# The events' columns the metrics read, and the id the copy keeps up to date by.
+COLUMNS = ("id", "event", "ts", "user_id", "variant", "channel", "platform", "device_type", "error_code", "revenue")
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS events (campaign_pk INTEGER, id BIGINT, event SMALLINT, ts BIGINT, user_id VARCHAR,"
+    " variant VARCHAR, channel VARCHAR, platform VARCHAR, device_type VARCHAR, error_code VARCHAR, revenue DOUBLE)",
+    "CREATE TABLE IF NOT EXISTS copied (campaign_pk INTEGER PRIMARY KEY, token VARCHAR, events BIGINT, max_id BIGINT)",
+    "CREATE TABLE IF NOT EXISTS source (url VARCHAR)",
+)
+BATCH = 200_000
+
+
+def compute_stats(
+    engine: Engine,
+    path: Path,
+    campaign_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    tz: str,
+    now: datetime | None,
+    card: bool,
+    lock_timeout_s: float = 120.0,
+) -> CampaignStats:
+    """fetch.compute_stats over the copy at `path`, brought up to date with `engine`'s database first."""
+    from reporter.metrics.assemble import assemble
+    from reporter.metrics.fetch import _load_campaign
+    from reporter.metrics.plan import plan_work, report_period
+
+    with _locked(path, lock_timeout_s), _read_transaction(engine) as main:
+        campaign = _load_campaign(main, campaign_id)
+        token = main.execute(select(Campaign.events_token).where(Campaign.id == campaign.pk)).scalar()
+        period = report_period(campaign, start, end, tz, now)
+        work = plan_work(campaign, period, card)
+        with _connect(path) as conn:
+            refresh(main, conn, campaign.pk, token, stored_url(str(engine.url)))
+            results = {name: query(conn, scope) for name, query, scope in work.jobs}
+    return assemble(campaign, period, work, results)
+
+
+def refresh(main: Connection, conn: Connection, pk: int, token: str | None, source: str) -> None:
+    """Bring the copy of campaign `pk` up to date with `main` (whose events carry `token`)."""
+    for statement in SCHEMA:
+        conn.exec_driver_sql(statement)
+    known = conn.exec_driver_sql("SELECT url FROM source").scalar()
+    if known != source:
+        if known is not None:
+            log.info("the columnar copy was made from another database: starting it again")
+        for table in ("events", "copied", "source"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+        conn.exec_driver_sql("INSERT INTO source VALUES (?)", (source,))
+    row = conn.exec_driver_sql("SELECT token, events, max_id FROM copied WHERE campaign_pk = ?", (pk,)).one_or_none()
+    if row is not None and token is not None and row.token == token:
+        conn.commit()
+        return
+    started = time.perf_counter()
+    if row is None:
+        _copy(main, conn, pk, None)
+    else:
+        _copy(main, conn, pk, row.max_id)
+        if _count(conn, pk) != _count(main, pk):  # deleted and stored again, or committed late: all again
+            log.info("the columnar copy of campaign %s lost track: copying it again", pk)
+            conn.exec_driver_sql("DELETE FROM events WHERE campaign_pk = ?", (pk,))
+            _copy(main, conn, pk, None)
+    events, max_id = conn.exec_driver_sql("SELECT count(*), max(id) FROM events WHERE campaign_pk = ?", (pk,)).one()
+    conn.exec_driver_sql("DELETE FROM copied WHERE campaign_pk = ?", (pk,))
+    conn.exec_driver_sql("INSERT INTO copied VALUES (?, ?, ?, ?)", (pk, token, events, max_id))
+    # Campaigns deleted from the database leave the copy too.
+    kept = [int(k) for k in main.execute(select(Campaign.id)).scalars()]
+    conn.exec_driver_sql(f"DELETE FROM events WHERE campaign_pk NOT IN ({', '.join(map(str, kept))})")
+    conn.exec_driver_sql(f"DELETE FROM copied WHERE campaign_pk NOT IN ({', '.join(map(str, kept))})")
+    conn.commit()
+    log.info(
+        "columnar copy of campaign %s: %s events, brought up to date in %.2f s",
+        pk,
+        events,
+        time.perf_counter() - started,
+    )
+
+
+def _count(conn: Connection, pk: int) -> tuple[int, int]:
+    """The campaign's events and a checksum of their times (the sum of ts modulo a prime: no overflow, any order)."""
+    events = Event.__table__
+    n, fraction = conn.execute(
+        select(func.count(), func.coalesce(func.sum(events.c.ts % 1_000_003), 0)).where(events.c.campaign_pk == pk)
+    ).one()
+    return int(n), int(fraction)
+
+
+def _copy(main: Connection, conn: Connection, pk: int, after: int | None) -> None:
+    """Append the campaign's events with an id above `after` (all when None) in batches of BATCH rows."""
+    import numpy as np
+
+    raw: Any = conn.connection.driver_connection
+    pk, low = int(pk), None if after is None else int(after)
+    where = f"campaign_pk = {pk}"
+    if main.dialect.name == "sqlite":
+        # The table in id order, not the campaign's index: one pass over the pages instead of a jump per event
+        # (2.4 million events: 8 s against 25 s). A campaign loaded at once is one range of ids.
+        if low is None:
+            low = main.exec_driver_sql(f"SELECT min(id) - 1 FROM events WHERE {where}").scalar()
+            if low is None:
+                return  # no events
+        where = f"+campaign_pk = {pk}"
+    if low is not None:
+        where += f" AND id > {low}"
+    result = main.exec_driver_sql(f"SELECT {', '.join(COLUMNS)} FROM events WHERE {where}")
+    while rows := result.fetchmany(BATCH):
+        columns = list(zip(*rows, strict=True))
+        batch = {"campaign_pk": np.full(len(rows), pk, dtype=np.int32)}
+        for name, values in zip(COLUMNS, columns, strict=True):
+            if name in ("id", "ts"):
+                batch[name] = np.fromiter(values, dtype=np.int64, count=len(rows))
+            elif name == "event":
+                batch[name] = np.fromiter(values, dtype=np.int16, count=len(rows))
+            else:
+                batch[name] = np.array(values, dtype=object)
+        raw.register("batch", batch)
+        try:
+            raw.execute(
+                "INSERT INTO events (campaign_pk, "
+                + ", ".join(COLUMNS)
+                + ") SELECT campaign_pk, "
+                + ", ".join(COLUMNS)
+                + " FROM batch"
+            )
+        finally:
+            raw.unregister("batch")
+
+
+@contextmanager
+def _read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection reading one state of the database until it closes."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        elif engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("SELECT 1")  # SQLAlchemy's transaction (pysqlite begins none for reads)...
+            conn.exec_driver_sql("BEGIN")  # ... and SQLite's own, so every read sees one state
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+@contextmanager
+def _connect(path: Path) -> Iterator[Connection]:
+    """A connection to the copy (no pool: the file is free again as soon as the computation ends).
+
+    A file DuckDB cannot open (damaged, or written by another version of DuckDB) is deleted: it is a copy.
+    """
+    require_duckdb()
+    import duckdb
+
+    for attempt in (1, 2):
+        copy = create_engine(f"duckdb:///{path}", poolclass=NullPool)
+        try:
+            conn = copy.connect()
+        except DBAPIError as exc:
+            copy.dispose()
+            if attempt == 2 or not isinstance(exc.orig, duckdb.Error):
+                raise
+            reason = str(exc.orig).splitlines()[0]
+            log.warning("the columnar copy %s cannot be opened (%s): making it again", path, reason)
+            for stale in (path, path.with_name(path.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            continue
+        try:
+            with conn:
+                yield conn
+        finally:
+            copy.dispose()
+        return
+
+
+@contextmanager
+def _locked(path: Path, timeout_s: float) -> Iterator[None]:
+    """The copy to this computation alone (every process and thread on the machine), waiting up to `timeout_s`."""
+    if not path.parent.is_dir():
+        raise DatabaseError(f"database.columnar_copy: folder {str(path.parent)!r} does not exist")
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DatabaseError(f"the columnar copy {str(path)!r} stayed busy for {timeout_s:g} s") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

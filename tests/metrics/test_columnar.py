@@ -1,0 +1,175 @@
+"""The columnar copy (DuckDB, `database.columnar_copy`): the database's figures, kept current, rebuilt when lost.
+
+Every hand-worked figure of tests/metrics is also checked through a copy (helpers.stats); these tests cause what
+a copy must survive: events loaded after it was made, a campaign deleted and loaded again, a late commit, another
+database, a damaged file, another process holding it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, delete, insert, select, text
+
+from reporter.db import make_engine, upgrade, with_copy
+from reporter.errors import DatabaseError
+from reporter.metrics import columnar, compute_stats, compute_stats_concurrently
+from reporter.models import Campaign, Event, EventType, Variant
+from reporter.timezones import to_us
+from tests.metrics.helpers import T0, campaign, ev, load
+
+
+def variants() -> list[dict[str, object]]:
+    return [{"variant": v, "name": f"Variant {v}", "split_pct": 45} for v in "AB"]
+
+
+def events(cid: str, users: range, hours: float = 1) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for i in users:
+        variant = "AB"[i % 2]
+        out.append(ev(cid, f"u{i}", "sent", hours, variant=variant, channel="push"))
+        if i % 3 == 0:
+            out.append(ev(cid, f"u{i}", "impression", hours, variant=variant, channel="push", platform="ios"))
+        if i % 5 == 0:
+            out.append(ev(cid, f"u{i}", "conversion", hours + 1, revenue="2.50"))
+    return out
+
+
+def direct(engine: Engine, cid: str) -> object:
+    with engine.connect() as conn:
+        return compute_stats(conn, cid)
+
+
+def copied_rows(path: Path) -> dict[int, int]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return dict(con.execute("SELECT campaign_pk, count(*) FROM events GROUP BY 1").fetchall())
+
+
+def test_the_copy_follows_every_load(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "copy.duckdb"
+    fast = with_copy(engine, path)
+    load(engine, [campaign("ab", "ab", control=10, variants=variants())], events("ab", range(60)))
+    first = compute_stats_concurrently(fast, "ab")
+    assert first == direct(engine, "ab") and first.totals.sent_users == 60
+    load(engine, [], events("ab", range(60, 100), hours=30))  # a second batch: appended to the copy
+    later = compute_stats_concurrently(fast, "ab")
+    assert later == direct(engine, "ab") and later.totals.sent_users == 100
+    assert later.totals.revenue == pytest.approx(20 * 2.5)
+    with engine.connect() as conn:
+        pk = conn.execute(select(Campaign.id).where(Campaign.campaign_id == "ab")).scalar_one()
+        stored = conn.execute(select(Event.id).where(Event.campaign_pk == pk)).all()
+    assert copied_rows(path) == {pk: len(stored)}
+
+
+def test_a_campaign_deleted_and_loaded_again_is_copied_again(engine: Engine, tmp_path: Path) -> None:
+    fast = with_copy(engine, tmp_path / "copy.duckdb")
+    load(engine, [campaign("re", "ab", control=10, variants=variants())], events("re", range(40)))
+    assert compute_stats_concurrently(fast, "re").totals.sent_users == 40
+    with engine.begin() as conn:  # what `demo --reset` does: the campaign and its events go
+        pk = conn.execute(select(Campaign.id).where(Campaign.campaign_id == "re")).scalar_one()
+        conn.execute(delete(Event).where(Event.campaign_pk == pk))
+        conn.execute(delete(Variant).where(Variant.campaign_pk == pk))
+        conn.execute(delete(Campaign).where(Campaign.id == pk))
+    # The same campaign again, as many events (on SQLite the same ids), four hours later.
+    load(engine, [campaign("re", "ab", control=10, variants=variants())], events("re", range(40), hours=5))
+    again = compute_stats_concurrently(fast, "re")
+    assert again == direct(engine, "re") and again.totals.sent_users == 40
+
+
+def test_events_committed_late_are_not_missed(engine: Engine, tmp_path: Path) -> None:
+    """On PostgreSQL a batch can commit after one with higher ids: appending above the newest id misses it."""
+    fast = with_copy(engine, tmp_path / "copy.duckdb")
+    load(engine, [campaign("late", "ab", control=10, variants=variants())], events("late", range(20)))
+    assert compute_stats_concurrently(fast, "late").totals.sent_users == 20
+    load(engine, [], events("late", range(20, 30)))  # moves the token: the copy appends ids above its newest
+    with engine.begin() as conn:  # and one event whose id is below them all, as a late commit has
+        pk = conn.execute(select(Campaign.id).where(Campaign.campaign_id == "late")).scalar_one()
+        conn.execute(
+            insert(Event).values(
+                id=0,
+                campaign_pk=pk,
+                user_id="late-user",
+                event=int(EventType.SENT),
+                ts=to_us(T0 + timedelta(hours=2)),
+                variant="A",
+                channel="push",
+                platform="ios",
+                device_type="phone",
+            )
+        )
+    again = compute_stats_concurrently(fast, "late")
+    assert again == direct(engine, "late") and again.totals.sent_users == 31
+
+
+def test_one_copy_for_two_databases_starts_again_for_each(tmp_path: Path) -> None:
+    path = tmp_path / "copy.duckdb"
+    engines = []
+    for name, users in (("one", 10), ("two", 25)):
+        engine = make_engine(f"sqlite:///{tmp_path / name}.db")
+        upgrade(engine)
+        load(engine, [campaign("c", "ab", control=10, variants=variants())], events("c", range(users)))
+        engines.append(engine)
+    for engine, users in ((engines[0], 10), (engines[1], 25), (engines[0], 10)):
+        assert compute_stats_concurrently(with_copy(engine, path), "c").totals.sent_users == users
+    for engine in engines:
+        engine.dispose()
+
+
+def test_a_damaged_copy_is_made_again(sqlite_engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "copy.duckdb"
+    load(sqlite_engine, [campaign("d", "ab", control=10, variants=variants())], events("d", range(12)))
+    path.write_bytes(b"not a DuckDB file" * 100)
+    assert compute_stats_concurrently(with_copy(sqlite_engine, path), "d") == direct(sqlite_engine, "d")
+
+
+def test_a_copy_held_by_another_process_is_waited_for_then_named(sqlite_engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "copy.duckdb"
+    load(sqlite_engine, [campaign("w", "ab", control=10, variants=variants())], events("w", range(5)))
+    hold = (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
+        " fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold, f"{path}.lock"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(DatabaseError, match=r"the columnar copy .* stayed busy for 0.3 s"):
+            columnar.compute_stats(sqlite_engine, path, "w", None, None, "UTC", None, False, lock_timeout_s=0.3)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert columnar.compute_stats(sqlite_engine, path, "w", None, None, "UTC", None, False).totals.sent_users == 5
+
+
+def test_a_missing_folder_is_one_clear_error(sqlite_engine: Engine, tmp_path: Path) -> None:
+    load(sqlite_engine, [campaign("m", "ab", control=10, variants=variants())], events("m", range(3)))
+    with pytest.raises(DatabaseError, match=r"database.columnar_copy: folder .* does not exist"):
+        compute_stats_concurrently(with_copy(sqlite_engine, tmp_path / "nowhere" / "copy.duckdb"), "m")
+
+
+def test_campaigns_stored_before_the_token_get_one_each(sqlite_url: str) -> None:
+    from alembic import command
+
+    from reporter.db import _alembic_config
+
+    engine = make_engine(sqlite_url)
+    command.upgrade(_alembic_config(engine), "0006")  # type: ignore[arg-type]
+    with engine.begin() as conn:
+        for cid in ("x", "y"):
+            conn.execute(
+                text(
+                    "INSERT INTO campaigns (campaign_id, name, type, start_at, conversion_window_hours,"
+                    " control_group_pct, currency) VALUES (:c, 'n', 'single', '2026-11-01 00:00:00', 24, 0, 'USD')"
+                ),
+                {"c": cid},
+            )
+    assert upgrade(engine) == ("0006", "0007")
+    with engine.connect() as conn:
+        tokens = conn.execute(select(Campaign.events_token)).scalars().all()
+    assert len(tokens) == 2 and len(set(tokens)) == 2 and all(t and len(t) == 32 for t in tokens)
+    engine.dispose()
