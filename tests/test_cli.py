@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from reporter.db import HEAD_REVISION
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -69,7 +71,8 @@ def test_unreachable_database_is_exit_2(tmp_path: Path) -> None:
 def test_postgres_without_migration_asks_for_db_upgrade(postgres_url: str, tmp_path: Path) -> None:
     result = run(["--db", postgres_url, "campaigns"], tmp_path)
     assert result.returncode == 2
-    assert result.stderr == "error: the database is empty, this version needs 0006: run `reporter db upgrade`\n"
+    needs = f"this version needs {HEAD_REVISION}: run `reporter db upgrade`"
+    assert result.stderr == f"error: the database is empty, {needs}\n"
     assert run(["--db", postgres_url, "db", "upgrade"], tmp_path).returncode == 0
     assert run(["--db", postgres_url, "campaigns"], tmp_path).returncode == 0
 
