@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, ProgrammingError
 
 from reporter.db import analyze_events
@@ -52,7 +52,12 @@ def store_campaigns(engine: Engine, campaigns: Iterable[tuple[dict[str, Any], li
         for row, variants in campaigns:
             pk = existing.get(row["campaign_id"])
             if pk is None:
-                pk = conn.execute(insert(Campaign).values(**row).returning(Campaign.id)).scalar_one()
+                # The events token's first half names this campaign row for good: a campaign deleted and
+                # loaded again (on SQLite with the same ids) is another campaign to the columnar copy.
+                token = uuid.uuid4().hex[:16] + "0" * 16
+                pk = conn.execute(
+                    insert(Campaign).values(**row, events_token=token).returning(Campaign.id)
+                ).scalar_one()
             else:
                 conn.execute(update(Campaign).where(Campaign.id == pk).values(**row))
                 conn.execute(delete(Variant).where(Variant.campaign_pk == pk))
@@ -187,7 +192,9 @@ def widen_event_range(conn: Connection, campaign_pk: int, first_us: int, last_us
         .values(
             first_event_us=case((or_(first.is_(None), first > first_us), first_us), else_=first),
             last_event_us=case((or_(last.is_(None), last < last_us), last_us), else_=last),
-            events_token=uuid.uuid4().hex,
+            # The row's half kept (a new one for a row that had none), the batch's half new.
+            events_token=func.coalesce(func.substr(Campaign.events_token, 1, 16), uuid.uuid4().hex[:16])
+            + uuid.uuid4().hex[16:],
         )
     )
 

@@ -5,8 +5,10 @@ reported on, is brought up to date before each computation and can be deleted
 at any time (it is rebuilt). Whether a campaign's copy is current costs no scan:
 the loader gives the campaign a new `events_token` with every batch it stores.
 When the token moved, the events stored since the copy's newest are appended
-and the counts compared; when they differ (a campaign deleted and loaded again,
-or a late commit on PostgreSQL) the campaign is copied again whole. The main
+and the counts compared; when they differ (a late commit on PostgreSQL) the
+campaign is copied again whole. The token's first half names the campaign row
+(set when the row is made): a campaign deleted and loaded again, on SQLite with
+the same ids, is copied again whole too. The main
 database is read in one transaction, so the campaign's row and its events are
 one state of it.
 
@@ -95,6 +97,8 @@ def refresh(main: Connection, conn: Connection, pk: int, token: str | None, sour
     if row is not None and token is not None and row.token == token:
         conn.commit()
         return
+    if row is not None and (token is None or row.token is None or row.token[:16] != token[:16]):
+        row = None  # another campaign row under this id (deleted and loaded again): copied whole
     started = time.perf_counter()
     # Copied in batches of their own transaction (one transaction held all its rows in memory: 1.1 GB for 2.4
     # million events, 0.2 GB in batches), the campaign unknown to the copy until the last: a copy cut short

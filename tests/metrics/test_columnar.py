@@ -82,6 +82,26 @@ def test_a_campaign_deleted_and_loaded_again_is_copied_again(engine: Engine, tmp
     assert again == direct(engine, "re") and again.totals.sent_users == 40
 
 
+def test_a_campaign_loaded_again_with_the_same_ids_and_times_is_copied_again(engine: Engine, tmp_path: Path) -> None:
+    """Corrected data under the same ids, counts and times (ten users moved to variant A): nothing a count or a
+    checksum of times would see."""
+    fast = with_copy(engine, tmp_path / "copy.duckdb")
+    load(engine, [campaign("fix", "ab", control=10, variants=variants())], events("fix", range(30)))
+    before = compute_stats_concurrently(fast, "fix")
+    with engine.begin() as conn:
+        pk = conn.execute(select(Campaign.id).where(Campaign.campaign_id == "fix")).scalar_one()
+        conn.execute(delete(Event).where(Event.campaign_pk == pk))
+        conn.execute(delete(Variant).where(Variant.campaign_pk == pk))
+        conn.execute(delete(Campaign).where(Campaign.id == pk))
+    moved = {f"u{i}" for i in range(10)}
+    fixed = [{**e, "variant": "A"} if "variant" in e and e["user_id"] in moved else e for e in events("fix", range(30))]
+    load(engine, [campaign("fix", "ab", control=10, variants=variants())], fixed)
+    again = compute_stats_concurrently(fast, "fix")
+    assert again == direct(engine, "fix")
+    assert [v.sent_users for v in before.variants] == [15, 15]
+    assert [v.sent_users for v in again.variants] == [20, 10]
+
+
 def test_events_committed_late_are_not_missed(engine: Engine, tmp_path: Path) -> None:
     """On PostgreSQL a batch can commit after one with higher ids: appending above the newest id misses it."""
     fast = with_copy(engine, tmp_path / "copy.duckdb")
