@@ -210,7 +210,8 @@ def _read_transaction(engine: Engine) -> Iterator[Connection]:
 def _connect(path: Path) -> Iterator[Connection]:
     """A connection to the copy (no pool: the file is free again as soon as the computation ends).
 
-    A file DuckDB cannot open (damaged, or written by another version of DuckDB) is deleted: it is a copy.
+    A file DuckDB cannot read (damaged, or written by another version of DuckDB) is deleted: it is a copy.
+    A file another program holds open, or one this process may not write, is one clear error instead.
     """
     require_duckdb()
     import duckdb
@@ -224,6 +225,10 @@ def _connect(path: Path) -> Iterator[Connection]:
             if attempt == 2 or not isinstance(exc.orig, duckdb.Error):
                 raise
             reason = str(exc.orig).splitlines()[0]
+            if isinstance(exc.orig, duckdb.IOException) and _held_or_forbidden(reason):
+                # Another program holds the file (the DuckDB shell, say) or it cannot be written here:
+                # the copy is fine, and deleting it would pull it from under its holder.
+                raise DatabaseError(f"the columnar copy {str(path)!r} cannot be opened: {reason}") from None
             log.warning("the columnar copy %s cannot be opened (%s): making it again", path, reason)
             for stale in (path, path.with_name(path.name + ".wal")):
                 stale.unlink(missing_ok=True)
@@ -234,6 +239,11 @@ def _connect(path: Path) -> Iterator[Connection]:
         finally:
             copy.dispose()
         return
+
+
+def _held_or_forbidden(reason: str) -> bool:
+    """Whether DuckDB's input/output error is about a lock or a permission, not about the file's content."""
+    return any(sign in reason for sign in ("Could not set lock", "Permission denied", "Read-only file system"))
 
 
 @contextmanager

@@ -80,6 +80,13 @@ class Scope:
             cond.insert(1, t.event.in_([int(e) for e in events]))
         return and_(*cond)
 
+    @property
+    def keys_follow_buckets(self) -> bool:
+        """Whether `bucket_of` puts every event in the planned bucket that holds it: always for days; for hours
+        unless the offset moves by a fraction of an hour (Australia/Lord_Howe's half-hour summer time), where
+        the planned hours after the change start half an hour off the keys' grid."""
+        return not self.hourly or len({offset % HOUR_US for _, offset in self.offsets}) == 1
+
     def bucket_of(self, ts: ColumnElement[int]) -> ColumnElement[int]:
         """The key of the local bucket holding a timestamp column (see timezones.bucket_key)."""
         unit = HOUR_US if self.hourly else DAY_US
@@ -118,7 +125,7 @@ def event_counts(conn: Connection, scope: Scope) -> list[tuple[int, str | None, 
     """(event, variant, channel, bucket key, count) of sent, impression, click and error events."""
     if not scope.buckets:
         return []
-    if conn.dialect.name == "duckdb":
+    if conn.dialect.name == "duckdb" and scope.keys_follow_buckets:
         return _event_counts_grouped(conn, scope)
     days = _literal_table("days", {"day": BigInteger(), "lo": BigInteger(), "hi": BigInteger()}, scope.buckets)
     variants: Sequence[str | None] = scope.variants or [None]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import duckdb
 import pytest
 from sqlalchemy import Engine, delete, insert, select, text
 
@@ -193,3 +195,47 @@ def test_campaigns_stored_before_the_token_get_one_each(sqlite_url: str) -> None
         tokens = conn.execute(select(Campaign.events_token)).scalars().all()
     assert len(tokens) == 2 and len(set(tokens)) == 2 and all(t and len(t) == 32 for t in tokens)
     engine.dispose()
+
+
+def test_a_copy_another_program_holds_open_is_named_not_deleted(sqlite_engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "copy.duckdb"
+    load(sqlite_engine, [campaign("o", "ab", control=10, variants=variants())], events("o", range(4)))
+    compute_stats_concurrently(with_copy(sqlite_engine, path), "o")
+    with duckdb.connect(str(path)) as mark:
+        mark.execute("CREATE TABLE mark (a INTEGER)")
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(DatabaseError, match=r"the columnar copy .* cannot be opened: .*Could not set lock"):
+            compute_stats_concurrently(with_copy(sqlite_engine, path), "o")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert compute_stats_concurrently(with_copy(sqlite_engine, path), "o") == direct(sqlite_engine, "o")
+    with duckdb.connect(str(path)) as mark:  # the same file, not a new copy
+        assert mark.execute("SELECT count(*) FROM mark").fetchone() == (0,)
+
+
+def test_a_truncated_copy_is_made_again(sqlite_engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "copy.duckdb"
+    load(sqlite_engine, [campaign("t", "ab", control=10, variants=variants())], events("t", range(6)))
+    compute_stats_concurrently(with_copy(sqlite_engine, path), "t")
+    path.write_bytes(path.read_bytes()[:5000])
+    assert compute_stats_concurrently(with_copy(sqlite_engine, path), "t") == direct(sqlite_engine, "t")
+
+
+def test_hours_of_a_half_hour_clock_change_count_as_in_the_database(sqlite_engine: Engine, tmp_path: Path) -> None:
+    # Australia/Lord_Howe leaves summer time on 2027-04-04: 02:00 (+11:00) becomes 01:30 (+10:30), at
+    # 15:00 UTC. The day's planned hours after the change start at whole UTC hours, half an hour off the
+    # grid a GROUP BY on the local hour would use: the copy must count each hour as the database does.
+    tz = ZoneInfo("Australia/Lord_Howe")
+    change = datetime(2027, 4, 3, 15, tzinfo=UTC)
+    hours = (change - T0) / timedelta(hours=1)
+    sends = [ev("h", f"u{i}", "sent", hours - 2 + i / 6, variant="AB"[i % 2], channel="push") for i in range(48)]
+    load(sqlite_engine, [campaign("h", "ab", control=10, variants=variants())], sends)
+    start, end = datetime(2027, 4, 4, tzinfo=tz), datetime(2027, 4, 5, tzinfo=tz)
+    copied = compute_stats_concurrently(with_copy(sqlite_engine, tmp_path / "copy.duckdb"), "h", start, end, tz.key)
+    with sqlite_engine.connect() as conn:
+        assert copied == compute_stats(conn, "h", start, end, tz.key)
+    assert copied.totals.sent == 48
