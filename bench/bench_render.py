@@ -25,13 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from reporter.branding import Branding  # noqa: E402
 from reporter.charts import report_charts  # noqa: E402
 from reporter.charts.trend import granularity_for  # noqa: E402
 from reporter.db import analyze, make_engine, upgrade  # noqa: E402
 from reporter.demo import load_demo  # noqa: E402
 from reporter.metrics import compute_stats_concurrently  # noqa: E402
 from reporter.production import previous_stats, render_campaign  # noqa: E402
-from reporter.render import Branding, render_html, render_pdf  # noqa: E402
+from reporter.render import render_html, render_pdf  # noqa: E402
 
 GENERATED = datetime(2026, 11, 26, 7, tzinfo=UTC)
 _ENGINE = None

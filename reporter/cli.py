@@ -252,6 +252,7 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
     """Create the database, load a synthetic data set, show its campaigns and archive their reports."""
     from datetime import datetime, timedelta
 
+    from reporter.branding import Branding
     from reporter.catalog import list_campaigns
     from reporter.db import analyze, shown_url
     from reporter.delivery.archive import Archive
@@ -259,7 +260,6 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
     from reporter.files import DEFAULT_FORMATS
     from reporter.metrics import resolve_period
     from reporter.production import produce, produce_portfolio
-    from reporter.render import Branding
 
     app: AppContext = ctx.obj
     engine = app.engine()

@@ -17,11 +17,11 @@ from functools import partial
 from typing import Any
 
 from reporter import formatting as fmt
+from reporter.branding import Branding
 from reporter.charts.figure import Chart
 from reporter.charts.portfolio import comparison_chart, sparkline
 from reporter.metrics.portfolio import Card, Portfolio, Row
 from reporter.render import (
-    Branding,
     EmailBody,
     Rendered,
     change_mark,

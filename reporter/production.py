@@ -14,26 +14,32 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable, Sequence
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from reporter.branding import Branding
 from reporter.delivery.archive import Archive, ArchivedRun
 from reporter.delivery.email import SmtpConfig, check_connection
 from reporter.errors import FormatError, PeriodError, UserError
-from reporter.exports import Table, campaign_tables, csv_zip, portfolio_tables, to_xlsx
 from reporter.files import DEFAULT_FORMATS, EXTENSIONS, FORMATS, period_name, safe_name, write_atomic
 from reporter.metrics import CampaignStats, compute_stats_concurrently
 from reporter.metrics.model import Period
 from reporter.metrics.portfolio import Portfolio, portfolio
 from reporter.metrics.serialize import stats_to_json
-from reporter.portfolio_report import render_portfolio, render_portfolio_email
-from reporter.render import Branding, EmailBody, Rendered, render_email, render_html, render_pdf
 from reporter.settings import Settings
 from reporter.timezones import zone
+
+if TYPE_CHECKING:
+    from reporter.exports import Table
+    from reporter.render import EmailBody, Rendered
 
 
 def parse_formats(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -101,6 +107,9 @@ class Report:
         )
 
     def email(self, subject_template: str, note: str, branding: Branding) -> EmailBody:
+        from reporter.portfolio_report import render_portfolio_email
+        from reporter.render import render_email
+
         if self.stats is None:
             assert self.portfolio is not None
             return render_portfolio_email(self.portfolio, self.title, subject_template, note, branding)
@@ -114,6 +123,37 @@ def previous_stats(engine: Engine, stats: CampaignStats) -> CampaignStats:
     return compute_stats_concurrently(
         engine, stats.campaign.id, stats.period.start - length, stats.period.start, stats.period.timezone, card=True
     )
+
+
+RENDERING = ("reporter.render", "reporter.portfolio_report")  # Matplotlib and Jinja2 come with them
+LAYOUT = ("weasyprint",)
+
+
+@contextmanager
+def rendering_loaded_meanwhile(pdf: bool) -> Iterator[None]:
+    """Import the rendering modules (and WeasyPrint when a PDF is due) on a thread while the block runs.
+
+    The block is the figures' computation, which waits on the database (SQLite, PostgreSQL and DuckDB run
+    their statements without holding Python's lock): the second or so a fresh process spends importing
+    Matplotlib, Jinja2 and WeasyPrint happens meanwhile instead of after it. A process that has them already
+    starts no thread; the thread is always finished when the block is left (nothing outlives `produce`).
+    """
+    missing = [name for name in RENDERING + (LAYOUT if pdf else ()) if name not in sys.modules]
+    if not missing:
+        yield
+        return
+
+    def load() -> None:
+        for name in missing:
+            with suppress(Exception):  # a failing import fails again, with its message, where it is used
+                __import__(name)
+
+    thread = threading.Thread(target=load, name="reporter-imports")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def timestamp_now(now: datetime | None = None) -> datetime:
@@ -143,8 +183,13 @@ def produce(
     the demo's).
     """
     generated_at = timestamp_now(generated_at)
-    stats = compute_stats_concurrently(engine, campaign_id, start, end, tz)
-    rendered = render_html(stats, previous_stats(engine, stats), generated_at, branding)
+    with rendering_loaded_meanwhile("pdf" in formats):
+        stats = compute_stats_concurrently(engine, campaign_id, start, end, tz)
+        previous = previous_stats(engine, stats)
+    from reporter.exports import campaign_tables
+    from reporter.render import render_html
+
+    rendered = render_html(stats, previous, generated_at, branding)
     base = report_name(stats.campaign.id, stats.period)
     return Report(stats, rendered, _files(base, rendered, formats, lambda: campaign_tables(stats_to_json(stats))))
 
@@ -163,7 +208,11 @@ def produce_portfolio(
     """Compute, render and lay out the portfolio report of these campaigns (every one when None) over a period."""
     generated_at = timestamp_now(generated_at)
     period = resolve_portfolio_period(start, end, tz)
-    figures = portfolio(engine, period, campaign_ids)
+    with rendering_loaded_meanwhile("pdf" in formats):
+        figures = portfolio(engine, period, campaign_ids)
+    from reporter.exports import portfolio_tables
+    from reporter.portfolio_report import render_portfolio
+
     rendered = render_portfolio(figures, generated_at, branding, title)
     base = f"portfolio_{period_name(period)}"
     files = _files(base, rendered, formats, lambda: portfolio_tables(figures))
@@ -184,6 +233,9 @@ def _files(
 
     The exports carry the report's generation time (SOURCE_DATE_EPOCH when set): the same data, the same bytes.
     """
+    from reporter.exports import csv_zip, to_xlsx
+    from reporter.render import render_pdf
+
     made: list[Table] | None = None
 
     def export(fmt: str) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from reporter import DOCS_URL, __version__
+from reporter import __version__
 from reporter import fonts as pdf_fonts
 from reporter import formatting as fmt
+from reporter.branding import Branding
 from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
-from reporter.files import HEX_COLOUR
 from reporter.metrics.model import CampaignStats
 from reporter.verdicts_text import ab_sentence, control_sentence, summary
 
@@ -33,27 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHART_SCHEME = "chart:"
-
-
-@dataclass(frozen=True)
-class Branding:
-    """Who the report is from: shown in the header, the footer and the PDF metadata."""
-
-    company: str = ""
-    accent: str = "#3b5bdb"
-    logo_data_uri: str | None = None  # an embedded image, never a URL to fetch
-    docs_url: str = DOCS_URL  # where the report's figures are defined (a link in the footer)
-
-    def __post_init__(self) -> None:
-        # The accent goes into the stylesheet: only a hex colour may, never arbitrary CSS.
-        if not re.fullmatch(HEX_COLOUR, self.accent):
-            raise ValueError(f"branding accent must be a hex colour like #3b5bdb, got {self.accent!r}")
-        if not re.fullmatch(r"https?://[^\s\"'<>]+", self.docs_url):
-            raise ValueError(f"docs_url must be an http(s) URL, got {self.docs_url!r}")
-        if self.logo_data_uri is not None and not re.fullmatch(
-            r"data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+", self.logo_data_uri
-        ):
-            raise ValueError("branding logo must be an embedded PNG or SVG (a base64 data URI)")
 
 
 @dataclass(frozen=True)

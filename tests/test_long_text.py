@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from reporter.branding import Branding
 from reporter.ingest import load_campaigns, load_events
 from reporter.metrics import compute_stats
-from reporter.render import Branding, render_html, render_pdf
+from reporter.render import render_html, render_pdf
 
 GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 MM = 72 / 25.4

@@ -24,11 +24,12 @@ from pypdf.generic import ContentStream
 from sqlalchemy import Engine
 
 from reporter import fonts as pdf_fonts
+from reporter.branding import Branding
 from reporter.demo import load_demo
 from reporter.errors import UserError
 from reporter.metrics import compute_stats
 from reporter.production import previous_stats, render_campaign, timestamp_now
-from reporter.render import Branding, Rendered, render_html, render_pdf
+from reporter.render import Rendered, render_html, render_pdf
 
 GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 NAME = "Black Friday ☕ teaser"

@@ -18,13 +18,14 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
+from reporter.branding import Branding
 from reporter.cli import main
 from reporter.exports import portfolio_tables
 from reporter.metrics.model import Period
 from reporter.metrics.portfolio import portfolio
 from reporter.portfolio_report import render_portfolio
 from reporter.production import produce_portfolio
-from reporter.render import Branding, render_pdf
+from reporter.render import render_pdf
 from tests.test_pdf import fonts_of, pdf_without_warnings, run, tool
 from tests.vnu import vnu_errors
 

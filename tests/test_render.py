@@ -16,11 +16,12 @@ from pypdf import PdfReader
 from sqlalchemy import Engine
 
 from reporter import DOCS_URL
+from reporter.branding import Branding
 from reporter.demo import load_demo
 from reporter.metrics import compute_stats
 from reporter.metrics.model import CampaignStats
 from reporter.production import previous_stats
-from reporter.render import Branding, render_html, render_pdf
+from reporter.render import render_html, render_pdf
 
 GENERATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 A4 = (595.28, 841.89)

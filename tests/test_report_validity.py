@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from reporter.branding import Branding
 from reporter.metrics import compute_stats, resolve_period
-from reporter.render import Branding, render_html
+from reporter.render import render_html
 from tests.vnu import vnu_errors
 
 GENERATED = datetime(2026, 11, 28, tzinfo=UTC)

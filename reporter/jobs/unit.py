@@ -24,6 +24,7 @@ from html import escape as html_escape
 
 from sqlalchemy import Engine
 
+from reporter.branding import Branding
 from reporter.delivery.archive import Archive
 from reporter.delivery.destinations import kind_of, send_notice
 from reporter.delivery.email import Attachment, Outcome, build_message, send
@@ -46,7 +47,6 @@ from reporter.jobs.runlog import (
 from reporter.metrics.model import Period
 from reporter.models import RunStatus
 from reporter.production import Production, Report, produce, produce_portfolio
-from reporter.render import Branding
 from reporter.settings import DEFAULT_SUBJECT, Settings
 from reporter.timezones import zone
 
