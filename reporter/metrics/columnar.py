@@ -12,6 +12,12 @@ the same ids, is copied again whole too. The main
 database is read in one transaction, so the campaign's row and its events are
 one state of it.
 
+Users are numbers in the copy: each campaign's user ids are numbered in the
+`users` table as their first events are copied, and the events carry the
+number. The figures only compare users (distinct counts, joins on the same
+user), which DuckDB does about twice as fast on numbers as on text, in less
+memory.
+
 The copy is one DuckDB file, which one process at a time may open for writing:
 a lock file next to it serialises the computations of every process on the
 machine (each is short: DuckDB runs a query on every core). Workers on other
@@ -47,12 +53,21 @@ log = logging.getLogger(__name__)
 # The events' columns the metrics read, and the id the copy keeps up to date by.
 COLUMNS = ("id", "event", "ts", "user_id", "variant", "channel", "platform", "device_type", "error_code", "revenue")
 SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS events (campaign_pk INTEGER, id BIGINT, event SMALLINT, ts BIGINT, user_id VARCHAR,"
+    "CREATE TABLE IF NOT EXISTS events (campaign_pk INTEGER, id BIGINT, event SMALLINT, ts BIGINT, user_id BIGINT,"
     " variant VARCHAR, channel VARCHAR, platform VARCHAR, device_type VARCHAR, error_code VARCHAR, revenue DOUBLE)",
+    "CREATE TABLE IF NOT EXISTS users (campaign_pk INTEGER, user_id VARCHAR, n BIGINT)",
     "CREATE TABLE IF NOT EXISTS copied (campaign_pk INTEGER PRIMARY KEY, token VARCHAR, events BIGINT, max_id BIGINT)",
     "CREATE TABLE IF NOT EXISTS source (url VARCHAR)",
 )
+TABLES = ("events", "users", "copied", "source")
 BATCH = 50_000
+# The batch's users not numbered yet get the next numbers of their campaign.
+NEW_USERS = """
+INSERT INTO users
+SELECT ?, user_id, (SELECT coalesce(max(n), 0) FROM users WHERE campaign_pk = ?) + row_number() OVER ()
+FROM (SELECT DISTINCT user_id FROM batch) b
+WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.campaign_pk = ? AND u.user_id = b.user_id)
+"""
 
 
 def compute_stats(
@@ -84,13 +99,20 @@ def compute_stats(
 
 def refresh(main: Connection, conn: Connection, pk: int, token: str | None, source: str) -> None:
     """Bring the copy of campaign `pk` up to date with `main` (whose events carry `token`)."""
+    user_ids = conn.exec_driver_sql(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'user_id'"
+    ).scalar()
+    if user_ids not in (None, "BIGINT"):
+        log.info("the columnar copy is of an earlier version (user ids as text): starting it again")
+        for table in TABLES:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     for statement in SCHEMA:
         conn.exec_driver_sql(statement)
     known = conn.exec_driver_sql("SELECT url FROM source").scalar()
     if known != source:
         if known is not None:
             log.info("the columnar copy was made from another database: starting it again")
-        for table in ("events", "copied", "source"):
+        for table in TABLES:
             conn.exec_driver_sql(f"DELETE FROM {table}")
         conn.exec_driver_sql("INSERT INTO source VALUES (?)", (source,))
     row = conn.exec_driver_sql("SELECT token, events, max_id FROM copied WHERE campaign_pk = ?", (pk,)).one_or_none()
@@ -105,7 +127,7 @@ def refresh(main: Connection, conn: Connection, pk: int, token: str | None, sour
     # is started again.
     conn.exec_driver_sql("DELETE FROM copied WHERE campaign_pk = ?", (pk,))
     if row is None:
-        conn.exec_driver_sql("DELETE FROM events WHERE campaign_pk = ?", (pk,))  # what a copy cut short left
+        _forget(conn, f"= {int(pk)}")  # what a copy cut short left
     conn.commit()
     if row is None:
         _copy(main, conn, pk, None)
@@ -113,7 +135,7 @@ def refresh(main: Connection, conn: Connection, pk: int, token: str | None, sour
         _copy(main, conn, pk, row.max_id)
         if _count(conn, pk) != _count(main, pk):  # deleted and stored again, or committed late: all again
             log.info("the columnar copy of campaign %s lost track: copying it again", pk)
-            conn.exec_driver_sql("DELETE FROM events WHERE campaign_pk = ?", (pk,))
+            _forget(conn, f"= {int(pk)}")
             conn.commit()
             _copy(main, conn, pk, None)
     events, max_id = conn.exec_driver_sql("SELECT count(*), max(id) FROM events WHERE campaign_pk = ?", (pk,)).one()
@@ -121,7 +143,7 @@ def refresh(main: Connection, conn: Connection, pk: int, token: str | None, sour
     conn.exec_driver_sql("INSERT INTO copied VALUES (?, ?, ?, ?)", (pk, token, events, max_id))
     # Campaigns deleted from the database leave the copy too.
     kept = [int(k) for k in main.execute(select(Campaign.id)).scalars()]
-    conn.exec_driver_sql(f"DELETE FROM events WHERE campaign_pk NOT IN ({', '.join(map(str, kept))})")
+    _forget(conn, f"NOT IN ({', '.join(map(str, kept))})")
     conn.exec_driver_sql(f"DELETE FROM copied WHERE campaign_pk NOT IN ({', '.join(map(str, kept))})")
     conn.commit()
     log.info(
@@ -130,6 +152,12 @@ def refresh(main: Connection, conn: Connection, pk: int, token: str | None, sour
         events,
         time.perf_counter() - started,
     )
+
+
+def _forget(conn: Connection, campaigns: str) -> None:
+    """Delete the events and the users' numbers of the campaigns whose pk is `campaigns` ("= 3", "NOT IN (...)")."""
+    for table in ("events", "users"):
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE campaign_pk {campaigns}")
 
 
 def _count(conn: Connection, pk: int) -> tuple[int, int]:
@@ -172,6 +200,7 @@ def _append(raw: Any, pk: int, cursor: Any) -> None:
     import numpy as np
 
     names = ", ".join(COLUMNS)
+    numbered = ", ".join("u.n" if name == "user_id" else f"b.{name}" for name in COLUMNS)
     while rows := cursor.fetchmany(BATCH):
         columns = list(zip(*rows, strict=True))
         batch = {"campaign_pk": np.full(len(rows), pk, dtype=np.int32)}
@@ -185,7 +214,12 @@ def _append(raw: Any, pk: int, cursor: Any) -> None:
         raw.register("batch", batch)
         try:
             raw.execute("BEGIN")
-            raw.execute(f"INSERT INTO events (campaign_pk, {names}) SELECT campaign_pk, {names} FROM batch")
+            raw.execute(NEW_USERS, (pk, pk, pk))
+            raw.execute(
+                f"INSERT INTO events (campaign_pk, {names}) SELECT b.campaign_pk, {numbered}"
+                " FROM batch b JOIN users u ON u.campaign_pk = ? AND u.user_id = b.user_id",
+                (pk,),
+            )
             raw.execute("COMMIT")
         finally:
             raw.unregister("batch")

@@ -239,3 +239,25 @@ def test_hours_of_a_half_hour_clock_change_count_as_in_the_database(sqlite_engin
     with sqlite_engine.connect() as conn:
         assert copied == compute_stats(conn, "h", start, end, tz.key)
     assert copied.totals.sent == 48
+
+
+def test_a_copy_of_the_earlier_version_is_made_again(sqlite_engine: Engine, tmp_path: Path) -> None:
+    # Version 1 of the copy kept user ids as text; its tables, stale here (three users), are replaced whole.
+    path = tmp_path / "copy.duckdb"
+    load(sqlite_engine, [campaign("v", "ab", control=10, variants=variants())], events("v", range(9)))
+    with duckdb.connect(str(path)) as old:
+        old.execute(
+            "CREATE TABLE events (campaign_pk INTEGER, id BIGINT, event SMALLINT, ts BIGINT, user_id VARCHAR,"
+            " variant VARCHAR, channel VARCHAR, platform VARCHAR, device_type VARCHAR, error_code VARCHAR,"
+            " revenue DOUBLE)"
+        )
+        old.execute(
+            "CREATE TABLE copied (campaign_pk INTEGER PRIMARY KEY, token VARCHAR, events BIGINT, max_id BIGINT)"
+        )
+        old.execute(
+            "INSERT INTO events SELECT 1, i, 3, 0, 'u' || i, 'A', 'push', 'ios', 'phone', NULL, NULL FROM range(3) t(i)"
+        )
+    assert compute_stats_concurrently(with_copy(sqlite_engine, path), "v") == direct(sqlite_engine, "v")
+    with duckdb.connect(str(path), read_only=True) as new:
+        assert new.execute("SELECT DISTINCT typeof(user_id) FROM events").fetchall() == [("BIGINT",)]
+        assert new.execute("SELECT count(*), count(DISTINCT n), max(n) FROM users").fetchone() == (9, 9, 9)
