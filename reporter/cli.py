@@ -6,7 +6,9 @@ a failed piece of work is exit code 1; `--debug` shows the traceback.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -898,9 +900,19 @@ def archive_reindex(app: AppContext, root: Path | None) -> None:
 # -- entry point ------------------------------------------------------------------------------
 
 
+def _no_last_collection() -> None:
+    """Leave the objects alive at exit to the operating system instead of a last garbage collection over all of
+    them (after a report, the libraries' millions of objects: 0.4 s of a 4 s command). Nothing of ours waits for
+    it: files are written and closed, connections closed, logs flushed by their own exit handler; and Python
+    does not promise finalizers at exit anyway."""
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the CLI and maps errors to exit codes."""
     args = sys.argv[1:] if argv is None else argv
+    atexit.unregister(_no_last_collection)  # once per process, however often main runs (the tests call it)
+    atexit.register(_no_last_collection)
     debug = "--debug" in args or os.environ.get("REPORTER_DEBUG") == "1"
     try:
         cli.main(args=args, prog_name="reporter", standalone_mode=False)
