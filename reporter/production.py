@@ -139,9 +139,10 @@ def rendering_loaded_meanwhile(pdf: bool) -> Iterator[None]:
     Matplotlib, Jinja2 and WeasyPrint happens meanwhile instead of after it. A process that has them already
     starts no thread; the thread is always finished when the block is left (nothing outlives `produce`).
 
-    Then, once per process, the objects alive (the libraries' millions, long-lived by nature) are moved out of
-    the garbage collector's sight (`gc.freeze`): each full collection of the rendering no longer walks them all
-    (0.3 s of a fresh `reporter render` of a big campaign).
+    The garbage collector rests meanwhile (imports make objects to keep, which each collection would walk
+    again), and once the imports are done the objects alive (the libraries' millions, long-lived by nature) are
+    moved out of its sight (`gc.freeze`): the rendering's full collections no longer walk them all. Together
+    0.5 s of a fresh `reporter render` of a million-user campaign (3.8 s -> 3.3 s).
     """
     missing = [name for name in RENDERING + (LAYOUT if pdf else ()) if name not in sys.modules]
     if not missing:
@@ -154,11 +155,15 @@ def rendering_loaded_meanwhile(pdf: bool) -> Iterator[None]:
                 __import__(name)
 
     thread = threading.Thread(target=load, name="reporter-imports")
+    collecting = gc.isenabled()
+    gc.disable()
     thread.start()
     try:
         yield
     finally:
         thread.join()
+        if collecting:
+            gc.enable()
     gc.freeze()
 
 

@@ -1,0 +1,62 @@
+"""produce() in a fresh process: the rendering modules imported while the figures are computed, the garbage
+collector resting meanwhile and back afterwards, with the objects alive by then frozen; the same when the
+figures fail."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = """
+import gc, json, sys
+from datetime import UTC, datetime
+from reporter.db import make_engine, upgrade
+from reporter.demo import load_demo
+from reporter.errors import ReporterError
+from reporter.production import produce
+
+engine = make_engine(sys.argv[1])
+upgrade(engine)
+load_demo(engine, 30, 1)
+before = {"weasyprint": "weasyprint" in sys.modules, "matplotlib": "matplotlib" in sys.modules}
+try:
+    report = produce(engine, sys.argv[2], None, None, "UTC", ("html", "pdf"), datetime(2026, 11, 28, tzinfo=UTC))
+    files = sorted(report.files)
+except ReporterError as exc:
+    files = [f"error: {exc}"]
+print(json.dumps({
+    "before": before,
+    "after": {"weasyprint": "weasyprint" in sys.modules, "matplotlib": "matplotlib" in sys.modules},
+    "collecting": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
+    "files": files,
+}))
+"""
+
+
+def run(tmp_path: Path, campaign: str) -> dict[str, object]:
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    out = subprocess.run([sys.executable, "-c", SCRIPT, db, campaign], capture_output=True, text=True, check=True)
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+def test_a_fresh_process_imports_rendering_while_computing_and_collects_again(tmp_path: Path) -> None:
+    result = run(tmp_path, "welcome-series")
+    assert result["before"] == {"weasyprint": False, "matplotlib": False}
+    assert result["after"] == {"weasyprint": True, "matplotlib": True}
+    assert result["collecting"] is True
+    assert isinstance(result["frozen"], int) and result["frozen"] > 100_000  # the libraries' objects
+    files = result["files"]
+    assert isinstance(files, list) and [Path(name).suffix for name in files] == [".html", ".pdf"]
+    assert all(name.startswith("welcome-series_") for name in files)
+
+
+def test_figures_that_fail_leave_the_collector_as_it_was(tmp_path: Path) -> None:
+    result = run(tmp_path, "no-such-campaign")
+    files = result["files"]
+    assert isinstance(files, list) and files[0].startswith("error: unknown campaign 'no-such-campaign'")
+    assert result["collecting"] is True
+    assert result["frozen"] == 0  # nothing frozen: the figures failed before the rendering
