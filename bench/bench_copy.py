@@ -7,7 +7,8 @@ On bench/bench_stats.py's database (--build there first): the time of the
 first computation, which copies the campaign's events, then, warm (median of
 --repeat), the campaign's figures over its whole life and the card of a week
 (what a weekly report's comparison reads), straight from the database (two
-connections) and through the copy, and whether both give the same figures.
+connections) and through the copy, and whether both give the same figures;
+last, the whole report (PDF and HTML) through the copy in this warm process.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ sys.path.insert(0, str(ROOT))
 from reporter.db import make_engine, with_copy  # noqa: E402
 from reporter.metrics import compute_stats_concurrently  # noqa: E402
 from reporter.metrics.serialize import stats_to_json  # noqa: E402
+from reporter.production import produce  # noqa: E402
 
 WEEK = (datetime(2026, 10, 15, tzinfo=UTC), datetime(2026, 10, 22, tzinfo=UTC))
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 
 def median_s(run: Callable[[], object], repeat: int) -> float:
@@ -67,6 +70,17 @@ def main() -> None:
             row = {"figures": name, **{f"{k}_s": round(v, 2) for k, v in times.items()}}
             print(json.dumps({**row, "faster": round(times["database"] / times["copy"], 1)}))
         print(json.dumps({"same_figures": same}))
+
+        # The whole report (figures, the previous period's card, charts, HTML, PDF) in a process that made one.
+        def report() -> object:
+            return produce(fast, args.campaign, None, None, "UTC", ("html", "pdf"), NOW)
+
+        report()
+        print(
+            json.dumps(
+                {"report": "PDF + HTML, warm process, copy", "median_s": round(median_s(report, args.repeat), 2)}
+            )
+        )
     engine.dispose()
 
 
