@@ -155,16 +155,39 @@ def rendering_loaded_meanwhile(pdf: bool) -> Iterator[None]:
                 __import__(name)
 
     thread = threading.Thread(target=load, name="reporter-imports")
-    collecting = gc.isenabled()
-    gc.disable()
+    _collector.rest()
     thread.start()
     try:
         yield
     finally:
         thread.join()
-        if collecting:
-            gc.enable()
+        _collector.resume()
     gc.freeze()
+
+
+class _Collector:
+    """The garbage collector off while any thread's rendering modules import, back as it was after the last."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resting = 0
+        self._was_on = False
+
+    def rest(self) -> None:
+        with self._lock:
+            if self._resting == 0:
+                self._was_on = gc.isenabled()
+                gc.disable()
+            self._resting += 1
+
+    def resume(self) -> None:
+        with self._lock:
+            self._resting -= 1
+            if self._resting == 0 and self._was_on:
+                gc.enable()
+
+
+_collector = _Collector()
 
 
 def timestamp_now(now: datetime | None = None) -> datetime:

@@ -4,10 +4,13 @@ figures fail."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from reporter.production import _Collector
 
 SCRIPT = """
 import gc, json, sys
@@ -38,7 +41,8 @@ print(json.dumps({
 
 def run(tmp_path: Path, campaign: str) -> dict[str, object]:
     db = f"sqlite:///{tmp_path / 'p.db'}"
-    out = subprocess.run([sys.executable, "-c", SCRIPT, db, campaign], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", SCRIPT, db, campaign], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
     result: dict[str, object] = json.loads(out.stdout)
     return result
 
@@ -60,3 +64,51 @@ def test_figures_that_fail_leave_the_collector_as_it_was(tmp_path: Path) -> None
     assert isinstance(files, list) and files[0].startswith("error: unknown campaign 'no-such-campaign'")
     assert result["collecting"] is True
     assert result["frozen"] == 0  # nothing frozen: the figures failed before the rendering
+
+
+def test_the_collector_rests_until_the_last_thread_importing_is_done() -> None:
+    collector = _Collector()
+    assert gc.isenabled()
+    try:
+        collector.rest()
+        collector.rest()  # a second thread's report starts while the first's modules import
+        collector.resume()
+        assert not gc.isenabled()
+        collector.resume()
+        assert gc.isenabled()
+        gc.disable()  # off by the program's own choice: left off
+        collector.rest()
+        collector.resume()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+TWO_THREADS = """
+import gc, json, sys, threading
+from datetime import UTC, datetime
+from reporter.db import make_engine, upgrade
+from reporter.demo import load_demo
+from reporter.production import produce
+
+engine = make_engine(sys.argv[1])
+upgrade(engine)
+load_demo(engine, 30, 1)
+files = []
+def report(campaign):
+    at = datetime(2026, 11, 28, tzinfo=UTC)
+    files.extend(produce(engine, campaign, None, None, "UTC", ("html", "pdf"), at).files)
+threads = [threading.Thread(target=report, args=(c,)) for c in ("welcome-series", "cart-reminder")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps({"files": len(files), "collecting": gc.isenabled(), "frozen": gc.get_freeze_count() > 0}))
+"""
+
+
+def test_two_reports_at_once_in_a_fresh_process(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    out = subprocess.run([sys.executable, "-c", TWO_THREADS, db], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"files": 4, "collecting": True, "frozen": True}
