@@ -128,6 +128,7 @@ def previous_stats(engine: Engine, stats: CampaignStats) -> CampaignStats:
 
 RENDERING = ("reporter.render", "reporter.portfolio_report")  # Matplotlib and Jinja2 come with them
 LAYOUT = ("weasyprint",)
+_IMPORTING = threading.Lock()
 
 
 @contextmanager
@@ -146,23 +147,32 @@ def rendering_loaded_meanwhile(pdf: bool) -> Iterator[None]:
     """
     missing = [name for name in RENDERING + (LAYOUT if pdf else ()) if name not in sys.modules]
     if not missing:
+        with _IMPORTING:  # another report's thread may still be importing them: wait until they are whole
+            pass
         yield
         return
 
     def load() -> None:
-        for name in missing:
-            with suppress(Exception):  # a failing import fails again, with its message, where it is used
-                __import__(name)
+        # One thread at a time imports them: two importing Matplotlib at once see it half made (seen: "module
+        # 'matplotlib' has no attribute 'get_data_path'" when two reports started together).
+        with _IMPORTING:
+            for name in missing:
+                with suppress(Exception):  # a failing import fails again, with its message, where it is used
+                    __import__(name)
 
     thread = threading.Thread(target=load, name="reporter-imports")
     _collector.rest()
-    thread.start()
     try:
-        yield
+        thread.start()
+        try:
+            yield
+        finally:
+            thread.join()
     finally:
-        thread.join()
         _collector.resume()
-    gc.freeze()
+    if all(name in sys.modules for name in missing):  # once: a failing import is not frozen again and again
+        gc.collect()  # the block's garbage, made while the collector rested, is not kept for good
+        gc.freeze()
 
 
 class _Collector:

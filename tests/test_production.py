@@ -111,4 +111,4 @@ def test_two_reports_at_once_in_a_fresh_process(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 't.db'}"
     out = subprocess.run([sys.executable, "-c", TWO_THREADS, db], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"files": 4, "collecting": True, "frozen": True}
+    assert json.loads(out.stdout) == {"files": 4, "collecting": True, "frozen": True}, out.stderr

@@ -327,10 +327,10 @@ def _event_fast(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[
     if (code == _ERROR) != (error_code is not None) or (error_code is not None and len(error_code) > 100):
         return None
     revenue: float | None = None
-    text = get("revenue", "").strip()
-    if text:
+    text = get("revenue", "")
+    if text.strip():
         try:
-            revenue = float(text)
+            revenue = float(text)  # as the full path: str.strip removes characters float() refuses
         except ValueError:
             return None
         if code != _CONVERSION or not math.isfinite(revenue) or revenue < 0:

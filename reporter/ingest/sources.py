@@ -153,6 +153,7 @@ def _csv_header(data: DataFile, reader: Iterator[list[str]], check_header: Calla
     return header
 
 
+_FIELD_LIMIT = csv.field_size_limit()  # a longer line may hold a longer field: the csv module judges it
 _CSV_SPECIAL = re.compile('["\r\n\x00]')
 
 
@@ -179,7 +180,8 @@ def read_csv(data: DataFile, check_header: Callable[[list[str]], None], multilin
         for lineno, line in enumerate(lines, start=2):
             body = line[:-1] if line.endswith("\n") else line
             body = body[:-1] if body.endswith("\r") else body
-            if not _CSV_SPECIAL.search(body):  # no quote, no line break, no NUL: the csv module's split, 4x faster
+            # No quote, no line break, no NUL, no field over the limit: the csv module's split, 4x faster.
+            if not _CSV_SPECIAL.search(body) and len(body) <= _FIELD_LIMIT:
                 row = body.split(",") if body else []
             else:
                 try:

@@ -84,8 +84,16 @@ class Scope:
     def keys_follow_buckets(self) -> bool:
         """Whether `bucket_of` puts every event in the planned bucket that holds it: always for days; for hours
         unless the offset moves by a fraction of an hour (Australia/Lord_Howe's half-hour summer time), where
-        the planned hours after the change start half an hour off the keys' grid."""
-        return not self.hourly or len({offset % HOUR_US for _, offset in self.offsets}) == 1
+        the planned hours after the change start half an hour off the keys' grid. Checked bucket by bucket: the
+        key of its first and of its last microsecond must be its own."""
+        if not self.hourly:
+            return True
+
+        def key(ts: int) -> int:
+            offset = next((off for until, off in self.offsets if ts < until), self.offsets[-1][1])
+            return (ts + offset % HOUR_US) // HOUR_US
+
+        return all(key(lo) == k == key(hi - 1) for k, lo, hi in self.buckets)
 
     def bucket_of(self, ts: ColumnElement[int]) -> ColumnElement[int]:
         """The key of the local bucket holding a timestamp column (see timezones.bucket_key)."""

@@ -53,7 +53,7 @@ BAD: dict[str, list[Any]] = {
     "device_type": ["toaster"],
     "channel": ["sms", 1],
     "error_code": ["E" * 101, "E\x00"],
-    "revenue": ["-1", "-0.5", "nan", "inf", "-inf", "ten", 4.5, None, "1e400"],
+    "revenue": ["-1", "-0.5", "nan", "inf", "-inf", "ten", 4.5, None, "1e400", "\x1f5"],
 }
 
 

@@ -261,3 +261,18 @@ def test_a_copy_of_the_earlier_version_is_made_again(sqlite_engine: Engine, tmp_
     with duckdb.connect(str(path), read_only=True) as new:
         assert new.execute("SELECT DISTINCT typeof(user_id) FROM events").fetchall() == [("BIGINT",)]
         assert new.execute("SELECT count(*), count(DISTINCT n), max(n) FROM users").fetchone() == (9, 9, 9)
+
+
+def test_a_period_starting_after_a_half_hour_clock_change_counts_as_in_the_database(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    # From 06:00 local on 2027-04-04 (after Lord Howe's 02:00 -> 01:30 change): the offsets of the period alone
+    # do not change, but its planned hours are still laid out from local midnight, off the keys' grid.
+    tz = ZoneInfo("Australia/Lord_Howe")
+    base = (datetime(2027, 4, 3, 20, tzinfo=UTC) - T0) / timedelta(hours=1)  # 06:30 local
+    sends = [ev("m", f"u{i}", "sent", base + i / 6, variant="AB"[i % 2], channel="push") for i in range(24)]
+    load(sqlite_engine, [campaign("m", "ab", control=10, variants=variants())], sends)
+    start, end = datetime(2027, 4, 4, 6, tzinfo=tz), datetime(2027, 4, 5, tzinfo=tz)
+    copied = compute_stats_concurrently(with_copy(sqlite_engine, tmp_path / "copy.duckdb"), "m", start, end, tz.key)
+    with sqlite_engine.connect() as conn:
+        assert copied == compute_stats(conn, "m", start, end, tz.key)
