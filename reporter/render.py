@@ -24,6 +24,7 @@ from reporter import formatting as fmt
 from reporter.branding import Branding
 from reporter.charts import GRANULARITIES, Chart, report_charts
 from reporter.charts.trend import granularity_for
+from reporter.layout_engine import load_weasyprint
 from reporter.metrics.model import CampaignStats
 from reporter.verdicts_text import ab_sentence, control_sentence, summary
 
@@ -258,6 +259,7 @@ def _fetcher(charts: dict[str, bytes], refused: list[str]) -> Any:
 
 def render_pdf(rendered: Rendered, refused: list[str] | None = None) -> bytes:
     """Lay the report out as a tagged (PDF/UA-1) A4 PDF in the packaged fonts; nothing is fetched but its charts."""
+    load_weasyprint()
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 

@@ -1,0 +1,64 @@
+"""WeasyPrint imported without its library look-ups' processes, the same libraries loaded (reporter.layout_engine)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the look-ups are skipped on Linux only")
+
+LIBRARIES = ("gobject", "pango", "harfbuzz", "fontconfig")
+
+
+def _fresh(code: str) -> dict[str, object]:
+    """What a fresh interpreter reports after `code`: the C libraries it mapped and its children's CPU seconds."""
+    probe = textwrap.dedent(code) + textwrap.dedent(f"""
+        import json, resource, weasyprint
+        with open("/proc/self/maps") as maps:
+            paths = {{line.split()[-1] for line in maps if ".so" in line}}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(json.dumps({{
+            "libraries": sorted(p for p in paths if any(name in p for name in {LIBRARIES!r})),
+            "children_cpu": children.ru_utime + children.ru_stime,
+            "version": weasyprint.__version__,
+        }}))
+    """)
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=120)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_the_same_libraries_without_a_process() -> None:
+    usual = _fresh("import weasyprint")
+    quick = _fresh("from reporter.layout_engine import load_weasyprint; load_weasyprint()")
+    assert usual["children_cpu"] > 0  # the usual import runs ldconfig, gcc and ld: what is avoided
+    assert quick["children_cpu"] == 0
+    assert quick["libraries"] == usual["libraries"]
+    names = " ".join(str(p) for p in quick["libraries"])  # type: ignore[union-attr]
+    for name in ("libgobject-2.0.so", "libpango-1.0.so", "libharfbuzz.so", "libfontconfig.so", "libpangoft2-1.0.so"):
+        assert name in names
+
+
+def test_a_library_only_the_lookup_finds_is_still_found() -> None:
+    # The loader refuses GObject's file name, as on a system where only ldconfig's search finds it: the quick
+    # import fails, and the usual one (which asks find_library) succeeds.
+    quick = _fresh("""
+        import ctypes.util, _cffi_backend
+        real = _cffi_backend.load_library
+        refused = []
+        def load_library(name, flags=0):
+            # Refused by its file name while the look-ups are skipped (there, cffi asks the loader by name only).
+            if name == "libgobject-2.0.so.0" and ctypes.util.find_library.__module__ == "reporter.layout_engine":
+                refused.append(name)
+                raise OSError("not known to the loader here")
+            return real(name, flags)
+        _cffi_backend.load_library = load_library
+        from reporter.layout_engine import load_weasyprint
+        load_weasyprint()
+        assert refused == ["libgobject-2.0.so.0"], refused
+    """)
+    assert quick["children_cpu"] > 0
+    assert any("libgobject-2.0.so" in str(p) for p in quick["libraries"])  # type: ignore[union-attr]
