@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -235,13 +236,17 @@ def produce(
     generated_at = timestamp_now(generated_at)
     with rendering_loaded_meanwhile("pdf" in formats):
         stats = compute_stats_concurrently(engine, campaign_id, start, end, tz)
-        previous = previous_stats(engine, stats)
-    from reporter.exports import campaign_tables
-    from reporter.render import render_html
+    from reporter.render import draw_charts, render_html
 
-    rendered = render_html(stats, previous, generated_at, branding)
+    # The previous period's card is computed while the charts are drawn: its database's work runs without
+    # Python's lock, the charts' drawing with it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reporter-card") as pool:
+        card = pool.submit(previous_stats, engine, stats)
+        charts = draw_charts(stats)
+        previous = card.result()
+    rendered = render_html(stats, previous, generated_at, branding, charts)
     base = report_name(stats.campaign.id, stats.period)
-    return Report(stats, rendered, _files(base, rendered, formats, lambda: campaign_tables(stats_to_json(stats))))
+    return Report(stats, rendered, _files(base, rendered, formats, lambda: _campaign_tables(stats)))
 
 
 def produce_portfolio(
@@ -260,12 +265,11 @@ def produce_portfolio(
     period = resolve_portfolio_period(start, end, tz)
     with rendering_loaded_meanwhile("pdf" in formats):
         figures = portfolio(engine, period, campaign_ids)
-    from reporter.exports import portfolio_tables
     from reporter.portfolio_report import render_portfolio
 
     rendered = render_portfolio(figures, generated_at, branding, title)
     base = f"portfolio_{period_name(period)}"
-    files = _files(base, rendered, formats, lambda: portfolio_tables(figures))
+    files = _files(base, rendered, formats, lambda: _portfolio_tables(figures))
     return Report(None, rendered, files, figures, title)
 
 
@@ -276,6 +280,18 @@ def resolve_portfolio_period(start: datetime, end: datetime, tz: str) -> Period:
     return Period(start.astimezone(zone_), end.astimezone(zone_), tz)
 
 
+def _campaign_tables(stats: CampaignStats) -> list[Table]:
+    from reporter.exports import campaign_tables
+
+    return campaign_tables(stats_to_json(stats))
+
+
+def _portfolio_tables(figures: Portfolio) -> list[Table]:
+    from reporter.exports import portfolio_tables
+
+    return portfolio_tables(figures)
+
+
 def _files(
     base: str, rendered: Rendered, formats: tuple[str, ...], tables: Callable[[], list[Table]]
 ) -> dict[str, bytes]:
@@ -283,12 +299,13 @@ def _files(
 
     The exports carry the report's generation time (SOURCE_DATE_EPOCH when set): the same data, the same bytes.
     """
-    from reporter.exports import csv_zip, to_xlsx
     from reporter.render import render_pdf
 
     made: list[Table] | None = None
 
     def export(fmt: str) -> bytes:
+        from reporter.exports import csv_zip, to_xlsx  # XlsxWriter and the rest: only for a CSV or XLSX export
+
         nonlocal made
         made = tables() if made is None else made
         return csv_zip(made, rendered.generated_at) if fmt == "csv" else to_xlsx(made, rendered.generated_at)

@@ -181,16 +181,28 @@ def svg_reference(chart: Chart) -> Markup:
     return Markup(f'<img src="{CHART_SCHEME}{chart.key}" alt="{html.escape(fmt.report_text(chart.alt))}">')
 
 
+def draw_charts(stats: CampaignStats) -> dict[str, Chart]:
+    """The report's charts, in the granularity that fits its period."""
+    return report_charts(stats, _granularity(stats))
+
+
+def _granularity(stats: CampaignStats) -> str:
+    return granularity_for(max(1, round((stats.period.end - stats.period.start) / timedelta(days=1))))
+
+
 def render_html(
     stats: CampaignStats,
     previous: CampaignStats | None,
     generated_at: datetime,
     branding: Branding = Branding(),
+    charts: dict[str, Chart] | None = None,
 ) -> Rendered:
-    """The report's HTML, and the variant of it the PDF is laid out from (charts by reference)."""
-    period_days = max(1, round((stats.period.end - stats.period.start) / timedelta(days=1)))
-    granularity = granularity_for(period_days)
-    charts = report_charts(stats, granularity)
+    """The report's HTML, and the variant of it the PDF is laid out from (charts by reference).
+
+    `charts` are `draw_charts(stats)`, when the caller drew them already (meanwhile, say).
+    """
+    granularity = _granularity(stats)
+    charts = report_charts(stats, granularity) if charts is None else charts
     c = stats.campaign
     tz = stats.period.timezone
     period_text = fmt.period(stats.period.start, stats.period.end, tz)
