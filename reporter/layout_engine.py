@@ -41,16 +41,19 @@ def load_weasyprint() -> None:
 @contextmanager
 def _lookups_skipped() -> Iterator[None]:
     """`ctypes.util.find_library` finds nothing for this thread while the block runs; other threads' look-ups
-    go to the real one."""
+    go to the real one, and so does every look-up once the block is left (a module that took the function by
+    name meanwhile, and a later thread given this one's identity, get real answers)."""
     importing = threading.get_ident()
+    skipping = [True]
     with _PATCHING:
         real = ctypes.util.find_library
 
         def find_library(name: str) -> str | None:
-            return None if threading.get_ident() == importing else real(name)
+            return None if skipping[0] and threading.get_ident() == importing else real(name)
 
         ctypes.util.find_library = find_library
         try:
             yield
         finally:
+            skipping[0] = False
             ctypes.util.find_library = real

@@ -62,3 +62,23 @@ def test_a_library_only_the_lookup_finds_is_still_found() -> None:
     """)
     assert quick["children_cpu"] > 0
     assert any("libgobject-2.0.so" in str(p) for p in quick["libraries"])  # type: ignore[union-attr]
+
+
+def test_the_lookup_is_real_again_after_the_import_and_for_other_threads() -> None:
+    import ctypes.util
+    import threading
+
+    from reporter.layout_engine import _lookups_skipped
+
+    real = ctypes.util.find_library
+    answers: dict[str, str | None] = {}
+    with _lookups_skipped():
+        taken = ctypes.util.find_library  # as `from ctypes.util import find_library` would, meanwhile
+        answers["importing thread"] = taken("c")
+        other = threading.Thread(target=lambda: answers.update({"other thread": taken("c")}))
+        other.start()
+        other.join()
+    answers["afterwards"] = taken("c")
+    assert ctypes.util.find_library is real
+    assert answers["importing thread"] is None
+    assert answers["other thread"] == answers["afterwards"] == real("c") is not None
