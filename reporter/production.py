@@ -240,10 +240,14 @@ def produce(
 
     # The previous period's card is computed while the charts are drawn: its database's work runs without
     # Python's lock, the charts' drawing with it.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reporter-card") as pool:
-        card = pool.submit(previous_stats, engine, stats)
-        charts = draw_charts(stats)
-        previous = card.result()
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        charts = draw_charts(stats)  # an in-memory database exists for this thread's connection only
+        previous = previous_stats(engine, stats)
+    else:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reporter-card") as pool:
+            card = pool.submit(previous_stats, engine, stats)
+            charts = draw_charts(stats)
+            previous = card.result()
     rendered = render_html(stats, previous, generated_at, branding, charts)
     base = report_name(stats.campaign.id, stats.period)
     return Report(stats, rendered, _files(base, rendered, formats, lambda: _campaign_tables(stats)))
