@@ -60,6 +60,12 @@ def make_engine(url: str = DEFAULT_URL, busy_timeout_s: float = 30.0) -> Engine:
     return engine
 
 
+def sqlite_in_memory(engine: Engine) -> bool:
+    """Whether the engine is an in-memory SQLite database, which exists for one connection only (another
+    thread's connection sees another, empty database)."""
+    return engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+
+
 # The engine's execution option naming the columnar copy's file (see `with_copy`, metrics/columnar.py).
 COPY_OPTION = "reporter_columnar_copy"
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from reporter.branding import Branding
+from reporter.db import sqlite_in_memory
 from reporter.delivery.archive import Archive, ArchivedRun
 from reporter.delivery.email import SmtpConfig, check_connection
 from reporter.errors import FormatError, PeriodError, UserError
@@ -240,8 +241,8 @@ def produce(
 
     # The previous period's card is computed while the charts are drawn: its database's work runs without
     # Python's lock, the charts' drawing with it.
-    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        charts = draw_charts(stats)  # an in-memory database exists for this thread's connection only
+    if sqlite_in_memory(engine):  # its database exists for this thread's connection only
+        charts = draw_charts(stats)
         previous = previous_stats(engine, stats)
     else:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reporter-card") as pool:

@@ -114,3 +114,19 @@ def test_two_reports_at_once_in_a_fresh_process(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", TWO_THREADS, db], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"files": 4, "collecting": True, "frozen": True}, out.stderr
+
+
+def test_an_in_memory_database_gets_its_previous_card_from_its_own_connection() -> None:
+    # In-memory SQLite exists for one connection: the card, computed on another thread elsewhere, must not be.
+    from datetime import UTC, datetime
+
+    from reporter.db import make_engine, upgrade
+    from reporter.demo import load_demo
+    from reporter.production import produce
+
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    load_demo(engine, 30, 1)
+    report = produce(engine, "welcome-series", None, None, "UTC", ("html",), datetime(2026, 11, 28, tzinfo=UTC))
+    assert report.stats is not None and report.stats.totals.sent > 0
+    assert [Path(name).suffix for name in report.files] == [".html"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
-from reporter.db import copy_path
+from reporter.db import copy_path, sqlite_in_memory
 from reporter.errors import UnknownCampaignError
 from reporter.metrics import queries
 from reporter.metrics.assemble import assemble
@@ -152,7 +152,7 @@ def compute_stats_concurrently(
 
         return columnar.compute_stats(engine, copy, campaign_id, start, end, tz, now, card)
     dialect = engine.dialect.name
-    on_file = dialect == "sqlite" and engine.url.database not in (None, "", ":memory:")
+    on_file = dialect == "sqlite" and not sqlite_in_memory(engine)
     if workers < 2 or not (dialect == "postgresql" or on_file):
         with engine.connect() as conn:
             return compute_stats(conn, campaign_id, start, end, tz, now, card)
