@@ -65,7 +65,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         finalize=_data_text,
+        extensions=["jinja2.ext.do"],
     )
+    env.globals.update(figure_widths=figure_widths, VARIANT_HEADERS=VARIANT_HEADERS)
     env.tests["endswith"] = lambda value, suffix: str(value).endswith(suffix)
     env.filters.update(
         count=fmt.count,
@@ -82,6 +84,31 @@ def _environment() -> Environment:
         file_kind=file_kind,
     )
     return env
+
+
+# A figure's characters in `ch` (the width of a "0"; the report's figures are tabular, a little wider),
+# measured in the PDF with the packaged Inter: separators narrower, the percent sign wider.
+_GLYPH_CH = {",": 0.45, ".": 0.45, " ": 0.5, "%": 1.55, "—": 1.6}
+_CELL_PADDING_CH = 1.3  # 4px on each side, and a little over
+# The least width of each figure column of the A/B report's variants table, in ch: its header's longest word
+# and some air.
+VARIANT_HEADERS = (5.0, 11.0, 6.5, 5.0, 6.5, 9.5, 5.5, 8.0, 7.0)
+# The figures' share of the narrowest table (an A4 page holds 94ch of the table's type): the label keeps 10ch.
+_FIGURES_CH = 84.0
+
+
+def figure_widths(rows: list[list[str]], least: tuple[float, ...]) -> list[str]:
+    """CSS widths for a table's figure columns (the first, its label, has the rest of the line): each column holds
+    its widest figure whole, whatever the campaign's size (a fixed share cut "332,470" to "332,4…"), and its header.
+    Past 84ch in all (figures of a hundred million in every column) they shrink alike, the label keeping its place.
+    A row may have fewer figures than there are columns (a channel's row has no conversions)."""
+    widths = []
+    for i, low in enumerate(least):
+        cells = [row[i] for row in rows if i < len(row)]
+        widest = max((sum(_GLYPH_CH.get(c, 1.03 if c.isdigit() else 1.3) for c in cell) for cell in cells), default=0)
+        widths.append(max(widest + _CELL_PADDING_CH, low))
+    scale = min(1.0, _FIGURES_CH / sum(widths)) if widths else 1.0
+    return [f"{w * scale:.1f}ch" for w in widths]
 
 
 def file_kind(name: str) -> str:

@@ -27,6 +27,7 @@ from reporter import fonts as pdf_fonts
 from reporter.branding import Branding
 from reporter.demo import load_demo
 from reporter.errors import UserError
+from reporter.formatting import money
 from reporter.metrics import compute_stats
 from reporter.production import previous_stats, render_campaign, timestamp_now
 from reporter.render import Rendered, render_html, render_pdf
@@ -197,6 +198,35 @@ def test_numbers_have_tabular_figures(tmp_path: Path) -> None:
     assert len(widths) == 4
     assert widths[0] == pytest.approx(widths[1], abs=0.01)
     assert abs(widths[2] - widths[3]) > 5
+
+
+def test_variants_table_shows_a_big_campaigns_figures_whole(demo_engine: Engine, tmp_path: Path) -> None:
+    """Tens of millions sent and of revenue: every figure of the variants table whole on A4, none cut to "…"."""
+    with demo_engine.connect() as conn:
+        stats = compute_stats(conn, "black-friday-ab")
+    big = {"sent": 12_345_678, "impressions": 9_876_543, "clicks": 1_234_567, "errors": 1_234_567}
+    variants = [
+        replace(
+            v,
+            **big,
+            converted_users=2_345_678,
+            revenue=12_345_678.9,
+            channels={name: replace(ch, **big) for name, ch in v.channels.items()},
+        )
+        for v in stats.variants
+    ]
+    stats = replace(stats, variants=variants)
+    path = tmp_path / "big.pdf"
+    path.write_bytes(render_pdf(render_html(stats, None, GENERATED, Branding())))
+    text = run(tool("pdftotext"), "-layout", path, "-")
+    table = text[text.index("Variants\n") :]
+    table = table[: table.index("Channel rows count")]
+    rows = [line for line in table.splitlines() if "12,345,678" in line]
+    assert len(rows) == len(variants) * (1 + len(variants[0].channels))  # each variant's row and its channels'
+    for line in rows:
+        assert "…" not in line and line.count("1,234,567") == 2, line
+    assert table.count(money(12_345_678.9, stats.campaign.currency)) == len(variants)  # €12,345,678.90
+    assert len(re.findall(r"(?<![\d,])2,345,678(?![\d,])", table)) == len(variants)  # converted users
 
 
 def test_pdf_is_tagged_with_language_title_and_outline(ab_pdf: Pdf) -> None:
