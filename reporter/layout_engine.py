@@ -7,13 +7,15 @@ each name the dynamic loader does not know to `ctypes.util.find_library`, which 
 2073), spent while a report's figures are computed beside it. The name that finally succeeds on Linux is the
 library's own file name ('libgobject-2.0.so.0'), which the dynamic loader opens directly.
 
-So on Linux the importing thread's look-ups answer "not found" at once, and the loader opens the same files by
-their file names, the way it opens any library. Where a library is found only by the look-up (not by the
-loader), the import fails that way and is made again the usual way.
+So on Linux, once the loader has opened each of those files by its name (a library found only by the look-up
+is not: then WeasyPrint is imported the usual way), the importing thread's look-ups answer "not found" at once,
+and WeasyPrint's loader opens the same files by their file names, the way it opens any library. Nothing is tried
+twice: an import that failed half-way would leave modules another thread may be importing meanwhile.
 """
 
 from __future__ import annotations
 
+import ctypes
 import ctypes.util
 import sys
 import threading
@@ -21,21 +23,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _PATCHING = threading.Lock()
+# The file names WeasyPrint's required libraries have on Linux, the last it tries (weasyprint/text/ffi.py); its
+# optional ones (HarfBuzz's subset and vector libraries) are loaded when present, as usual.
+LINUX_LIBRARIES = (
+    "libgobject-2.0.so.0",
+    "libpango-1.0.so.0",
+    "libharfbuzz.so.0",
+    "libfontconfig.so.1",
+    "libpangoft2-1.0.so.0",
+)
 
 
 def load_weasyprint() -> None:
     """Import WeasyPrint once (quickly on Linux); a failing import raises as `import weasyprint` does."""
     if "weasyprint" in sys.modules:
         return
-    if sys.platform.startswith("linux"):
-        try:
-            with _lookups_skipped():
-                import weasyprint
-            return
-        except OSError:  # a library only the look-up finds: the usual import below
-            for name in [name for name in sys.modules if name == "weasyprint" or name.startswith("weasyprint.")]:
-                del sys.modules[name]
+    if sys.platform.startswith("linux") and _loader_opens_all():
+        with _lookups_skipped():
+            import weasyprint
+        return
     import weasyprint  # noqa: F401
+
+
+def _loader_opens_all() -> bool:
+    """Whether the dynamic loader opens every required library by its file name (kept open: WeasyPrint's own
+    opening of them is then a look-up in the loader's table)."""
+    for name in LINUX_LIBRARIES:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            return False
+    return True
 
 
 @contextmanager

@@ -43,22 +43,27 @@ def test_the_same_libraries_without_a_process() -> None:
 
 
 def test_a_library_only_the_lookup_finds_is_still_found() -> None:
-    # The loader refuses GObject's file name, as on a system where only ldconfig's search finds it: the quick
-    # import fails, and the usual one (which asks find_library) succeeds.
+    # The loader refuses GObject's file name, as on a system where only ldconfig's search finds it: WeasyPrint is
+    # imported the usual way (which asks find_library) at once, not tried quickly first and then again.
     quick = _fresh("""
-        import ctypes.util, _cffi_backend
-        real = _cffi_backend.load_library
-        refused = []
-        def load_library(name, flags=0):
-            # Refused by its file name while the look-ups are skipped (there, cffi asks the loader by name only).
-            if name == "libgobject-2.0.so.0" and ctypes.util.find_library.__module__ == "reporter.layout_engine":
+        import ctypes, sys, _cffi_backend
+        real_init, real_load = ctypes.CDLL.__init__, _cffi_backend.load_library
+        refused, imports = [], []
+        def init(self, name, *args, **kwargs):
+            if name == "libgobject-2.0.so.0":
                 refused.append(name)
                 raise OSError("not known to the loader here")
-            return real(name, flags)
+            real_init(self, name, *args, **kwargs)
+        def load_library(name, flags=0):
+            if name == "libgobject-2.0.so.0":
+                imports.append(ctypes.util.find_library.__module__)  # whose look-up cffi would fall back on
+            return real_load(name, flags)
+        ctypes.CDLL.__init__ = init
         _cffi_backend.load_library = load_library
         from reporter.layout_engine import load_weasyprint
         load_weasyprint()
         assert refused == ["libgobject-2.0.so.0"], refused
+        assert imports == ["ctypes.util"], imports  # one import, with the real look-ups
     """)
     assert quick["children_cpu"] > 0
     assert any("libgobject-2.0.so" in str(p) for p in quick["libraries"])  # type: ignore[union-attr]
