@@ -89,10 +89,10 @@ def _environment() -> Environment:
 # A figure's characters in `ch` (the width of a "0"; the report's figures are tabular, a little wider),
 # measured in the PDF with the packaged Inter: separators narrower, the percent sign wider.
 _GLYPH_CH = {",": 0.45, ".": 0.45, " ": 0.5, "%": 1.55, "—": 1.6}
-_CELL_PADDING_CH = 1.3  # 4px on each side, and a little over
+_CELL_PADDING_CH = 2.0  # 4px on each side, and air between the figures
 # The least width of each figure column of the A/B report's variants table, in ch: its header's longest word
 # and some air.
-VARIANT_HEADERS = (5.0, 11.0, 6.5, 5.0, 6.5, 9.5, 5.5, 8.0, 7.0)
+VARIANT_HEADERS = (5.5, 11.5, 7.0, 5.5, 7.0, 10.0, 6.0, 8.5, 7.5)
 # The figures' share of the narrowest table (an A4 page holds 94ch of the table's type): the label keeps 10ch.
 _FIGURES_CH = 84.0
 
