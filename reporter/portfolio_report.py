@@ -219,6 +219,8 @@ def render_portfolio(
             ),
         ],
         "table": table,
+        # An incremental figure is shown (a campaign with a control group): say what it is and is not.
+        "has_incremental": any(r.card.control.incremental_conversions is not None for r in portfolio.rows),
         "total": total,
         "total_cells": total_cells,
         "campaigns_total": len(portfolio.rows) + len(portfolio.idle),

@@ -186,6 +186,20 @@ def test_zero_and_one_campaign(demo: tuple[Engine, str]) -> None:
     assert one.count('<tr style="--name: 0') == 1 and "black-friday-ab · A/B test" in one
 
 
+def test_incremental_figures_are_called_untested_estimates(demo: tuple[Engine, str]) -> None:
+    """The portfolio runs no test on the control group: its incremental figures say so, where there are some."""
+    engine, _ = demo
+    note = "estimates against each campaign's control group, not tested here"
+    figures = portfolio(engine, Period(*WEEK, "UTC"))
+    ab = next(r for r in figures.rows if r.campaign.id == "black-friday-ab")
+    assert ab.card.control.incremental_conversions is not None  # the demo's A/B test holds out a control group
+    html = render_portfolio(figures, GENERATED).html
+    assert note in html and html.count('<td class="num estimate">') == 2 * len(figures.rows)
+    without = portfolio(engine, Period(*WEEK, "UTC"), ["cart-reminder"])
+    assert without.rows[0].card.control.incremental_conversions is None  # no control group: a dash, no note
+    assert note not in render_portfolio(without, GENERATED).html
+
+
 def test_two_hundred_campaigns(tmp_path: Path) -> None:
     """200 small campaigns: every one a row or listed apart, sorted by sends, the table sortable by every figure."""
     from reporter.db import make_engine, upgrade
