@@ -12,7 +12,7 @@ import gc
 import os
 import sys
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +260,6 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
     from reporter.delivery.archive import Archive
     from reporter.demo import PLANS, demo_events, load_demo, reset_demo
     from reporter.files import DEFAULT_FORMATS
-    from reporter.metrics import resolve_period
     from reporter.production import produce, produce_portfolio
 
     app: AppContext = ctx.obj
@@ -301,10 +300,9 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
             ).store_in(archive, "demo")
             for c in campaigns
         ]
-        if campaigns:  # and the portfolio of their last week, with the figures as a spreadsheet
-            with engine.connect() as conn:
-                end = max(resolve_period(conn, c.campaign_id, None, None, settings.timezone).end for c in campaigns)
-            ids = [c.campaign_id for c in campaigns]
+        ids = [c.campaign_id for c in campaigns]
+        end = _after_last_send(engine, ids, settings.timezone) if ids else None
+        if end is not None:  # and the portfolio of their last week of sends, with the figures as a spreadsheet
             formats = ("pdf", "html", "xlsx")
             week = produce_portfolio(
                 engine, ids, end - timedelta(days=7), end, settings.timezone, formats, generated_at, branding
@@ -325,6 +323,28 @@ def demo_cmd(ctx: click.Context, users: int, seed: int, reset: bool, out: Path |
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _after_last_send(engine: Any, campaign_ids: list[str], tz_name: str) -> datetime | None:
+    """The local midnight after these campaigns' last send: the end of the demo portfolio's week (their events go
+    on for days after the last send, conversions and errors; a week of those would read as a collapse)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from reporter.models import Campaign, Event, EventType
+    from reporter.timezones import from_us, local_midnight, zone
+
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(func.max(Event.ts))
+            .join(Campaign, Campaign.id == Event.campaign_pk)
+            .where(Campaign.campaign_id.in_(campaign_ids), Event.event == int(EventType.SENT))
+        ).scalar_one()
+    if last is None:  # nothing sent: no week to show
+        return None
+    tz = zone(tz_name)
+    return local_midnight(from_us(last).astimezone(tz).date() + timedelta(days=1), tz)
 
 
 def _print_headlines(console: Any, engine: Any, campaigns: list[Any]) -> None:
