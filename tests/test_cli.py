@@ -97,6 +97,9 @@ def test_demo_creates_the_database_lists_campaigns_and_renders_reports(tmp_path:
         "welcome-series",
     ]
     assert any(p.endswith(".xlsx") and "portfolio" in p for p in paths)
+    # The portfolio is the week of the last sends (the demo sends on the 30 days from Oct 1), not of the late
+    # conversions and errors after them.
+    assert all("/2026-10-24..2026-10-30/" in p for p in paths if "portfolio" in p)
     assert "reporter serve" in result.stdout.splitlines()[-1]  # what to open next
     again = run(["demo"], tmp_path)
     assert "demo data: already loaded" in again.stdout and "--reset rebuilds it" in again.stdout
