@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.bench_vs_pandas import timed  # noqa: E402
 from reporter.db import make_engine, upgrade  # noqa: E402
 from reporter.demo import campaign_records, event_records  # noqa: E402
 from reporter.ingest.load import _records, load_campaigns  # noqa: E402
@@ -86,21 +87,7 @@ def timed_load(url: str, campaigns: Path, events: Path) -> tuple[float, float]:
         )
         if made.returncode != 0:
             raise SystemExit(f"reporter {' '.join(command)} failed: {made.stderr.strip()}")
-    wrapper = (
-        "import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", wrapper, sys.executable, "-m", "reporter", "load", "events", str(events)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    seconds, peak_kb = out.stdout.split()
-    return float(seconds), int(peak_kb) / 1024
+    return timed([sys.executable, "-m", "reporter", "load", "events", str(events)], env)
 
 
 def parts(url: str, campaigns: Path, events: Path) -> tuple[float, float, float, int]:

@@ -23,14 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a command in a fresh process (its own rusage, via a wrapper)."""
+def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a command in a fresh process (its own rusage, via a wrapper), with the
+    environment `env` (default: this process's)."""
     wrapper = (
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
         "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", wrapper, *args], check=True, capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, *args], check=True, capture_output=True, text=True, cwd=ROOT, env=env
+    )
     seconds, peak_kb = out.stdout.split()
     return float(seconds), int(peak_kb) / 1024
 
