@@ -130,3 +130,46 @@ def test_an_in_memory_database_gets_its_previous_card_from_its_own_connection() 
     report = produce(engine, "welcome-series", None, None, "UTC", ("html",), datetime(2026, 11, 28, tzinfo=UTC))
     assert report.stats is not None and report.stats.totals.sent > 0
     assert [Path(name).suffix for name in report.files] == [".html"]
+
+
+THROUGH_A_COPY = """
+import gc, json, os, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from reporter.db import make_engine, upgrade, with_copy
+from reporter.demo import load_demo
+from reporter.production import previous_stats, produce
+
+engine = make_engine(sys.argv[1])
+upgrade(engine)
+load_demo(engine, 30, 1)
+fast = with_copy(engine, Path(sys.argv[2]))
+report = produce(fast, "black-friday-ab", None, None, "UTC", ("html", "pdf"), datetime(2026, 11, 28, tzinfo=UTC))
+print(json.dumps({
+    "files": sorted(report.files),
+    "variants": len(report.stats.variants),
+    "same_card": report.rendered.html == __import__("reporter.render").render.render_html(
+        report.stats, previous_stats(engine, report.stats), report.rendered.generated_at
+    ).html,
+    "scipy": "scipy" in sys.modules,
+    "allocator": os.environ.get("DUCKDB_JE_MALLOC_CONF"),
+    "collecting": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
+}))
+"""
+
+
+def test_through_a_columnar_copy_the_rendering_modules_come_after_the_figures_and_card(tmp_path: Path) -> None:
+    # DuckDB's queries use every core: the figures and the previous period's card come first, on one connection,
+    # then the imports, so that DuckDB's working memory and the libraries' are never held at once.
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    out = subprocess.run(
+        [sys.executable, "-c", THROUGH_A_COPY, db, str(tmp_path / "copy.duckdb")], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert [Path(name).suffix for name in result["files"]] == [".html", ".pdf"]
+    assert result["variants"] >= 2 and result["same_card"] is True  # the card is the database's own
+    assert result["scipy"] is False  # the A/B statistics need NumPy only
+    assert result["allocator"] == "dirty_decay_ms:0,muzzy_decay_ms:0"
+    assert result["collecting"] is True and result["frozen"] > 100_000

@@ -82,6 +82,38 @@ def compute_stats(
     lock_timeout_s: float = 120.0,
 ) -> CampaignStats:
     """fetch.compute_stats over the copy at `path`, brought up to date with `engine`'s database first."""
+    return _compute(engine, path, campaign_id, start, end, tz, now, card, False, lock_timeout_s)[0]
+
+
+def compute_stats_and_previous(
+    engine: Engine,
+    path: Path,
+    campaign_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    tz: str,
+    lock_timeout_s: float = 120.0,
+) -> tuple[CampaignStats, CampaignStats]:
+    """A report's figures and the headline card of the period of equal length just before (what its changes
+    compare with), both over the copy on one connection: a second connection would start DuckDB's database
+    again (0.1-0.2 s and 30 MB more for a card of a week)."""
+    stats, previous = _compute(engine, path, campaign_id, start, end, tz, None, False, True, lock_timeout_s)
+    assert previous is not None
+    return stats, previous
+
+
+def _compute(
+    engine: Engine,
+    path: Path,
+    campaign_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    tz: str,
+    now: datetime | None,
+    card: bool,
+    previous: bool,
+    lock_timeout_s: float,
+) -> tuple[CampaignStats, CampaignStats | None]:
     from reporter.metrics.assemble import assemble
     from reporter.metrics.fetch import _load_campaign
     from reporter.metrics.plan import plan_work, report_period
@@ -94,7 +126,13 @@ def compute_stats(
         with _connect(path) as conn:
             refresh(main, conn, campaign.pk, token, stored_url(str(engine.url)))
             results = {name: query(conn, scope) for name, query, scope in work.jobs}
-    return assemble(campaign, period, work, results)
+            stats = assemble(campaign, period, work, results)
+            if not previous:
+                return stats, None
+            before = report_period(campaign, period.start - (period.end - period.start), period.start, tz, None)
+            card_work = plan_work(campaign, before, True)
+            card_results = {name: query(conn, scope) for name, query, scope in card_work.jobs}
+    return stats, assemble(campaign, before, card_work, card_results)
 
 
 def refresh(main: Connection, conn: Connection, pk: int, token: str | None, source: str) -> None:

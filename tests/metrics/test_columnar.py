@@ -276,3 +276,18 @@ def test_a_period_starting_after_a_half_hour_clock_change_counts_as_in_the_datab
     copied = compute_stats_concurrently(with_copy(sqlite_engine, tmp_path / "copy.duckdb"), "m", start, end, tz.key)
     with sqlite_engine.connect() as conn:
         assert copied == compute_stats(conn, "m", start, end, tz.key)
+
+
+def test_a_reports_figures_and_its_previous_card_on_one_connection_are_the_databases(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # What `produce` asks of a copy: the report's figures and the card of the period before, together.
+    load(engine, [campaign("two", "ab", control=10, variants=variants())], events("two", range(60)))
+    load(engine, [], events("two", range(60, 100), hours=30))  # users 0-59 on day one, 60-99 on day two
+    path = tmp_path / "copy.duckdb"
+    start, end = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    report, card = columnar.compute_stats_and_previous(engine, path, "two", start, end, "UTC")
+    assert report == compute_stats_concurrently(engine, "two", start, end, "UTC")
+    assert card == compute_stats_concurrently(engine, "two", T0, start, "UTC", card=True)
+    assert (report.totals.sent_users, card.totals.sent_users) == (40, 60)
+    assert card.totals.revenue == pytest.approx(12 * 2.5)  # users 0, 5, ..., 55 convert an hour after their send

@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from reporter.metrics.statistics import holm, probability_best
+from reporter.metrics.statistics import chi_square_tail, holm, probability_best
 
 
 def test_holm_matches_its_definition() -> None:
@@ -52,3 +52,25 @@ def test_probability_best_within_half_a_point(xs: list[int], ns: list[int]) -> N
 def test_probability_best_is_null_for_an_arm_without_users() -> None:
     got = probability_best([3, 0, 5], [100, 0, 100])
     assert got[1] is None and got[0] + got[2] == pytest.approx(1.0)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("xs", "ns"),
+    [
+        ([50_000_000, 50_001_000, 3], [10**9, 10**9, 50]),
+        ([10**6, 10**6 - 1], [10**6, 10**6]),  # every user converted but one: a posterior against p = 1
+        ([0, 0, 1], [10**7, 50, 10**9]),  # none converted: against p = 0, one arm a thousandth as wide
+        ([12, 3], [100_000, 1_000]),
+    ],
+)
+def test_probability_best_agrees_with_quadrature_to_a_few_millionths(xs: list[int], ns: list[int]) -> None:
+    # The beta functions are NumPy's trapezoid sums on the grid (no SciPy at run time): as close as SciPy's were.
+    assert probability_best(xs, ns) == pytest.approx(_reference_best(xs, ns), abs=5e-6)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 7, 12, 25])
+@pytest.mark.parametrize("x", [0.0, 1e-9, 0.3, 3.84, 11.07, 60.0, 900.0, 1e7])
+def test_chi_square_tail_is_scipys(df: int, x: float) -> None:
+    from scipy import special
+
+    assert chi_square_tail(df, x) == pytest.approx(float(special.chdtrc(df, x)), rel=1e-12, abs=1e-300)
