@@ -159,9 +159,10 @@ print(json.dumps({
 """
 
 
-def test_through_a_columnar_copy_the_rendering_modules_come_after_the_figures_and_card(tmp_path: Path) -> None:
-    # DuckDB's queries use every core: the figures and the previous period's card come first, on one connection,
-    # then the imports, so that DuckDB's working memory and the libraries' are never held at once.
+def test_a_report_through_a_columnar_copy_in_a_fresh_process(tmp_path: Path) -> None:
+    # The figures and the previous period's card on one connection, the rendering modules imported beside the
+    # lighter queries (tests/metrics/test_columnar.py checks the order), the collector back and the libraries
+    # frozen as on the other path.
     db = f"sqlite:///{tmp_path / 'c.db'}"
     out = subprocess.run(
         [sys.executable, "-c", THROUGH_A_COPY, db, str(tmp_path / "copy.duckdb")], capture_output=True, text=True

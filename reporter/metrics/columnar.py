@@ -31,7 +31,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +61,10 @@ SCHEMA = (
 )
 TABLES = ("events", "users", "copied", "source")
 BATCH = 50_000
+# The queries whose working memory grows with the period's users (hash tables of every user: 30-75 MB a
+# query for a million users), and the same over the time since an A/B test started ("since_conv"...); the
+# others need a few megabytes.
+BY_EVERY_USER = frozenset({"users", "conv", "assigned", "sends:*"})
 # The batch's users not numbered yet get the next numbers of their campaign.
 NEW_USERS = """
 INSERT INTO users
@@ -93,11 +97,18 @@ def compute_stats_and_previous(
     end: datetime | None,
     tz: str,
     lock_timeout_s: float = 120.0,
+    lighter_queries_next: Callable[[], None] = lambda: None,
 ) -> tuple[CampaignStats, CampaignStats]:
     """A report's figures and the headline card of the period of equal length just before (what its changes
     compare with), both over the copy on one connection: a second connection would start DuckDB's database
-    again (0.1-0.2 s and 30 MB more for a card of a week)."""
-    stats, previous = _compute(engine, path, campaign_id, start, end, tz, None, False, True, lock_timeout_s)
+    again (0.1-0.2 s and 30 MB more for a card of a week).
+
+    The queries over every user (BY_EVERY_USER) run first; `lighter_queries_next` is called when they are
+    done, before the others and the card's, which need a few megabytes each.
+    """
+    stats, previous = _compute(
+        engine, path, campaign_id, start, end, tz, None, False, True, lock_timeout_s, lighter_queries_next
+    )
     assert previous is not None
     return stats, previous
 
@@ -113,6 +124,7 @@ def _compute(
     card: bool,
     previous: bool,
     lock_timeout_s: float,
+    lighter_queries_next: Callable[[], None] = lambda: None,
 ) -> tuple[CampaignStats, CampaignStats | None]:
     from reporter.metrics.assemble import assemble
     from reporter.metrics.fetch import _load_campaign
@@ -122,17 +134,23 @@ def _compute(
         campaign = _load_campaign(main, campaign_id)
         token = main.execute(select(Campaign.events_token).where(Campaign.id == campaign.pk)).scalar()
         period = report_period(campaign, start, end, tz, now)
-        work = plan_work(campaign, period, card)
+        works = [plan_work(campaign, period, card)]
+        if previous:
+            before = report_period(campaign, period.start - (period.end - period.start), period.start, tz, None)
+            works.append(plan_work(campaign, before, True))
+        jobs = [(i, *job) for i, work in enumerate(works) for job in work.jobs]
         with _connect(path) as conn:
             refresh(main, conn, campaign.pk, token, stored_url(str(engine.url)))
-            results = {name: query(conn, scope) for name, query, scope in work.jobs}
-            stats = assemble(campaign, period, work, results)
-            if not previous:
-                return stats, None
-            before = report_period(campaign, period.start - (period.end - period.start), period.start, tz, None)
-            card_work = plan_work(campaign, before, True)
-            card_results = {name: query(conn, scope) for name, query, scope in card_work.jobs}
-    return stats, assemble(campaign, before, card_work, card_results)
+            results: list[dict[str, Any]] = [{} for _ in works]
+            for i, name, query, scope in jobs:
+                if name.removeprefix("since_") in BY_EVERY_USER:
+                    results[i][name] = query(conn, scope)
+            lighter_queries_next()
+            for i, name, query, scope in jobs:
+                if name not in results[i]:
+                    results[i][name] = query(conn, scope)
+    stats = assemble(campaign, period, works[0], results[0])
+    return stats, assemble(campaign, before, works[1], results[1]) if previous else None
 
 
 def refresh(main: Connection, conn: Connection, pk: int, token: str | None, source: str) -> None:

@@ -291,3 +291,41 @@ def test_a_reports_figures_and_its_previous_card_on_one_connection_are_the_datab
     assert card == compute_stats_concurrently(engine, "two", T0, start, "UTC", card=True)
     assert (report.totals.sent_users, card.totals.sent_users) == (40, 60)
     assert card.totals.revenue == pytest.approx(12 * 2.5)  # users 0, 5, ..., 55 convert an hour after their send
+
+
+def test_the_queries_over_every_user_come_before_the_lighter_ones_of_both_periods(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    # `produce` starts importing the rendering modules when the queries with hash tables of every user are
+    # done, the previous period's included: their working memory and the imports' never add up.
+    from sqlalchemy import event
+
+    load(sqlite_engine, [campaign("big", "ab", control=10, variants=variants())], events("big", range(60)))
+    load(sqlite_engine, [], events("big", range(60, 100), hours=30))
+    statements: list[str] = []
+    seen_at_signal: list[int] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "FROM events" in statement:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        columnar.compute_stats_and_previous(
+            sqlite_engine,
+            tmp_path / "copy.duckdb",
+            "big",
+            T0 + timedelta(days=1),
+            T0 + timedelta(days=2),
+            "UTC",
+            lighter_queries_next=lambda: seen_at_signal.append(len(statements)),
+        )
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert len(seen_at_signal) == 1
+    before, after = statements[: seen_at_signal[0]], statements[seen_at_signal[0] :]
+    heavy = ("bitstring_agg", "WITH conv AS", "WITH control_firsts AS")  # distinct users, conversions, assignments
+    for marker in heavy:
+        assert sum(marker in s for s in before) >= 2, marker  # the period's (and since the test began), the card's
+        assert not any(marker in s for s in after), marker
+    assert after  # the counts, reach, split and error codes of the period, the card's counts and reach
