@@ -307,6 +307,7 @@ def render_pdf(rendered: Rendered, refused: list[str] | None = None) -> bytes:
     fonts = FontConfiguration()
     pdf_fonts.prefer_packaged(fonts)
     document = HTML(string=rendered.pdf_html, base_url=f"{CHART_SCHEME}/", url_fetcher=fetcher)
+    size_card_grids(document.etree_element)
     stylesheet = CSS(
         string=pdf_fonts.stylesheet(), base_url=f"{pdf_fonts.SCHEME}/", url_fetcher=fetcher, font_config=fonts
     )
@@ -318,6 +319,60 @@ def render_pdf(rendered: Rendered, refused: list[str] | None = None) -> bytes:
     if refused:
         log.warning("refused %d fetches while rendering %s", len(refused), rendered.title)
     return pdf
+
+
+# The PDF's grids of figure cards (report.css: four columns in print) and the print sizes of a card's text, in
+# points (px are 0.75 pt): its name, its figure (bold, on one line with its change), the changes (semibold, each
+# 3 pt from what precedes it, never broken) and the line under the figure.
+CARD_GRIDS = ("kpis", "compare")
+_CARD_COLUMNS = 4
+_NAME_PT, _NUM_PT, _DELTA_PT, _SUB_PT = 9.0, 14.0, 8.625, 9.0
+_DELTA_GAP_PT = 3.0
+_CARD_FRAME_PT = 2 * 8.0 + 2 * 0.75  # padding and border, left and right
+
+
+def size_card_grids(root: Any) -> None:
+    """Give each card grid of the PDF's HTML columns `minmax(<widest card's unbreakable text>, 1fr)`.
+
+    The stylesheet's `1fr` columns are as wide as their cards' longest unbreakable text (a big revenue and its
+    change widen their column); WeasyPrint finds that width by laying out every word of every card, half of its
+    layout of a report. The same width summed here from the packaged font's advances takes a millisecond, and
+    the columns come out the same: equal while every card fits its quarter, and a card too wide for it widened
+    (by its kerning at most, which the sum leaves out).
+    """
+    for grid in root.iter():
+        if not set(CARD_GRIDS) & set((grid.get("class") or "").split()):
+            continue
+        cards = [card for card in grid if "kpi" in (card.get("class") or "").split()]
+        widths = [0.0] * _CARD_COLUMNS
+        for i, card in enumerate(cards):
+            widths[i % _CARD_COLUMNS] = max(widths[i % _CARD_COLUMNS], _card_width(card))
+        grid.set("style", "grid-template-columns: " + " ".join(f"minmax({w:.2f}pt, 1fr)" for w in widths))
+
+
+def _card_width(card: Any) -> float:
+    """The least width of a card (its min-content width): its longest word or unbroken run, and its frame."""
+    widest = 0.0
+    for part in card:
+        kind = (part.get("class") or "").split()
+        changes = [child for child in part if "delta" in (child.get("class") or "").split()]
+        change_widths = [_DELTA_GAP_PT + pdf_fonts.text_width(c.text or "", _DELTA_PT, 600) for c in changes]
+        if "value" in kind:  # the figure (tabular, letter-spaced -0.01em) and its changes: one line
+            runs = [(part.text or "", False)] + [
+                ("" if child in changes else "".join(child.itertext()), "num" in (child.get("class") or "").split())
+                for child in part
+            ]
+            runs += [(child.tail or "", False) for child in part]
+            figure = sum(pdf_fonts.text_width(run, _NUM_PT, 700, tabular, -0.01) for run, tabular in runs)
+            widest = max(widest, figure + sum(change_widths))
+            continue
+        text = (part.text or "") + "".join(
+            ("" if child in changes else "".join(child.itertext())) + (child.tail or "") for child in part
+        )
+        # the name, the line under the figure: broken between words, its changes whole
+        size = _NAME_PT if "name" in kind else _SUB_PT
+        widest = max([widest, *change_widths, *(pdf_fonts.text_width(word, size) for word in text.split())])
+    return widest + _CARD_FRAME_PT
 
 
 @dataclass(frozen=True)
