@@ -62,5 +62,5 @@ def test_report_html_has_no_duplicate_id(demo_stats: Callable[..., CampaignStats
 
     html = render_html(demo_stats("black-friday-ab"), None, datetime(2026, 11, 26, 7, tzinfo=UTC)).html
     ids = Counter(re.findall(r'\sid="([^"]+)"', html))
-    assert sum(ids.values()) > 500  # the charts' ids are in it
+    assert len([i for i in ids if "-axes_" in i]) >= 10  # the charts' ids (their axes, clip paths) are in it
     assert [i for i, n in ids.items() if n > 1] == []
