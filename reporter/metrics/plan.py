@@ -33,6 +33,12 @@ class StoredCampaign:
     last_event_us: int | None
 
 
+def overlaps(campaign: StoredCampaign, period: Period) -> bool:
+    """Whether the campaign has stored events in the period's range (the loader keeps each campaign's range)."""
+    first, last = campaign.first_event_us, campaign.last_event_us
+    return first is not None and last is not None and first < to_us(period.end) and last >= to_us(period.start)
+
+
 def report_period(
     campaign: StoredCampaign, start: datetime | None, end: datetime | None, tz_name: str, now: datetime | None
 ) -> Period:

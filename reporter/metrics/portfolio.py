@@ -52,7 +52,7 @@ from reporter.metrics.assemble import assemble_verdict, control_group, verdict_j
 from reporter.metrics.buckets import money
 from reporter.metrics.fetch import load_campaigns
 from reporter.metrics.model import CampaignInfo, ControlGroup, Period
-from reporter.metrics.plan import StoredCampaign, plan_work
+from reporter.metrics.plan import StoredCampaign, overlaps, plan_work
 from reporter.metrics.taxonomy import UNINSTALL_CODES
 from reporter.models import EventType
 from reporter.timezones import EPOCH_DATE, local_midnight, offset_segments, to_us, zone
@@ -195,7 +195,7 @@ def portfolio(
     previous = previous_of(period)
     with _reading(engine) as conn:
         campaigns = load_campaigns(conn, campaign_ids)
-    tests = [c for c in campaigns if verdicts and c.info.type == "ab" and c.variants and _overlaps(c, period)]
+    tests = [c for c in campaigns if verdicts and c.info.type == "ab" and c.variants and overlaps(c, period)]
     # Three readers: the database works for two while Python builds the verdicts' statements for the third.
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="portfolio") as pool:
         earlier = pool.submit(_read, engine, lambda conn: cards(conn, campaigns, previous))
@@ -233,12 +233,6 @@ def _reading(engine: Engine) -> Iterator[Connection]:
                 conn.exec_driver_sql("COMMIT")
         else:
             yield conn
-
-
-def _overlaps(campaign: StoredCampaign, period: Period) -> bool:
-    """Whether the campaign has stored events in the period's range (so perhaps sends in it)."""
-    first, last = campaign.first_event_us, campaign.last_event_us
-    return first is not None and last is not None and first < to_us(period.end) and last >= to_us(period.start)
 
 
 def _verdicts(conn: Connection, tests: Sequence[StoredCampaign], period: Period) -> dict[int, Verdict]:

@@ -290,7 +290,13 @@ def test_a_reports_figures_and_its_previous_card_on_one_connection_are_the_datab
     assert report == compute_stats_concurrently(engine, "two", start, end, "UTC")
     assert card == compute_stats_concurrently(engine, "two", T0, start, "UTC", card=True)
     assert (report.totals.sent_users, card.totals.sent_users) == (40, 60)
-    assert card.totals.revenue == pytest.approx(12 * 2.5)  # users 0, 5, ..., 55 convert an hour after their send
+    assert card is not None and card.totals.revenue == pytest.approx(12 * 2.5)  # users 0, 5, ..., 55 convert
+    # The whole life's previous period lies before the first event: no card, which the database's all zeros match.
+    whole, none = columnar.compute_stats_and_previous(engine, path, "two", None, None, "UTC")
+    assert none is None and whole == compute_stats_concurrently(engine, "two")
+    first, length = whole.period.start, whole.period.end - whole.period.start
+    empty = compute_stats_concurrently(engine, "two", first - length, first, "UTC", card=True)
+    assert (empty.totals.sent, empty.totals.conversions, empty.totals.qualified, empty.control.users) == (0, 0, 0, 0)
 
 
 def test_the_queries_over_every_user_come_before_the_lighter_ones_of_both_periods(
