@@ -63,8 +63,8 @@ TABLES = ("events", "users", "copied", "source")
 BATCH = 50_000
 # The queries whose working memory grows with the period's users (hash tables of every user: 30-75 MB a
 # query for a million users), and the same over the time since an A/B test started ("since_conv"...); the
-# others need a few megabytes.
-BY_EVERY_USER = frozenset({"users", "conv", "assigned", "sends:*"})
+# others need a few megabytes (the distinct users' bitstrings 125 kB a million).
+BY_EVERY_USER = frozenset({"conv", "assigned", "sends:*"})
 # The batch's users not numbered yet get the next numbers of their campaign.
 NEW_USERS = """
 INSERT INTO users
