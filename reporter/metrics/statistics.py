@@ -89,10 +89,11 @@ def probability_best(successes: list[int], trials: list[int], points: int = 4_00
     cdf = np.vstack([np.zeros((1, len(arms))), np.cumsum(steps, axis=0)])
     cdf /= np.where(cdf[-1] > 0, cdf[-1], 1.0)
     k = len(arms)
-    mass = np.empty(k)
-    for i in range(k):
-        others = np.prod(np.delete(cdf, i, axis=1), axis=1)
-        mass[i] = np.trapezoid(pdf[:, i] * others, grid[:, 0])
+    # prod_{j != i} F_j for every i at once: the products of the arms before i and of those after it.
+    ones = np.ones((len(grid), 1))
+    before = np.cumprod(np.hstack([ones, cdf[:, :-1]]), axis=1)
+    after = np.cumprod(np.hstack([ones, cdf[:, :0:-1]]), axis=1)[:, ::-1]
+    mass = np.trapezoid(pdf * before * after, grid[:, 0], axis=0)
     mass = np.clip(np.nan_to_num(mass), 0.0, None)
     shares = mass / mass.sum() if mass.sum() > 0 else np.full(k, 1.0 / k)
     for i, share in zip(arms, shares, strict=True):
