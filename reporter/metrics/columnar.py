@@ -86,7 +86,7 @@ def compute_stats(
     lock_timeout_s: float = 120.0,
 ) -> CampaignStats:
     """fetch.compute_stats over the copy at `path`, brought up to date with `engine`'s database first."""
-    return _compute(engine, path, campaign_id, start, end, tz, now, card, False, lock_timeout_s)[0]
+    return compute_stats_and_previous(engine, path, campaign_id, start, end, tz, lock_timeout_s, now, card, False)[0]
 
 
 def compute_stats_and_previous(
@@ -97,32 +97,19 @@ def compute_stats_and_previous(
     end: datetime | None,
     tz: str,
     lock_timeout_s: float = 120.0,
+    now: datetime | None = None,
+    card: bool = False,
+    previous: bool = True,
     lighter_queries_next: Callable[[], None] = lambda: None,
 ) -> tuple[CampaignStats, CampaignStats | None]:
     """A report's figures and the headline card of the period of equal length just before (what its changes
     compare with), both over the copy on one connection: a second connection would start DuckDB's database
     again (0.1-0.2 s and 30 MB more for a card of a week). No card (None) when the campaign has no stored
-    event in that period: nothing to compare with.
+    event in that period (nothing to compare with), or without `previous`.
 
     The queries over every user (BY_EVERY_USER) run first; `lighter_queries_next` is called when they are
     done, before the others and the card's, which need a few megabytes each.
     """
-    return _compute(engine, path, campaign_id, start, end, tz, None, False, True, lock_timeout_s, lighter_queries_next)
-
-
-def _compute(
-    engine: Engine,
-    path: Path,
-    campaign_id: str,
-    start: datetime | None,
-    end: datetime | None,
-    tz: str,
-    now: datetime | None,
-    card: bool,
-    previous: bool,
-    lock_timeout_s: float,
-    lighter_queries_next: Callable[[], None] = lambda: None,
-) -> tuple[CampaignStats, CampaignStats | None]:
     from reporter.metrics.assemble import assemble
     from reporter.metrics.fetch import _load_campaign
     from reporter.metrics.plan import overlaps, plan_work, report_period
