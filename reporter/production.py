@@ -173,13 +173,14 @@ class RenderingImports:
     def start(self) -> None:
         if not self._missing or self._thread is not None:
             return
-        self._thread = threading.Thread(target=_load, args=(self._missing,), name="reporter-imports")
+        thread = threading.Thread(target=_load, args=(self._missing,), name="reporter-imports")
         _collector.rest()
         try:
-            self._thread.start()
+            thread.start()
         except BaseException:
             _collector.resume()
             raise
+        self._thread = thread  # only a started thread is joined (and the collector resumed) by finish()
 
     def finish(self) -> None:
         if self._thread is None:

@@ -351,7 +351,8 @@ def size_card_grids(root: Any) -> None:
 
 
 def _card_width(card: Any) -> float:
-    """The least width of a card (its min-content width): its longest word or unbroken run, and its frame."""
+    """The least width of a card (its min-content width): its longest unbreakable run (the figure with its
+    changes, a change under it), and its frame."""
     widest = 0.0
     for part in card:
         kind = (part.get("class") or "").split()
@@ -369,9 +370,9 @@ def _card_width(card: Any) -> float:
         text = (part.text or "") + "".join(
             ("" if child in changes else "".join(child.itertext())) + (child.tail or "") for child in part
         )
-        # the name, the line under the figure: broken between words, its changes whole
+        # The name, the line under the figure: broken anywhere (report.css: overflow-wrap), its changes whole.
         size = _NAME_PT if "name" in kind else _SUB_PT
-        widest = max([widest, *change_widths, *(pdf_fonts.text_width(word, size) for word in text.split())])
+        widest = max([widest, *change_widths, *(pdf_fonts.text_width(char, size) for char in set(text))])
     return widest + _CARD_FRAME_PT
 
 

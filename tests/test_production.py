@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from reporter.production import _Collector
 
 SCRIPT = """
@@ -174,3 +176,23 @@ def test_a_report_through_a_columnar_copy_in_a_fresh_process(tmp_path: Path) -> 
     assert result["scipy"] is False  # the A/B statistics need NumPy only
     assert result["allocator"] == "dirty_decay_ms:0,muzzy_decay_ms:0"
     assert result["collecting"] is True and result["frozen"] > 100_000
+
+
+def test_an_import_thread_that_cannot_start_leaves_the_collector_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from reporter import production
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    imports = production.RenderingImports(pdf=True)
+    imports._missing = ["reporter.not_a_module"]  # as in a fresh process, whatever this one imported already
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        try:
+            imports.start()
+        finally:
+            imports.finish()  # what produce does on its way out
+    assert gc.isenabled() and production._collector._resting == 0

@@ -101,7 +101,7 @@ def _fontconfig() -> Any:
 
 # The packaged Inter's files by CSS weight, for text_width.
 _WEIGHTS = {400: "Inter-Regular.ttf", 600: "Inter-SemiBold.ttf", 700: "Inter-Bold.ttf"}
-_MISSING_EM = 1.2  # a character Inter lacks (its fallback font draws it): wider than any of Inter's figures
+_MISSING_EM = 1.5  # a character Inter lacks (its fallback, Noto Emoji, draws it): wider than any of either's
 
 
 def text_width(text: str, size_pt: float, weight: int = 400, tabular: bool = False, spacing_em: float = 0.0) -> float:

@@ -62,8 +62,9 @@ SCHEMA = (
 TABLES = ("events", "users", "copied", "source")
 BATCH = 50_000
 # The queries whose working memory grows with the period's users (hash tables of every user: 30-75 MB a
-# query for a million users), and the same over the time since an A/B test started ("since_conv"...); the
-# others need a few megabytes (the distinct users' bitstrings 125 kB a million).
+# query for a million users), and the same over the time since an A/B test started ("since_conv"...). The
+# others need less: a variant's first sends a hash table of its users (a third of them in the benchmark's
+# campaign, 30 MB), the rest a few megabytes (the distinct users' bitstrings 125 kB a million).
 BY_EVERY_USER = frozenset({"conv", "assigned", "sends:*"})
 # The batch's users not numbered yet get the next numbers of their campaign.
 NEW_USERS = """

@@ -212,12 +212,15 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
     than conditional aggregates over one pass.
     """
     parts: list[Select[Any]] = []
-    # In the columnar copy (DuckDB) users are numbers from 1 up within a campaign (metrics/columnar.py): a
-    # bitstring of one bit per number, set for each user seen, counts them in 125 kB per million users where
-    # DISTINCT builds a hash table (about 36 MB for the million impressed users of the benchmark's campaign,
-    # and 7 times slower). DuckDB sizes the bitstring from the column's statistics (its smallest and largest
-    # number across the copy).
+    # In the columnar copy (DuckDB) users are numbers from 1 to the campaign's count (its `users` table,
+    # metrics/columnar.py): a bitstring of one bit per number, set for each user seen, counts them in 125 kB
+    # per million users of the campaign where DISTINCT builds a hash table (about 36 MB for the million
+    # impressed users of the benchmark's campaign, and 7 times slower). Its bounds are given: from the
+    # column's statistics DuckDB would size it for the largest campaign ever copied.
     columnar = conn.dialect.name == "duckdb"
+    if columnar:
+        numbered = conn.exec_driver_sql("SELECT max(n) FROM users WHERE campaign_pk = ?", (scope.campaign_pk,))
+        top = max(1, numbered.scalar() or 0)
     kinds = (EventType.QUALIFIED, EventType.CONTROL, EventType.IMPRESSION, EventType.CLICK)
     for kind in kinds:
         for variant in [None, *(scope.variants if kind in PER_VARIANT_USERS else ())]:
@@ -227,7 +230,7 @@ def distinct_users(conn: Connection, scope: Scope) -> UserCounts:
                 cond.append(e.c.variant == variant)
             label = cast(literal(variant if variant is not None else "*"), String)
             if columnar:
-                users = func.coalesce(func.bit_count(func.bitstring_agg(e.c.user_id)), 0)
+                users = func.coalesce(func.bit_count(func.bitstring_agg(e.c.user_id, 1, top)), 0)
                 parts.append(select(literal(int(kind)), label, users).where(*cond))
             else:
                 per_user = select(e.c.user_id).distinct().where(*cond).subquery()

@@ -55,17 +55,21 @@ def holm(p_values: list[float | None], alpha: float = 0.05) -> list[bool]:
     return rejected
 
 
-def probability_best(successes: list[int], trials: list[int], points: int = 4_001) -> list[float | None]:
+def probability_best(successes: list[int], trials: list[int], points: int | None = None) -> list[float | None]:
     """P(each rate is the highest) under independent Beta(1+x, 1+n-x) posteriors; None for an arm with no users.
+
+    x is taken at most n: a period's converted users may outnumber the users sent to in it (conversions look
+    back one window, to sends before the period), and a rate of more than 100% has no beta posterior.
 
     Numerical integration of f_i(p) * prod_{j != i} F_j(p) on a grid made of a
     fine segment across each posterior's bulk (where its density is within
     e^-28 of its peak: all but about 1e-12 of its mass) plus one across them
     all: a posterior of 10^9 users, a few millionths wide, gets as many points
     as one of 50 users. Each F_j is the running trapezoid sum of f_j on the
-    same grid; with 4,001 points a segment the shares are within 3e-6 of
-    adaptive quadrature with SciPy's beta functions (tests/metrics/
-    test_statistics.py). Deterministic.
+    same grid; with 4,001 points a segment (up to four arms; fewer for more,
+    at least 1,001, so that the grid times the arms stays under 16,000
+    points a segment) the shares are within 3e-6 of adaptive quadrature with
+    SciPy's beta functions (tests/metrics/test_statistics.py). Deterministic.
     """
     import numpy as np
 
@@ -75,25 +79,35 @@ def probability_best(successes: list[int], trials: list[int], points: int = 4_00
         out[arms[0]] = 1.0
     if len(arms) <= 1:
         return out
-    a = np.array([1 + successes[i] for i in arms], dtype=float)
-    b = np.array([1 + trials[i] - successes[i] for i in arms], dtype=float)
+    hits = [min(max(successes[i], 0), trials[i]) for i in arms]
+    a = np.array([1 + x for x in hits], dtype=float)
+    b = np.array([1 + trials[i] - x for i, x in zip(arms, hits, strict=True)], dtype=float)
+    points = points or max(1_001, min(4_001, 16_000 // len(arms)))
     bulks = [_beta_bulk(float(ai), float(bi)) for ai, bi in zip(a, b, strict=True)]
     segments = [np.linspace(lo, hi, points) for lo, hi in bulks]
     segments.append(np.linspace(min(lo for lo, _ in bulks), max(hi for _, hi in bulks), points))
     grid = np.unique(np.concatenate(segments))[:, None]
     log_beta = np.array([math.lgamma(ai) + math.lgamma(bi) - math.lgamma(ai + bi) for ai, bi in zip(a, b, strict=True)])
     with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-        log_pdf = (a - 1) * np.log(grid) + (b - 1) * np.log1p(-grid) - log_beta
-        pdf = np.nan_to_num(np.exp(log_pdf))
-    steps = np.diff(grid[:, 0])[:, None] * (pdf[1:] + pdf[:-1]) / 2
-    cdf = np.vstack([np.zeros((1, len(arms))), np.cumsum(steps, axis=0)])
+        pdf = (a - 1) * np.log(grid)  # the log densities, then the densities in place: three grids in all
+        pdf += (b - 1) * np.log1p(-grid)
+        pdf -= log_beta
+        np.exp(pdf, out=pdf)
+    np.nan_to_num(pdf, copy=False)
+    widths = np.diff(grid[:, 0])
+    cdf = np.zeros_like(pdf)
+    np.cumsum((pdf[1:] + pdf[:-1]) * (widths[:, None] / 2), axis=0, out=cdf[1:])
     cdf /= np.where(cdf[-1] > 0, cdf[-1], 1.0)
     k = len(arms)
-    # prod_{j != i} F_j for every i at once: the products of the arms before i and of those after it.
-    ones = np.ones((len(grid), 1))
-    before = np.cumprod(np.hstack([ones, cdf[:, :-1]]), axis=1)
-    after = np.cumprod(np.hstack([ones, cdf[:, :0:-1]]), axis=1)[:, ::-1]
-    mass = np.trapezoid(pdf * before * after, grid[:, 0], axis=0)
+    # prod_{j != i} F_j: the product of the arms after i (all at once), times that of those before (running).
+    after = np.ones_like(cdf)
+    if k > 1:
+        np.cumprod(cdf[:, :0:-1], axis=1, out=after[:, -2::-1])
+    before = np.ones(len(grid))
+    mass = np.empty(k)
+    for i in range(k):
+        mass[i] = np.trapezoid(pdf[:, i] * before * after[:, i], grid[:, 0])
+        before *= cdf[:, i]
     mass = np.clip(np.nan_to_num(mass), 0.0, None)
     shares = mass / mass.sum() if mass.sum() > 0 else np.full(k, 1.0 / k)
     for i, share in zip(arms, shares, strict=True):

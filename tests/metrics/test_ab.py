@@ -178,6 +178,22 @@ def test_probability_best_matches_monte_carlo(engine: Engine) -> None:
     assert sum(got) == pytest.approx(1.0)
 
 
+def test_a_day_whose_conversions_come_from_the_day_before_has_its_probabilities(engine: Engine) -> None:
+    # Five of A's users sent to late on day one convert on day two (within the 24 h window, attributed to A);
+    # on day two A sends to one new user and B to three. A's day has 5 converted users for 1 user sent to.
+    events = [ev("ab", f"a{i}", "sent", 20, variant="A") for i in range(5)]
+    events += [ev("ab", f"a{i}", "conversion", 26, revenue="1") for i in range(5)]
+    events += [ev("ab", "late", "sent", 30, variant="A")] + [
+        ev("ab", f"b{i}", "sent", 30, variant="B") for i in range(3)
+    ]
+    load(engine, [campaign("ab", "ab", variants=variants(50, 50))], events)
+    st = stats(engine, "ab", T0 + timedelta(days=1), T0 + timedelta(days=2))
+    a, b = st.variants
+    assert (a.sent_users, a.converted_users, b.sent_users, b.converted_users) == (1, 5, 3, 0)
+    # A's posterior counts its one user as converted (Beta(2, 1)) against B's Beta(1, 4): P(A best) = 14/15.
+    assert (a.probability_best, b.probability_best) == pytest.approx((14 / 15, 1 / 15), abs=1e-6)
+
+
 def test_conversion_belongs_to_the_latest_attributed_send(engine: Engine) -> None:
     events = [
         # u1 got A at 1 h and B at 10 h; the conversion at 20 h is within the window of both: B's.

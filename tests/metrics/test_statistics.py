@@ -74,3 +74,24 @@ def test_chi_square_tail_is_scipys(df: int, x: float) -> None:
     from scipy import special
 
     assert chi_square_tail(df, x) == pytest.approx(float(special.chdtrc(df, x)), rel=1e-12, abs=1e-300)
+
+
+def test_probability_best_takes_a_rate_above_one_at_one() -> None:
+    # A period's converted users can outnumber its users sent to (conversions look back to earlier sends).
+    # Beta(2, 1) against Beta(1, 4): P(first is best) = 1 - integral of 2p (1 - p)^4 = 1 - 1/15.
+    assert probability_best([5, 0], [1, 3]) == pytest.approx([14 / 15, 1 / 15], abs=1e-6)
+
+
+def test_probability_best_of_many_arms_keeps_its_memory() -> None:
+    # The grid has a segment per arm, and each arm a column over it: fewer points a segment for more arms.
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        shares = probability_best([1_000 + 10 * i for i in range(30)], [100_000] * 30)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(s for s in shares if s is not None) == pytest.approx(1.0)
+    assert shares[-1] == max(s for s in shares if s is not None)
+    assert peak < 48e6  # 272 MB with 4,001 points a segment and every product held at once
