@@ -192,22 +192,6 @@ class RenderingImports:
             _collector.resume()
 
 
-def load_rendering(pdf: bool) -> None:
-    """Import the rendering modules (and WeasyPrint when a PDF is due) now, on this thread, with the garbage
-    collector resting meanwhile and the libraries frozen after (see rendering_loaded_meanwhile); a no-op once
-    they are."""
-    missing = _missing(pdf)
-    if not missing:
-        with _IMPORTING:
-            pass
-        return
-    _collector.rest()
-    try:
-        _load(missing)
-    finally:
-        _collector.resume()
-
-
 def _missing(pdf: bool) -> list[str]:
     return [name for name in RENDERING + (LAYOUT if pdf else ()) if name not in sys.modules]
 
@@ -294,7 +278,6 @@ def produce(
             )
         finally:
             imports.finish()
-        load_rendering("pdf" in formats)  # when there was nothing lighter to import beside
         from reporter.render import draw_charts
 
         charts = draw_charts(stats)
