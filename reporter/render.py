@@ -341,9 +341,9 @@ def size_card_grids(root: Any) -> None:
     (by its kerning at most, which the sum leaves out).
     """
     for grid in root.iter():
-        if not set(CARD_GRIDS) & set((grid.get("class") or "").split()):
+        if not set(CARD_GRIDS) & _classes(grid):
             continue
-        cards = [card for card in grid if "kpi" in (card.get("class") or "").split()]
+        cards = [card for card in grid if "kpi" in _classes(card)]
         widths = [0.0] * _CARD_COLUMNS
         for i, card in enumerate(cards):
             widths[i % _CARD_COLUMNS] = max(widths[i % _CARD_COLUMNS], _card_width(card))
@@ -355,25 +355,27 @@ def _card_width(card: Any) -> float:
     changes, a change under it), and its frame."""
     widest = 0.0
     for part in card:
-        kind = (part.get("class") or "").split()
-        changes = [child for child in part if "delta" in (child.get("class") or "").split()]
+        kind = _classes(part)
+        changes = [child for child in part if "delta" in _classes(child)]
         change_widths = [_DELTA_GAP_PT + pdf_fonts.text_width(c.text or "", _DELTA_PT, 600) for c in changes]
+        # The part's text but its changes', in runs: (text, whether it sets tabular figures).
+        runs = [(part.text or "", False)]
+        for child in part:
+            runs += [("" if child in changes else "".join(child.itertext()), "num" in _classes(child))]
+            runs += [(child.tail or "", False)]
         if "value" in kind:  # the figure (tabular, letter-spaced -0.01em) and its changes: one line
-            runs = [(part.text or "", False)] + [
-                ("" if child in changes else "".join(child.itertext()), "num" in (child.get("class") or "").split())
-                for child in part
-            ]
-            runs += [(child.tail or "", False) for child in part]
             figure = sum(pdf_fonts.text_width(run, _NUM_PT, 700, tabular, -0.01) for run, tabular in runs)
             widest = max(widest, figure + sum(change_widths))
             continue
-        text = (part.text or "") + "".join(
-            ("" if child in changes else "".join(child.itertext())) + (child.tail or "") for child in part
-        )
         # The name, the line under the figure: broken anywhere (report.css: overflow-wrap), its changes whole.
         size = _NAME_PT if "name" in kind else _SUB_PT
+        text = "".join(run for run, _ in runs)
         widest = max([widest, *change_widths, *(pdf_fonts.text_width(char, size) for char in set(text))])
     return widest + _CARD_FRAME_PT
+
+
+def _classes(element: Any) -> set[str]:
+    return set((element.get("class") or "").split())
 
 
 @dataclass(frozen=True)
