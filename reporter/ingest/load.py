@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from reporter.errors import InputFileError
+from reporter.ingest.blocks import Combinations, block_rows
 from reporter.ingest.parse import (
     EVENT_FIELDS,
     EVENT_REQUIRED,
@@ -19,8 +20,25 @@ from reporter.ingest.parse import (
     parse_campaign,
     parse_event,
 )
-from reporter.ingest.sources import DataFile, RawRecord, RejectsWriter, data_format, read_csv, read_jsonl, read_list
-from reporter.ingest.store import BATCH_SIZE, campaign_refs, check_kept_variants, store_campaigns, store_events
+from reporter.ingest.sources import (
+    DataFile,
+    RawRecord,
+    RejectsWriter,
+    csv_blocks,
+    csv_line_record,
+    data_format,
+    read_csv,
+    read_jsonl,
+    read_list,
+)
+from reporter.ingest.store import (
+    BATCH_SIZE,
+    Batch,
+    campaign_refs,
+    check_kept_variants,
+    store_batches,
+    store_campaigns,
+)
 
 
 @dataclass
@@ -97,32 +115,63 @@ def load_events(
     rejects = RejectsWriter(path, fmt)
     check = header_checker(path, EVENT_FIELDS, EVENT_REQUIRED)
     with DataFile(path) as data:
-        pending: dict[int, RawRecord] = {}  # the records of the batch in hand, by id() of their row
+        known = Combinations()
 
-        def rows() -> Iterator[dict[str, Any]]:
-            for record in _records(data, fmt, check):
-                try:
-                    if record.fields is None:
-                        raise Reject(record.problem or "unreadable record")
-                    row = parse_event(record.fields, campaigns)
-                except Reject as exc:
-                    _reject(summary, rejects, record, str(exc))
+        def valid(record: RawRecord) -> dict[str, Any] | None:
+            try:
+                if record.fields is None:
+                    raise Reject(record.problem or "unreadable record")
+                return parse_event(record.fields, campaigns)
+            except Reject as exc:
+                _reject(summary, rejects, record, str(exc))
+                return None
+
+        def records() -> Iterator[tuple[list[tuple[Any, ...]] | dict[str, Any], Any]]:
+            """(rows, origin) in the file's order: a block of CSV lines validated at once, else one record's
+            row."""
+            if fmt != "csv":
+                for record in read_jsonl(data):
+                    row = valid(record)
+                    if row is not None:
+                        yield row, record
+                return
+            for header, start, lines in csv_blocks(data, check):
+                rows = block_rows(header, lines, campaigns, known)
+                if rows is not None:
+                    yield rows, (start, lines)
                     continue
-                pending[id(row)] = record
-                yield row
+                for lineno, line in enumerate(lines, start=start):
+                    line_record = csv_line_record(header, lineno, line)
+                    row = None if line_record is None else valid(line_record)
+                    if row is not None:
+                        yield row, line_record
 
-        def refused(row: dict[str, Any], reason: str) -> None:
-            _reject(summary, rejects, pending[id(row)], reason)
+        def batches() -> Iterator[Batch]:
+            batch = Batch(known)
+            for rows, origin in records():
+                if isinstance(rows, dict):
+                    batch.add_row(rows, origin)
+                else:
+                    batch.add(rows, origin)
+                if len(batch.rows) >= batch_size:
+                    yield batch
+                    if progress is not None:
+                        progress(data.bytes_read, data.size)
+                    batch = Batch(known)
+            if batch.rows:
+                yield batch
+                if progress is not None:
+                    progress(data.bytes_read, data.size)
 
-        def batch_done(loaded: int, duplicates: int) -> None:
-            pending.clear()
-            if progress is not None:
-                progress(data.bytes_read, data.size)
-            if on_batch is not None:
-                on_batch(loaded, duplicates)
+        def refused(batch: Batch, index: int, reason: str) -> None:
+            origin, at = batch.origin(index)
+            if not isinstance(origin, RawRecord):
+                start, lines = origin
+                origin = RawRecord(start + at, lines[at], None)
+            _reject(summary, rejects, origin, reason)
 
         try:
-            summary.loaded, summary.duplicates = store_events(engine, rows(), batch_size, batch_done, refused)
+            summary.loaded, summary.duplicates = store_batches(engine, batches(), on_batch, refused)
         finally:
             summary.rejects_path = rejects.close()
     return summary

@@ -7,8 +7,12 @@ widens its campaigns' stored first and last event times.
 
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
@@ -16,6 +20,7 @@ from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, sele
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, ProgrammingError
 
 from reporter.db import analyze_events
+from reporter.ingest.blocks import COMBINATION_COLUMNS, ROW_COLUMNS, STAGE_COLUMNS, Combinations
 from reporter.ingest.parse import EVENT_FIELDS, CampaignRef, Reject
 from reporter.models import Campaign, Event, Variant
 
@@ -199,6 +204,338 @@ def widen_event_range(conn: Connection, campaign_pk: int, first_us: int, last_us
     )
 
 
+class Batch:
+    """Rows to store in one transaction (ROW_COLUMNS' values and their combination's number in `known`),
+    with where each came from: the loader's lines or records, for the rejects file of a row the database
+    refuses."""
+
+    __slots__ = ("_origins", "known", "rows")
+
+    def __init__(self, known: Combinations) -> None:
+        self.known = known
+        self.rows: list[tuple[Any, ...]] = []
+        self._origins: list[tuple[int, Any]] = []  # (index of the first row it gave, origin)
+
+    def add(self, rows: list[tuple[Any, ...]], origin: Any) -> None:
+        self._origins.append((len(self.rows), origin))
+        self.rows.extend(rows)
+
+    def add_row(self, row: dict[str, Any], origin: Any) -> None:
+        """One row as parse_event returns it."""
+        self.add([(*_ROW_VALUES(row), self.known.id_of(_COMBINATION_VALUES(row)))], origin)
+
+    def origin(self, index: int) -> tuple[Any, int]:
+        """The origin of row `index` and the row's place in it."""
+        at = bisect_right(self._origins, index, key=itemgetter(0)) - 1
+        first, origin = self._origins[at]
+        return origin, index - first
+
+
+# How a batch reaches the refused callback: the batch and the row's index in it.
+Refused = Callable[[Batch, int, str], None]
+_ROW_VALUES = itemgetter(*ROW_COLUMNS)
+_COMBINATION_VALUES = itemgetter(*COMBINATION_COLUMNS)
+_STAGE_LIST = ", ".join(STAGE_COLUMNS)
+_ROW_LIST = ", ".join(ROW_COLUMNS)
+# The staged rows with their combinations' values, in STAGE_COLUMNS order and the file's (`{s}`: the stage's
+# tables, `{order}`: the row's place in its table).
+_STAGED = (
+    f"SELECT {', '.join('r.' + c for c in ROW_COLUMNS)}, {', '.join('c.' + c for c in COMBINATION_COLUMNS)} "
+    "FROM {s}events r JOIN {s}combinations c ON c.id = r.combination WHERE true ORDER BY r.{order}"
+)
+
+
+def _row_dicts(batch: Batch) -> list[dict[str, Any]]:
+    return [dict(zip(STAGE_COLUMNS, batch.known.row(row), strict=True)) for row in batch.rows]
+
+
+def _store_serially(engine: Engine, batch: Batch, refused: Refused | None) -> tuple[int, int]:
+    """A batch by the row-at-a-time path: a database without a stage, or a batch it refused."""
+    rows = _row_dicts(batch)
+    where = {id(row): i for i, row in enumerate(rows)}
+    report = None if refused is None else (lambda row, reason: refused(batch, where[id(row)], reason))
+    return _store_splitting(engine, rows, report)
+
+
+class _Stage:
+    """Where the loading thread puts a batch and the storing thread takes it into the events table in one
+    statement (the database's work, without Python's lock), while the next batch is read and validated."""
+
+    slots = 1
+
+    def fill(self, slot: int, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def merge(self, slot: int) -> tuple[int, dict[int, tuple[int, int]]]:
+        """Insert the slot's rows but those whose event_id is stored; (rows inserted, their time range per
+        campaign). Committed."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _SQLiteStage(_Stage):
+    """Two in-memory databases shared by two connections: the loading thread fills one while the storing
+    thread merges the other."""
+
+    slots = 2
+
+    def __init__(self, engine: Engine) -> None:
+        name = f"reporter-stage-{uuid.uuid4().hex}"
+        self._filler = engine.raw_connection()
+        self._merger = engine.raw_connection()
+        for conn in (self._filler, self._merger):
+            for slot in range(self.slots):
+                conn.cursor().execute(f"ATTACH DATABASE 'file:{name}-{slot}?mode=memory&cache=shared' AS stage{slot}")
+        cursor = self._filler.cursor()
+        for slot in range(self.slots):
+            cursor.execute(f"CREATE TABLE stage{slot}.events ({_ROW_LIST}, combination)")
+            cursor.execute(
+                f"CREATE TABLE stage{slot}.combinations (id INTEGER PRIMARY KEY, {', '.join(COMBINATION_COLUMNS)})"
+            )
+        self._filler.commit()
+        self._combinations = [0] * self.slots  # how many of the load's combinations each stage holds
+
+    def fill(self, slot: int, batch: Batch) -> None:
+        cursor = self._filler.cursor()
+        cursor.execute(f"DELETE FROM stage{slot}.events")
+        held, values = self._combinations[slot], batch.known.values
+        if len(values) > held:
+            marks = ", ".join("?" * (len(COMBINATION_COLUMNS) + 1))
+            cursor.executemany(
+                f"INSERT INTO stage{slot}.combinations VALUES ({marks})",
+                [(n, *values[n]) for n in range(held, len(values))],
+            )
+        marks = ", ".join("?" * (len(ROW_COLUMNS) + 1))
+        cursor.executemany(f"INSERT INTO stage{slot}.events VALUES ({marks})", batch.rows)
+        self._filler.commit()
+        self._combinations[slot] = len(values)
+
+    def merge(self, slot: int) -> tuple[int, dict[int, tuple[int, int]]]:
+        cursor = self._merger.cursor()
+        try:
+            staged = _STAGED.format(s=f"stage{slot}.", order="rowid")
+            cursor.execute(f"INSERT INTO main.events ({_STAGE_LIST}) {staged} ON CONFLICT (event_id) DO NOTHING")
+            loaded, last = cursor.rowcount, cursor.lastrowid
+            ranges: dict[int, tuple[int, int]] = {}
+            if loaded:
+                # The write lock is held: the statement's rows are the table's last `loaded` row ids.
+                cursor.execute(
+                    "SELECT campaign_pk, min(ts), max(ts) FROM main.events WHERE id > ? GROUP BY campaign_pk",
+                    (last - loaded,),
+                )
+                ranges = {pk: (lo, hi) for pk, lo, hi in cursor.fetchall()}
+                for pk, (lo, hi) in ranges.items():
+                    cursor.execute(_WIDEN.replace("%s", "?"), _widen_values(pk, lo, hi))
+            self._merger.commit()
+        except BaseException:
+            self._merger.rollback()
+            raise
+        return loaded, ranges
+
+    def close(self) -> None:
+        for conn in (self._filler, self._merger):
+            try:
+                conn.rollback()
+                for slot in range(self.slots):
+                    conn.cursor().execute(f"DETACH DATABASE stage{slot}")
+            finally:
+                conn.close()
+
+
+class _PostgresStage(_Stage):
+    """Temporary tables of the loader's session, filled by COPY and merged on the same connection (one
+    statement at a time: the merge runs on the server while the next batch is validated)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._fairy = engine.raw_connection()
+        conn: Any = self._fairy.driver_connection
+        self._conn = conn
+        conn.execute("DROP TABLE IF EXISTS reporter_events, reporter_combinations")
+        conn.execute(
+            f"CREATE TEMPORARY TABLE reporter_events ON COMMIT DELETE ROWS AS "
+            f"SELECT {_ROW_LIST}, 0 AS combination FROM events WITH NO DATA"
+        )
+        conn.execute(
+            f"CREATE TEMPORARY TABLE reporter_combinations AS "
+            f"SELECT 0 AS id, {', '.join(COMBINATION_COLUMNS)} FROM events WITH NO DATA"
+        )
+        conn.commit()
+        self._held = 0  # how many of the load's combinations the table holds
+
+    def fill(self, slot: int, batch: Batch) -> None:
+        values = batch.known.values
+        with self._conn.cursor() as cursor:
+            if len(values) > self._held:
+                marks = ", ".join(["%s"] * (len(COMBINATION_COLUMNS) + 1))
+                cursor.executemany(
+                    f"INSERT INTO reporter_combinations VALUES ({marks})",
+                    [(n, *values[n]) for n in range(self._held, len(values))],
+                )
+                self._conn.commit()
+                self._held = len(values)
+            with cursor.copy(f"COPY reporter_events ({_ROW_LIST}, combination) FROM STDIN") as copy:
+                for row in batch.rows:
+                    copy.write_row(row)
+
+    def merge(self, slot: int) -> tuple[int, dict[int, tuple[int, int]]]:
+        try:
+            with self._conn.cursor() as cursor:
+                staged = _STAGED.format(s="reporter_", order="ctid")
+                cursor.execute(
+                    f"WITH stored AS (INSERT INTO events ({_STAGE_LIST}) {staged} "
+                    "ON CONFLICT (event_id) DO NOTHING RETURNING campaign_pk, ts) "
+                    "SELECT campaign_pk, min(ts), max(ts), count(*) FROM stored GROUP BY campaign_pk"
+                )
+                found = cursor.fetchall()
+                for pk, lo, hi, _ in found:
+                    cursor.execute(_WIDEN, _widen_values(pk, lo, hi))
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+        return sum(row[3] for row in found), {pk: (lo, hi) for pk, lo, hi, _ in found}
+
+    def close(self) -> None:
+        try:
+            self._conn.rollback()
+            self._conn.execute("DROP TABLE IF EXISTS reporter_events, reporter_combinations")
+            self._conn.commit()
+        finally:
+            self._fairy.close()
+
+
+_WIDEN = (
+    "UPDATE campaigns SET "
+    "first_event_us = CASE WHEN first_event_us IS NULL OR first_event_us > %s THEN %s ELSE first_event_us END, "
+    "last_event_us = CASE WHEN last_event_us IS NULL OR last_event_us < %s THEN %s ELSE last_event_us END, "
+    "events_token = coalesce(substr(events_token, 1, 16), %s) || %s "
+    "WHERE id = %s"
+)
+
+
+def _widen_values(pk: int, lo: int, hi: int) -> tuple[Any, ...]:
+    """widen_event_range's parameters for _WIDEN."""
+    return lo, lo, hi, hi, uuid.uuid4().hex[:16], uuid.uuid4().hex[16:], pk
+
+
+def _stage_for(engine: Engine) -> _Stage | None:
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        return _SQLiteStage(engine)
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return _PostgresStage(engine)
+    return None
+
+
+def _refusals(engine: Engine) -> tuple[type[BaseException], ...]:
+    """The driver's errors for a row the database will not store (REFUSALS, before SQLAlchemy wraps them)."""
+    dbapi: Any = engine.dialect.dbapi
+    return (dbapi.IntegrityError, dbapi.DataError, dbapi.InternalError, dbapi.ProgrammingError, *REFUSALS)
+
+
+class _Storer:
+    """The storing thread: merges each staged batch in its own transaction, in order, while the caller's
+    thread reads, validates and stages the next."""
+
+    def __init__(self, engine: Engine, stage: _Stage, refused: Refused | None) -> None:
+        self._engine, self._stage, self._refused = engine, stage, refused
+        self._free = [threading.Semaphore(1) for _ in range(stage.slots)]
+        self._queue: queue.Queue[tuple[int, Batch] | None] = queue.Queue()
+        self.done: queue.Queue[tuple[int, int]] = queue.Queue()
+        self.error: BaseException | None = None
+        self._cancelled = False
+        self._thread = threading.Thread(target=self._run, name="reporter-store", daemon=True)
+        self._thread.start()
+
+    def put(self, slot: int, batch: Batch) -> None:
+        self._free[slot].acquire()
+        if self.error is not None:
+            self._free[slot].release()
+            raise self.error
+        try:
+            self._stage.fill(slot, batch)
+        except BaseException:
+            self._free[slot].release()
+            raise
+        self._queue.put((slot, batch))
+
+    def finish(self, cancel: bool = False) -> None:
+        """Wait for every staged batch (with `cancel`, for the one being merged only); re-raise the storing
+        thread's error."""
+        self._cancelled = cancel
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            slot, batch = item
+            try:
+                if self.error is None and not self._cancelled:
+                    self.done.put(self._merge(slot, batch))
+            except BaseException as exc:  # handed to the caller's thread
+                self.error = exc
+            finally:
+                self._free[slot].release()
+
+    def _merge(self, slot: int, batch: Batch) -> tuple[int, int]:
+        try:
+            loaded, _ = self._stage.merge(slot)
+        except _refusals(self._engine):
+            # A row the database will not store (a constraint, a bad value, a trigger): found row by row.
+            return _store_serially(self._engine, batch, self._refused)
+        return loaded, len(batch.rows) - loaded
+
+
+def store_batches(
+    engine: Engine,
+    batches: Iterable[Batch],
+    on_batch: Callable[[int, int], None] | None = None,
+    refused: Refused | None = None,
+) -> tuple[int, int]:
+    """Store batches of validated rows, each in one transaction; returns (loaded, duplicates).
+
+    On SQLite and PostgreSQL each batch goes into a stage and on into the events table in one statement on a
+    thread of its own, while the next is read and validated; a batch the database refuses is stored again
+    row by row (split until the refused rows are found, each reported to `refused(batch, index, reason)`).
+    """
+    loaded = duplicates = batches_done = 0
+
+    def count(n: int, d: int) -> None:
+        nonlocal loaded, duplicates, batches_done
+        loaded, duplicates, batches_done = loaded + n, duplicates + d, batches_done + 1
+        if batches_done & (batches_done - 1) == 0 and engine.dialect.name != "sqlite":
+            # After batches 1, 2, 4, 8, ...: a table that grew from empty has no statistics,
+            # and the planner then scans it for each event_id look-up (seen: 0.75 s a batch).
+            analyze_events(engine)
+        if on_batch is not None:
+            on_batch(loaded, duplicates)
+
+    stage = _stage_for(engine)
+    if stage is None:
+        for batch in batches:
+            count(*_store_serially(engine, batch, refused))
+        return loaded, duplicates
+    try:
+        storer = _Storer(engine, stage, refused)
+        try:
+            for number, batch in enumerate(batches):
+                storer.put(number % stage.slots, batch)
+                while not storer.done.empty():
+                    count(*storer.done.get())
+        except BaseException:
+            storer.finish(cancel=True)  # an error or an interrupt here: no batch is begun after it
+            raise
+        storer.finish()
+        while not storer.done.empty():
+            count(*storer.done.get())
+    finally:
+        stage.close()
+    return loaded, duplicates
+
+
 def store_events(
     engine: Engine,
     rows: Iterable[dict[str, Any]],
@@ -206,30 +543,22 @@ def store_events(
     on_batch: Callable[[int, int], None] | None = None,
     refused: Callable[[dict[str, Any], str], None] | None = None,
 ) -> tuple[int, int]:
-    """Store validated event rows in batches (one transaction each); returns (loaded, duplicates).
+    """Store validated event rows (parse_event's) in batches (one transaction each); returns (loaded,
+    duplicates). A row the database refuses goes to `refused(row, reason)` and every other row is stored."""
 
-    A batch the database refuses is split until the refused rows are found; each
-    goes to `refused(row, reason)` and every other row is stored.
-    """
-    loaded = duplicates = 0
-    batches = 0
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= batch_size:
-            n, d = _store_splitting(engine, batch, refused)
-            loaded, duplicates = loaded + n, duplicates + d
-            batch = []
-            batches += 1
-            if batches & (batches - 1) == 0 and engine.dialect.name != "sqlite":
-                # After batches 1, 2, 4, 8, ...: a table that grew from empty has no statistics,
-                # and the planner then scans it for each event_id look-up (seen: 0.75 s a batch).
-                analyze_events(engine)
-            if on_batch is not None:
-                on_batch(loaded, duplicates)
-    if batch:
-        n, d = _store_splitting(engine, batch, refused)
-        loaded, duplicates = loaded + n, duplicates + d
-        if on_batch is not None:
-            on_batch(loaded, duplicates)
-    return loaded, duplicates
+    known = Combinations()
+
+    def batches() -> Iterator[Batch]:
+        it = iter(rows)
+        while chunk := list(islice(it, batch_size)):
+            batch = Batch(known)
+            for row in chunk:
+                batch.add_row(row, row)
+            yield batch
+
+    def report(batch: Batch, index: int, reason: str) -> None:
+        row, _ = batch.origin(index)
+        if refused is not None:
+            refused(row, reason)
+
+    return store_batches(engine, batches(), on_batch, report if refused is not None else None)

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reporter.ingest import parse
+from reporter.ingest.blocks import STAGE_COLUMNS, Combinations, block_rows
 from reporter.ingest.parse import EVENT_FIELDS, CampaignRef, Reject, parse_event
-from reporter.ingest.sources import DataFile, read_csv
+from reporter.ingest.sources import DataFile, csv_line_record, read_csv
 
 CAMPAIGNS = {
     "ab": CampaignRef(1, "ab", frozenset({"A", "B"})),
@@ -170,3 +171,87 @@ def test_each_bad_value_alone_is_rejected_as_the_full_path_rejects_it() -> None:
                 with pytest.MonkeyPatch.context() as mp:
                     mp.setattr(parse, "_event_fast", lambda rec, campaigns: None)
                     assert fast == outcome(rec), rec
+
+
+# -- a block of CSV lines validated a column at a time (blocks.py) ------------------------------------------
+
+TEXT_VALUES = {key: [v for v in GOOD[key] + BAD[key] if isinstance(v, str)] for key in EVENT_FIELDS}
+
+
+def record_by_record(header: list[str], lines: list[str]) -> list[object]:
+    """Each line's outcome by the record path: the row in STAGE_COLUMNS order, or the reason it is rejected."""
+    outcomes: list[object] = []
+    for n, line in enumerate(lines, start=2):
+        record = csv_line_record(header, n, line)
+        if record is None:
+            outcomes.append("blank")
+        elif record.fields is None:
+            outcomes.append(f"reject: {record.problem}")
+        else:
+            result = outcome(record.fields)
+            outcomes.append(result if isinstance(result, str) else tuple(result[c] for c in STAGE_COLUMNS))
+    return outcomes
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    optional = [k for k in EVENT_FIELDS if k not in ("event", "campaign_id", "user_id", "ts")]
+    header = ["campaign_id", "user_id", "event", "ts"] + [k for k in optional if draw(st.booleans())]
+    header = draw(st.permutations(header))
+    bad_rate = draw(st.sampled_from([0, 0, 40, 400]))  # most blocks all good: they take the block path
+    lines = []
+    for _ in range(draw(st.integers(1, 12))):
+        values = {}
+        for key in header:
+            pool = GOOD[key] if not bad_rate or draw(st.integers(0, bad_rate)) else TEXT_VALUES[key]
+            values[key] = draw(st.sampled_from([v for v in pool if isinstance(v, str)]))
+        if not bad_rate and draw(st.integers(0, 3)):  # fields that agree (an error code on an error, ...)
+            event = values["event"].lower()
+            values |= {k: "" for k in ("error_code", "revenue") if k in values}
+            if "error_code" in values and event == "error":
+                values["error_code"] = "E1"
+            if "revenue" in values and event == "conversion":
+                values["revenue"] = draw(st.sampled_from(GOOD["revenue"]))
+            if "variant" in values and values["campaign_id"] == "ab":
+                values["variant"] = draw(st.sampled_from(["A", "B"]))
+            if event == "error" and "error_code" not in values:
+                values["event"] = "sent"
+        fields = [draw(PADDED) + v + draw(PADDED) if v and draw(st.integers(0, 9)) == 0 else v for v in values.values()]
+        lines.append(",".join(fields) + draw(st.sampled_from(["\n", "\n", "\r\n"])))
+    if draw(st.booleans()):
+        lines[-1] = lines[-1].rstrip("\r\n")  # the file's last line, without a line break
+    return list(header), lines
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blocks())
+def test_a_block_gives_what_the_record_path_gives_line_by_line(block: tuple[list[str], list[str]]) -> None:
+    header, lines = block
+    known = Combinations()
+    rows = block_rows(header, lines, CAMPAIGNS, known)
+    expected = record_by_record(header, lines)
+    if rows is None:
+        return  # the loader then takes the record path, line by line
+    assert [known.row(row) for row in rows] == expected
+
+
+def test_a_block_of_plain_good_records_takes_the_block_path() -> None:
+    header = list(EVENT_FIELDS)
+    lines = [
+        "e1,ab,A,u1,d1,sent,2026-10-01T10:00:00Z,ios,phone,push,,\n",
+        "e2,one,,u2,,conversion,2026-10-01T10:00:00.5+02:00,,,,,2.50\r\n",
+        ",ab,B,u3,,error,2026-10-01 10:00,Android,Tablet,,E1,",
+    ]
+    known = Combinations()
+    rows = block_rows(header, lines, CAMPAIGNS, known)
+    assert rows is not None
+    assert [known.row(row) for row in rows] == record_by_record(header, lines)
+    assert rows[1][:5] == (
+        "e2",
+        "u2",
+        None,
+        1_790_841_600_500_000,  # date -d 2026-10-01T08:00:00.5Z +%s%6N
+        2.5,
+    )
+    # One bad record anywhere: the whole block goes line by line, for its reason.
+    assert block_rows(header, [*lines[:2], "e4,ab,C,u4,,sent,2026-10-01T10:00:00Z,,,,,\n"], CAMPAIGNS, known) is None

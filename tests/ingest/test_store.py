@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
-from reporter.ingest import load_campaigns, load_events
+from reporter.ingest import load_campaigns, load_events, store
 from reporter.models import Campaign
 from tests.ingest.helpers import DATA, GOOD_ROWS, count_events, write_events_csv
 
@@ -162,3 +164,41 @@ def test_a_row_the_database_refuses_costs_only_itself(engine: Engine, tmp_path: 
     with engine.connect() as conn:
         users = conn.exec_driver_sql("SELECT user_id FROM events").scalars().all()
     assert sorted(users) == sorted(f"u{i}" for i in range(25) if i != 13)
+
+
+def test_a_refused_row_of_a_csv_block_is_rejected_with_its_own_line(engine: Engine, tmp_path: Path) -> None:
+    campaigns = tmp_path / "c.jsonl"
+    campaigns.write_text(
+        json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n"
+    )
+    load_campaigns(engine, campaigns)
+    _refuse_user(engine, "u13")
+    events = tmp_path / "e.csv"
+    events.write_text(
+        "campaign_id,user_id,event,ts\n"
+        + "".join(f"c,u{i},sent,2026-11-02T00:00:0{i % 10}Z\n" for i in range(25))
+        + 'c,"u30",sent,2026-11-02T00:00:00Z\n'  # a quoted field: its block goes line by line
+    )
+    summary = load_events(engine, events, batch_size=10)
+    assert (summary.loaded, summary.rejected) == (25, 1)
+    rejects = list(csv.reader(summary.rejects_path.read_text().splitlines()))
+    assert rejects[1][:1] == ["15"] and rejects[1][2] == "c,u13,sent,2026-11-02T00:00:03Z"
+    assert "user is blocked" in rejects[1][1]
+
+
+def test_a_clean_file_is_stored_through_the_stage(
+    loaded: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row-at-a-time path is only for a batch the database refuses: a stage that fails for another
+    reason must not hide behind it."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("stored row by row")
+
+    monkeypatch.setattr(store, "_store_serially", refuse)
+    rows = [*GOOD_ROWS, "e1,c-single,,u1,d1,sent,2026-11-02T10:00:00Z,iOS,Phone,,,"]  # and a duplicate
+    summary = load_events(loaded, write_events_csv(tmp_path / "e.csv", rows), batch_size=4)
+    assert (summary.loaded, summary.duplicates, summary.rejected) == (6, 1, 0)
+    with loaded.connect() as conn:
+        ids = conn.exec_driver_sql("SELECT event_id FROM events ORDER BY id").scalars().all()
+    assert ids == ["e1", "e2", "e3", "e4", "e5", None]  # the file's order
