@@ -7,11 +7,11 @@ Writes the demo generator's campaigns and events as files (--users 25,000:
 --postgres, each run in a fresh database made for it) runs `reporter load
 events` in a fresh process --repeat times into a fresh database, and prints
 the median wall time, events per second and the process's peak memory. Then,
-in this process, the three parts of a load apart: reading the file into
-records, validating them, and the database's own storing of the validated
-rows (one prepared executemany per batch on SQLite, COPY on PostgreSQL,
-nothing of Python per row but the driver's): the last is the ceiling no
-loader in front of that database and schema can pass.
+in this process, the three parts of a load apart: reading the file's lines
+in blocks, validating the blocks (a column at a time), and storing the
+valid rows as the loader does (each batch into a stage, then into the
+events table in one statement on a thread of its own): the last is the
+ceiling of the loader with reading and validating taking no time.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from bench.bench_vs_pandas import timed  # noqa: E402
 from reporter.db import make_engine, upgrade  # noqa: E402
 from reporter.demo import campaign_records, event_records  # noqa: E402
-from reporter.ingest.load import _records, load_campaigns  # noqa: E402
-from reporter.ingest.parse import EVENT_FIELDS, EVENT_REQUIRED, header_checker, parse_event  # noqa: E402
-from reporter.ingest.sources import DataFile  # noqa: E402
-from reporter.ingest.store import BATCH_SIZE, _insert_events, campaign_refs  # noqa: E402
+from reporter.ingest.blocks import Combinations, block_rows  # noqa: E402
+from reporter.ingest.load import load_campaigns  # noqa: E402
+from reporter.ingest.parse import EVENT_FIELDS, EVENT_REQUIRED, header_checker  # noqa: E402
+from reporter.ingest.sources import DataFile, csv_blocks  # noqa: E402
+from reporter.ingest.store import BATCH_SIZE, Batch, campaign_refs, store_batches  # noqa: E402
 
 
 def write_files(folder: Path, users: int) -> tuple[Path, Path, int]:
@@ -78,37 +79,52 @@ def fresh_databases(kind: str, postgres: str | None, folder: Path) -> Iterator[s
             admin.dispose()
 
 
-def timed_load(url: str, campaigns: Path, events: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of `reporter load events` in a fresh process (campaigns loaded first)."""
-    env = {**os.environ, "REPORTER_DATABASE_URL": url}
+def timed_load(url: str, campaigns: Path, events: Path, root: Path = ROOT) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of `reporter load events` in a fresh process (campaigns loaded first),
+    by the code in `root` (a checkout of another commit for --baseline)."""
+    env = {**os.environ, "REPORTER_DATABASE_URL": url, "PYTHONPATH": str(root)}
     for command in (["db", "upgrade"], ["load", "campaigns", str(campaigns)]):
         made = subprocess.run(
-            [sys.executable, "-m", "reporter", *command], env=env, capture_output=True, text=True, cwd=ROOT
+            [sys.executable, "-m", "reporter", *command], env=env, capture_output=True, text=True, cwd=root
         )
         if made.returncode != 0:
             raise SystemExit(f"reporter {' '.join(command)} failed: {made.stderr.strip()}")
-    return timed([sys.executable, "-m", "reporter", "load", "events", str(events)], env)
+    return timed([sys.executable, "-m", "reporter", "load", "events", str(events)], env, cwd=root)
+
+
+def checkout(rev: str, folder: Path) -> Path:
+    """A work tree of commit `rev` (its bytecode compiled, as ours is), for the baseline's loads."""
+    tree = folder / "baseline"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "reporter")], check=True)
+    return tree
 
 
 def parts(url: str, campaigns: Path, events: Path) -> tuple[float, float, float, int]:
-    """Seconds to read the file's records, to validate them, and for the database to store the valid rows."""
+    """Seconds to read the file's lines in blocks, to validate the blocks, and to store the valid rows (the
+    loader's stage and merge, with nothing of reading or validating beside them)."""
     engine = make_engine(url)
     upgrade(engine)
     load_campaigns(engine, campaigns)
     refs = campaign_refs(engine)
     t0 = time.perf_counter()
     with DataFile(events) as data:
-        records = [r.fields for r in _records(data, "csv", header_checker(events, EVENT_FIELDS, EVENT_REQUIRED))]
+        blocks = list(csv_blocks(data, header_checker(events, EVENT_FIELDS, EVENT_REQUIRED)))
     t1 = time.perf_counter()
-    rows = [parse_event(r, refs) for r in records if r is not None]
+    known = Combinations()
+    rows = [row for header, _, lines in blocks for row in block_rows(header, lines, refs, known) or ()]
     t2 = time.perf_counter()
-    del records
+    del blocks
+    batches = []
     for i in range(0, len(rows), BATCH_SIZE):
-        with engine.begin() as conn:
-            _insert_events(conn, rows[i : i + BATCH_SIZE])
+        batch = Batch(known)
+        batch.add(rows[i : i + BATCH_SIZE], None)
+        batches.append(batch)
     t3 = time.perf_counter()
+    store_batches(engine, batches)
+    t4 = time.perf_counter()
     engine.dispose()
-    return t1 - t0, t2 - t1, t3 - t2, len(rows)
+    return t1 - t0, t2 - t1, t4 - t3, len(rows)
 
 
 def main() -> None:
@@ -116,30 +132,44 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=25_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", help="a PostgreSQL URL whose server may create and drop databases")
+    parser.add_argument("--baseline", metavar="REV", help="also load by this commit's code, runs alternating")
     args = parser.parse_args()
     kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         campaigns, events, count = write_files(folder, args.users)
         print(f"{count:,} events, {events.stat().st_size / 1e6:.1f} MB of CSV")
-        for kind in kinds:
-            urls = fresh_databases(kind, args.postgres, folder)
-            runs = []
-            for _ in range(args.repeat):
-                runs.append(timed_load(next(urls), campaigns, events))
-            wall = statistics.median(r[0] for r in runs)
-            peak = max(r[1] for r in runs)
-            print(
-                f"{kind:<10} reporter load events: {wall:.2f} s (median of {args.repeat}), "
-                f"{count / wall:,.0f} events/s, peak {peak:.0f} MB"
-            )
-            read, validate, store, stored = parts(next(urls), campaigns, events)
-            urls.close()
-            print(
-                f"{kind:<10} apart, in one process: reading {read:.2f} s ({count / read:,.0f}/s), "
-                f"validating {validate:.2f} s ({count / validate:,.0f}/s), "
-                f"storing {store:.2f} s ({stored / store:,.0f}/s: the database's ceiling)"
-            )
+        trees = {"this code": ROOT}
+        if args.baseline:
+            trees[args.baseline] = checkout(args.baseline, folder)
+        try:
+            for kind in kinds:
+                urls = fresh_databases(kind, args.postgres, folder)
+                runs: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+                for _ in range(args.repeat):
+                    for name, root in trees.items():
+                        runs[name].append(timed_load(next(urls), campaigns, events, root))
+                for name, found in runs.items():
+                    wall = statistics.median(r[0] for r in found)
+                    peak = max(r[1] for r in found)
+                    print(
+                        f"{kind:<10} reporter load events ({name}): {wall:.2f} s (median of {args.repeat}), "
+                        f"{count / wall:,.0f} events/s, peak {peak:.0f} MB"
+                    )
+                self_parts(kind, urls, campaigns, events, count)
+        finally:
+            if args.baseline:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(trees[args.baseline])])
+
+
+def self_parts(kind: str, urls: Iterator[str], campaigns: Path, events: Path, count: int) -> None:
+    read, validate, store, stored = parts(next(urls), campaigns, events)
+    urls.close()
+    print(
+        f"{kind:<10} apart, in one process: reading {read:.2f} s ({count / read:,.0f}/s), "
+        f"validating {validate:.2f} s ({count / validate:,.0f}/s), "
+        f"storing {store:.2f} s ({stored / store:,.0f}/s: staged and merged, nothing read or validated)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,16 +23,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+def timed(args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of a command in a fresh process (its own rusage, via a wrapper), with the
-    environment `env` (default: this process's)."""
+    environment `env` (default: this process's), in the folder `cwd`."""
     wrapper = (
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
         "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, *args], check=True, capture_output=True, text=True, cwd=ROOT, env=env
+        [sys.executable, "-c", wrapper, *args], check=True, capture_output=True, text=True, cwd=cwd, env=env
     )
     seconds, peak_kb = out.stdout.split()
     return float(seconds), int(peak_kb) / 1024

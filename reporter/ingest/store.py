@@ -262,13 +262,15 @@ class _Stage:
     statement (the database's work, without Python's lock), while the next batch is read and validated."""
 
     slots = 1
+    # What the database raises for a merge it undid and that may be tried again (a deadlock between lanes).
+    retry: tuple[type[BaseException], ...] = ()
 
     def fill(self, slot: int, batch: Batch) -> None:
         raise NotImplementedError
 
-    def merge(self, slot: int) -> tuple[int, dict[int, tuple[int, int]]]:
-        """Insert the slot's rows but those whose event_id is stored; (rows inserted, their time range per
-        campaign). Committed."""
+    def merge(self, slot: int) -> int:
+        """Insert the slot's rows but those whose event_id is stored, widen their campaigns' time ranges,
+        commit; the rows inserted."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -312,27 +314,25 @@ class _SQLiteStage(_Stage):
         self._filler.commit()
         self._combinations[slot] = len(values)
 
-    def merge(self, slot: int) -> tuple[int, dict[int, tuple[int, int]]]:
+    def merge(self, slot: int) -> int:
         cursor = self._merger.cursor()
         try:
             staged = _STAGED.format(s=f"stage{slot}.", order="rowid")
             cursor.execute(f"INSERT INTO main.events ({_STAGE_LIST}) {staged} ON CONFLICT (event_id) DO NOTHING")
             loaded, last = cursor.rowcount, cursor.lastrowid
-            ranges: dict[int, tuple[int, int]] = {}
             if loaded:
                 # The write lock is held: the statement's rows are the table's last `loaded` row ids.
                 cursor.execute(
                     "SELECT campaign_pk, min(ts), max(ts) FROM main.events WHERE id > ? GROUP BY campaign_pk",
                     (last - loaded,),
                 )
-                ranges = {pk: (lo, hi) for pk, lo, hi in cursor.fetchall()}
-                for pk, (lo, hi) in ranges.items():
+                for pk, lo, hi in cursor.fetchall():
                     cursor.execute(_WIDEN.replace("%s", "?"), _widen_values(pk, lo, hi))
             self._merger.commit()
         except BaseException:
             self._merger.rollback()
             raise
-        return loaded, ranges
+        return loaded
 
     def close(self) -> None:
         for conn in (self._filler, self._merger):
@@ -349,6 +349,9 @@ class _PostgresStage(_Stage):
     statement at a time: the merge runs on the server while the next batch is validated)."""
 
     def __init__(self, engine: Engine) -> None:
+        from psycopg.errors import DeadlockDetected
+
+        self.retry = (DeadlockDetected,)
         self._fairy = engine.raw_connection()
         conn: Any = self._fairy.driver_connection
         self._conn = conn
@@ -379,7 +382,7 @@ class _PostgresStage(_Stage):
                 for row in batch.rows:
                     copy.write_row(row)
 
-    def merge(self, slot: int) -> tuple[int, dict[int, tuple[int, int]]]:
+    def merge(self, slot: int) -> int:
         try:
             with self._conn.cursor() as cursor:
                 staged = _STAGED.format(s="reporter_", order="ctid")
@@ -395,7 +398,7 @@ class _PostgresStage(_Stage):
         except BaseException:
             self._conn.rollback()
             raise
-        return sum(row[3] for row in found), {pk: (lo, hi) for pk, lo, hi, _ in found}
+        return sum(row[3] for row in found)
 
     def close(self) -> None:
         try:
@@ -420,12 +423,23 @@ def _widen_values(pk: int, lo: int, hi: int) -> tuple[Any, ...]:
     return lo, lo, hi, hi, uuid.uuid4().hex[:16], uuid.uuid4().hex[16:], pk
 
 
-def _stage_for(engine: Engine) -> _Stage | None:
+def _stages_for(engine: Engine) -> list[_Stage]:
+    """The stages of a load: none for a database without one (rows are then stored row by row)."""
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        return _SQLiteStage(engine)
+        return [_SQLiteStage(engine)]  # one writer at a time: one lane, staged while the other merges
     if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-        return _PostgresStage(engine)
-    return None
+        # Two sessions: the server merges two batches at once (its index upkeep, the load's largest part,
+        # on two cores), while the loader's thread validates the next.
+        stages: list[_Stage] = []
+        try:
+            for _ in range(2):
+                stages.append(_PostgresStage(engine))
+        except BaseException:
+            for stage in stages:
+                stage.close()
+            raise
+        return stages
+    return []
 
 
 def _refusals(engine: Engine) -> tuple[type[BaseException], ...]:
@@ -435,58 +449,82 @@ def _refusals(engine: Engine) -> tuple[type[BaseException], ...]:
 
 
 class _Storer:
-    """The storing thread: merges each staged batch in its own transaction, in order, while the caller's
-    thread reads, validates and stages the next."""
+    """The storing threads, one per stage (a lane): each merges its stage's batches, each in its own
+    transaction, while the caller's thread reads, validates and stages the next. Batch n goes to lane
+    n % lanes; with one lane they are stored in the file's order."""
 
-    def __init__(self, engine: Engine, stage: _Stage, refused: Refused | None) -> None:
-        self._engine, self._stage, self._refused = engine, stage, refused
-        self._free = [threading.Semaphore(1) for _ in range(stage.slots)]
-        self._queue: queue.Queue[tuple[int, Batch] | None] = queue.Queue()
+    def __init__(self, engine: Engine, stages: list[_Stage], refused: Refused | None) -> None:
+        self._engine, self._stages, self._refused = engine, stages, refused
+        self._free = [[threading.Semaphore(1) for _ in range(stage.slots)] for stage in stages]
+        self._queues: list[queue.Queue[tuple[int, Batch] | None]] = [queue.Queue() for _ in stages]
         self.done: queue.Queue[tuple[int, int]] = queue.Queue()
         self.error: BaseException | None = None
         self._cancelled = False
-        self._thread = threading.Thread(target=self._run, name="reporter-store", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, args=(lane,), name=f"reporter-store-{lane}", daemon=True)
+            for lane in range(len(stages))
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def put(self, slot: int, batch: Batch) -> None:
-        self._free[slot].acquire()
+    def put(self, number: int, batch: Batch) -> None:
+        lane = number % len(self._stages)
+        stage = self._stages[lane]
+        slot = (number // len(self._stages)) % stage.slots
+        free = self._free[lane][slot]
+        free.acquire()
         if self.error is not None:
-            self._free[slot].release()
+            free.release()
             raise self.error
         try:
-            self._stage.fill(slot, batch)
+            stage.fill(slot, batch)
         except BaseException:
-            self._free[slot].release()
+            free.release()
             raise
-        self._queue.put((slot, batch))
+        self._queues[lane].put((slot, batch))
 
     def finish(self, cancel: bool = False) -> None:
-        """Wait for every staged batch (with `cancel`, for the one being merged only); re-raise the storing
+        """Wait for every staged batch (with `cancel`, for those being merged only); re-raise a storing
         thread's error."""
         self._cancelled = cancel
-        self._queue.put(None)
-        self._thread.join()
-        if self.error is not None:
+        for waiting in self._queues:
+            waiting.put(None)
+        for thread in self._threads:
+            thread.join()
+        if self.error is not None and not cancel:
             raise self.error
 
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+    def _run(self, lane: int) -> None:
+        stage = self._stages[lane]
+        while (item := self._queues[lane].get()) is not None:
             slot, batch = item
             try:
                 if self.error is None and not self._cancelled:
-                    self.done.put(self._merge(slot, batch))
+                    self.done.put(self._merge(stage, slot, batch))
             except BaseException as exc:  # handed to the caller's thread
                 self.error = exc
             finally:
-                self._free[slot].release()
+                self._free[lane][slot].release()
 
-    def _merge(self, slot: int, batch: Batch) -> tuple[int, int]:
-        try:
-            loaded, _ = self._stage.merge(slot)
-        except _refusals(self._engine):
-            # A row the database will not store (a constraint, a bad value, a trigger): found row by row.
-            return _store_serially(self._engine, batch, self._refused)
-        return loaded, len(batch.rows) - loaded
+    def _merge(self, stage: _Stage, slot: int, batch: Batch) -> tuple[int, int]:
+        for attempt in range(_MERGE_ATTEMPTS):
+            try:
+                loaded = stage.merge(slot)
+            except stage.retry as exc:
+                # Two lanes waiting on each other's rows of one event_id (a file holding an event twice, in
+                # batches merged at once): the database undid this one, stage included; stage it again.
+                if attempt == _MERGE_ATTEMPTS - 1:
+                    raise exc
+                stage.fill(slot, batch)
+                continue
+            except _refusals(self._engine):
+                # A row the database will not store (a constraint, a bad value, a trigger): found row by row.
+                return _store_serially(self._engine, batch, self._refused)
+            return loaded, len(batch.rows) - loaded
+        raise AssertionError("unreachable")
+
+
+_MERGE_ATTEMPTS = 50  # a deadlock lets the other lane go on: it ends, and the merge tried again passes
 
 
 def store_batches(
@@ -513,16 +551,16 @@ def store_batches(
         if on_batch is not None:
             on_batch(loaded, duplicates)
 
-    stage = _stage_for(engine)
-    if stage is None:
+    stages = _stages_for(engine)
+    if not stages:
         for batch in batches:
             count(*_store_serially(engine, batch, refused))
         return loaded, duplicates
     try:
-        storer = _Storer(engine, stage, refused)
+        storer = _Storer(engine, stages, refused)
         try:
             for number, batch in enumerate(batches):
-                storer.put(number % stage.slots, batch)
+                storer.put(number, batch)
                 while not storer.done.empty():
                     count(*storer.done.get())
         except BaseException:
@@ -532,7 +570,8 @@ def store_batches(
         while not storer.done.empty():
             count(*storer.done.get())
     finally:
-        stage.close()
+        for stage in stages:
+            stage.close()
     return loaded, duplicates
 
 
