@@ -294,11 +294,11 @@ def _error_code(rng: random.Random, platform: str) -> str:
 
 def load_demo(engine: Engine, users: int, seed: int) -> tuple[int, int]:
     """Load the demo campaigns and events (idempotent); returns (events loaded, already there)."""
-    from reporter.ingest import campaign_refs, parse_campaign, parse_event, store_campaigns, store_events
+    from reporter.ingest import campaign_refs, parse_campaign, store_campaigns
+    from reporter.ingest.load import store_event_records
 
     store_campaigns(engine, [parse_campaign(r) for r in campaign_records()])
-    refs = campaign_refs(engine)
-    return store_events(engine, (parse_event(r, refs) for r in event_records(users, seed)))
+    return store_event_records(engine, event_records(users, seed), campaign_refs(engine))
 
 
 def demo_events(engine: Engine) -> int:
