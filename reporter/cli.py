@@ -170,7 +170,7 @@ def load_campaigns_cmd(app: AppContext, file: Path) -> None:
 
 @load.command("events")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--batch-size", default=50_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=25_000, show_default=True, type=click.IntRange(min=1))
 @click.pass_obj
 def load_events_cmd(app: AppContext, file: Path, batch_size: int) -> None:
     """Load events from FILE, streamed in batches (one transaction each)."""

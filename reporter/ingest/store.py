@@ -24,9 +24,9 @@ from reporter.ingest.blocks import COMBINATION_COLUMNS, ROW_COLUMNS, STAGE_COLUM
 from reporter.ingest.parse import EVENT_FIELDS, CampaignRef, Reject
 from reporter.models import Campaign, Event, Variant
 
-# Larger batches rewrite each index page fewer times: 950,382 events stored into SQLite in 21 s by batches of
-# 10,000, 12 s by 50,000 (docs/performance.md); three batches are in memory at once (read, staged, merged).
-BATCH_SIZE = 50_000
+# Larger batches rewrite each index page fewer times: 950,382 events stored into SQLite in 21 s by batches
+# of 10,000, 12 s by 25,000 or 50,000 (docs/performance.md); three are in memory at once (read, staged, merged).
+BATCH_SIZE = 25_000
 # What a database raises for a row it will not store (a constraint, a bad value, a trigger).
 REFUSALS = (DataError, IntegrityError, InternalError, ProgrammingError)
 
