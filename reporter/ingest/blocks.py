@@ -20,30 +20,24 @@ from operator import attrgetter
 from typing import Any
 
 from reporter.ingest.parse import (
-    _CHANNEL_SET,
     _CONVERSION,
-    _DELIVERY_CODES,
-    _DEVICE_TYPE_SET,
-    _ERROR,
-    _PLATFORM_SET,
-    EVENT_CODES,
+    COMBINATION_COLUMNS,
+    COMBINATION_FIELDS,
     CampaignRef,
+    Combination,
+    combination_of,
 )
 from reporter.timezones import to_us
 
 # A stored row's values: the fields that vary per record, then those of its combination (below).
 ROW_COLUMNS = ("event_id", "user_id", "device_id", "ts", "revenue")
-COMBINATION_COLUMNS = ("campaign_pk", "variant", "event", "platform", "device_type", "channel", "error_code")
 STAGE_COLUMNS = ROW_COLUMNS + COMBINATION_COLUMNS
-_COMBINATION = ("campaign_id", "variant", "event", "platform", "device_type", "channel", "error_code")
 # What sends a block to the record-by-record path besides a quote, NUL or a bare CR: a lone surrogate (bytes
 # that are not UTF-8).
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FIELD_LIMIT = 131_072  # the csv module's default field size limit (sources.py judges longer lines with it)
 _TZINFO = attrgetter("tzinfo")
 _fromisoformat = datetime.fromisoformat
-
-Combination = tuple[int, str | None, int, str, str, str | None, str | None]
 
 
 class Combinations:
@@ -66,37 +60,6 @@ class Combinations:
         """A stored row's values in STAGE_COLUMNS order."""
         combination: Combination = self.values[stored[-1]]
         return (*stored[:-1], *combination)
-
-
-def _combination(key: tuple[str, ...], campaigns: dict[str, CampaignRef]) -> Combination | None:
-    """The stored values of one distinct (campaign, variant, event, platform, device type, channel, error
-    code), or None when they break the contract (the record path then says why). parse._event_fast's rules."""
-    cid, named, label, platform, device_type, channel, error_code = (s.strip() for s in key)
-    code = EVENT_CODES.get(label.lower())
-    campaign = campaigns.get(cid)
-    if code is None or campaign is None or len(named) > 100:
-        return None
-    delivery = code in _DELIVERY_CODES
-    variant: str | None = named or None
-    if campaign.type == "single":
-        variant = None
-    elif variant is None:
-        if delivery:
-            return None
-    elif variant not in campaign.variants:
-        return None
-    channel, platform, device_type = channel.lower(), platform.lower(), device_type.lower()
-    if (
-        (channel and channel not in _CHANNEL_SET)
-        or (platform and platform not in _PLATFORM_SET)
-        or (device_type and device_type not in _DEVICE_TYPE_SET)
-    ):
-        return None
-    code_or_none = error_code or None
-    if (code == _ERROR) != (code_or_none is not None) or len(error_code) > 100:
-        return None
-    stored_channel = (channel or "push") if delivery else None
-    return (campaign.pk, variant, code, platform or "unknown", device_type or "unknown", stored_channel, code_or_none)
 
 
 def _optional(values: list[str], limit: int) -> list[str | None] | None:
@@ -156,10 +119,10 @@ def block_rows(
     def column(name: str) -> list[str]:
         return columns.get(name, absent)
 
-    keys = list(zip(*(column(name) for name in _COMBINATION), strict=True))
+    keys = list(zip(*(column(name) for name in COMBINATION_FIELDS), strict=True))
     numbers = known.by_fields
     for key in set(keys).difference(numbers):
-        combination = _combination(key, campaigns)
+        combination = combination_of(key, campaigns)
         if combination is None:
             return None
         numbers[key] = known.id_of(combination)

@@ -277,6 +277,44 @@ _DELIVERY_CODES = frozenset(int(e) for e in DELIVERY_EVENTS)
 _ERROR, _CONVERSION = int(EventType.ERROR), int(EventType.CONVERSION)
 
 
+# The fields of an event record that take few values, and the columns they are stored as.
+COMBINATION_FIELDS = ("campaign_id", "variant", "event", "platform", "device_type", "channel", "error_code")
+COMBINATION_COLUMNS = ("campaign_pk", "variant", "event", "platform", "device_type", "channel", "error_code")
+Combination = tuple[int, str | None, int, str, str, str | None, str | None]
+
+
+def combination_of(key: tuple[str, ...], campaigns: dict[str, CampaignRef]) -> Combination | None:
+    """The stored values (COMBINATION_COLUMNS) of a record's campaign, variant, event, platform, device type,
+    channel and error code as text (COMBINATION_FIELDS), or None when they break the contract (the full path
+    then says why)."""
+    cid, named, label, platform, device_type, channel, error_code = (s.strip() for s in key)
+    code = EVENT_CODES.get(label.lower())
+    campaign = campaigns.get(cid)
+    if code is None or campaign is None or len(named) > 100:
+        return None
+    delivery = code in _DELIVERY_CODES
+    variant: str | None = named or None
+    if campaign.type == "single":
+        variant = None
+    elif variant is None:
+        if delivery:
+            return None
+    elif variant not in campaign.variants:
+        return None
+    channel, platform, device_type = channel.lower(), platform.lower(), device_type.lower()
+    if (
+        (channel and channel not in _CHANNEL_SET)
+        or (platform and platform not in _PLATFORM_SET)
+        or (device_type and device_type not in _DEVICE_TYPE_SET)
+    ):
+        return None
+    code_or_none = error_code or None
+    if (code == _ERROR) != (code_or_none is not None) or len(error_code) > 100:
+        return None
+    stored_channel = (channel or "push") if delivery else None
+    return (campaign.pk, variant, code, platform or "unknown", device_type or "unknown", stored_channel, code_or_none)
+
+
 def _event_fast(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[str, Any] | None:
     """parse_event for a record of text fields that keeps the contract, in about a third of the time; None for
     anything else (a field of another type, one too long, a reason to reject), which the full path then
@@ -288,12 +326,9 @@ def _event_fast(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[
     if _UNSTORABLE.search(joined) is not None or not _EVENT_FIELD_SET.issuperset(rec):
         return None
     get = rec.get
-    label = get("event", "").strip()
-    cid = get("campaign_id", "").strip()
+    combination = combination_of(tuple(get(name, "") for name in COMBINATION_FIELDS), campaigns)
     user = get("user_id", "").strip()
-    code = EVENT_CODES.get(label.lower())
-    campaign = campaigns.get(cid)
-    if code is None or campaign is None or not user or len(user) > 200:  # known labels and ids are short
+    if combination is None or not user or len(user) > 200:
         return None
     try:
         dt = datetime.fromisoformat(get("ts", "").strip())
@@ -301,31 +336,7 @@ def _event_fast(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    delivery = code in _DELIVERY_CODES
-    named = get("variant", "").strip()
-    variant: str | None = named or None
-    if len(named) > 100:
-        return None
-    if campaign.type == "single":
-        variant = None
-    elif variant is None:
-        if delivery:
-            return None
-    elif variant not in campaign.variants:
-        return None
-    channel: str | None = get("channel", "").strip().lower()
-    platform = get("platform", "").strip().lower()
-    device_type = get("device_type", "").strip().lower()
-    if (
-        (channel and channel not in _CHANNEL_SET)
-        or (platform and platform not in _PLATFORM_SET)
-        or (device_type and device_type not in _DEVICE_TYPE_SET)
-    ):
-        return None
-    channel = (channel or "push") if delivery else None
-    error_code = get("error_code", "").strip() or None
-    if (code == _ERROR) != (error_code is not None) or (error_code is not None and len(error_code) > 100):
-        return None
+    pk, variant, code, platform, device_type, channel, error_code = combination
     revenue: float | None = None
     text = get("revenue", "")
     if text.strip():
@@ -341,14 +352,14 @@ def _event_fast(rec: dict[str, Any], campaigns: dict[str, CampaignRef]) -> dict[
         return None
     return {
         "event_id": event_id,
-        "campaign_pk": campaign.pk,
+        "campaign_pk": pk,
         "variant": variant,
         "user_id": user,
         "device_id": device_id,
         "event": code,
         "ts": to_us(dt),
-        "platform": platform or "unknown",
-        "device_type": device_type or "unknown",
+        "platform": platform,
+        "device_type": device_type,
         "channel": channel,
         "error_code": error_code,
         "revenue": revenue,

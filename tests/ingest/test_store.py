@@ -142,12 +142,17 @@ def _refuse_user(engine: Engine, user: str) -> None:
             conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse()")
 
 
-def test_a_row_the_database_refuses_costs_only_itself(engine: Engine, tmp_path: Path) -> None:
+def _load_campaign_c(engine: Engine, tmp_path: Path) -> None:
+    """One single-message campaign, `c`."""
     campaigns = tmp_path / "c.jsonl"
     campaigns.write_text(
         json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n"
     )
     load_campaigns(engine, campaigns)
+
+
+def test_a_row_the_database_refuses_costs_only_itself(engine: Engine, tmp_path: Path) -> None:
+    _load_campaign_c(engine, tmp_path)
     _refuse_user(engine, "u13")
     events = tmp_path / "e.jsonl"
     events.write_text(
@@ -167,11 +172,7 @@ def test_a_row_the_database_refuses_costs_only_itself(engine: Engine, tmp_path: 
 
 
 def test_a_refused_row_of_a_csv_block_is_rejected_with_its_own_line(engine: Engine, tmp_path: Path) -> None:
-    campaigns = tmp_path / "c.jsonl"
-    campaigns.write_text(
-        json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n"
-    )
-    load_campaigns(engine, campaigns)
+    _load_campaign_c(engine, tmp_path)
     _refuse_user(engine, "u13")
     events = tmp_path / "e.csv"
     events.write_text(
@@ -210,11 +211,7 @@ def test_a_clean_file_is_stored_through_the_stage(
 def test_one_event_twice_in_batches_merged_at_once_is_stored_once(engine: Engine, tmp_path: Path) -> None:
     """The second half of the file is the first backwards: on PostgreSQL the two lanes insert the same
     event ids in opposite orders, wait on each other, and the database undoes one merge, which is tried again."""
-    campaigns = tmp_path / "c.jsonl"
-    campaigns.write_text(
-        json.dumps({"campaign_id": "c", "name": "C", "type": "single", "start_at": "2026-11-01T00:00:00Z"}) + "\n"
-    )
-    load_campaigns(engine, campaigns)
+    _load_campaign_c(engine, tmp_path)
     rows = [f"e{i},c,,u{i},,sent,2026-11-02T00:00:00Z,,,,," for i in range(1000)]
     summary = load_events(engine, write_events_csv(tmp_path / "e.csv", rows + rows[::-1]), batch_size=1000)
     assert (summary.loaded, summary.duplicates, summary.rejected) == (1000, 1000, 0)
