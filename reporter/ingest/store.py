@@ -8,12 +8,15 @@ widens its campaigns' stored first and last event times.
 from __future__ import annotations
 
 import queue
+import shutil
+import tempfile
 import threading
 import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, select, update
@@ -280,26 +283,42 @@ class _Stage:
 
 
 class _SQLiteStage(_Stage):
-    """Two in-memory databases shared by two connections: the loading thread fills one while the storing
-    thread merges the other."""
+    """Two stage databases attached to two connections: the loading thread fills one while the storing
+    thread merges the other. In memory (shared-cache URIs) where the SQLite library reads URIs in ATTACH;
+    elsewhere two files in a temporary folder, written without a journal."""
 
     slots = 2
 
     def __init__(self, engine: Engine) -> None:
-        name = f"reporter-stage-{uuid.uuid4().hex}"
         self._filler = engine.raw_connection()
         self._merger = engine.raw_connection()
-        for conn in (self._filler, self._merger):
+        self._folder: Path | None = None
+        try:
+            places = self._places(_reads_uris(self._filler))
+            for conn in (self._filler, self._merger):
+                for slot, place in enumerate(places):
+                    conn.cursor().execute(f"ATTACH DATABASE ? AS stage{slot}", (place,))
+            cursor = self._filler.cursor()
             for slot in range(self.slots):
-                conn.cursor().execute(f"ATTACH DATABASE 'file:{name}-{slot}?mode=memory&cache=shared' AS stage{slot}")
-        cursor = self._filler.cursor()
-        for slot in range(self.slots):
-            cursor.execute(f"CREATE TABLE stage{slot}.events ({_ROW_LIST}, combination)")
-            cursor.execute(
-                f"CREATE TABLE stage{slot}.combinations (id INTEGER PRIMARY KEY, {', '.join(COMBINATION_COLUMNS)})"
-            )
-        self._filler.commit()
+                if self._folder is not None:
+                    cursor.execute(f"PRAGMA stage{slot}.journal_mode=OFF")
+                    cursor.execute(f"PRAGMA stage{slot}.synchronous=OFF")
+                cursor.execute(f"CREATE TABLE stage{slot}.events ({_ROW_LIST}, combination)")
+                cursor.execute(
+                    f"CREATE TABLE stage{slot}.combinations (id INTEGER PRIMARY KEY, {', '.join(COMBINATION_COLUMNS)})"
+                )
+            self._filler.commit()
+        except BaseException:
+            self.close()
+            raise
         self._combinations = [0] * self.slots  # how many of the load's combinations each stage holds
+
+    def _places(self, in_memory: bool) -> list[str]:
+        if in_memory:
+            name = f"reporter-stage-{uuid.uuid4().hex}"
+            return [f"file:{name}-{slot}?mode=memory&cache=shared" for slot in range(self.slots)]
+        self._folder = Path(tempfile.mkdtemp(prefix="reporter-stage-"))
+        return [str(self._folder / f"stage{slot}.db") for slot in range(self.slots)]
 
     def fill(self, slot: int, batch: Batch) -> None:
         cursor = self._filler.cursor()
@@ -337,13 +356,25 @@ class _SQLiteStage(_Stage):
         return loaded
 
     def close(self) -> None:
-        for conn in (self._filler, self._merger):
-            try:
-                conn.rollback()
-                for slot in range(self.slots):
-                    conn.cursor().execute(f"DETACH DATABASE stage{slot}")
-            finally:
-                conn.close()
+        try:
+            for conn in (self._filler, self._merger):
+                try:
+                    conn.rollback()
+                    attached = {row[1] for row in conn.cursor().execute("PRAGMA database_list").fetchall()}
+                    for slot in range(self.slots):
+                        if f"stage{slot}" in attached:
+                            conn.cursor().execute(f"DETACH DATABASE stage{slot}")
+                finally:
+                    conn.close()
+        finally:
+            if self._folder is not None:
+                shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _reads_uris(conn: Any) -> bool:
+    """Whether the SQLite library takes `file:` URIs in ATTACH on a connection opened without them (built
+    with SQLITE_USE_URI, as Debian's is; not every platform's Python is)."""
+    return ("USE_URI",) in conn.cursor().execute("PRAGMA compile_options").fetchall()
 
 
 class _PostgresStage(_Stage):

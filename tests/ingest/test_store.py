@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,24 @@ def test_one_event_twice_in_batches_merged_at_once_is_stored_once(engine: Engine
     summary = load_events(engine, write_events_csv(tmp_path / "e.csv", rows + rows[::-1]), batch_size=1000)
     assert (summary.loaded, summary.duplicates, summary.rejected) == (1000, 1000, 0)
     assert count_events(engine) == 1000
+
+
+@pytest.mark.parametrize("uris", [True, False], ids=["in-memory-stage", "stage-files"])
+def test_the_sqlite_stage_leaves_no_file_behind(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uris: bool
+) -> None:
+    """In memory where the library reads `file:` URIs in ATTACH; else two files in a temporary folder, removed
+    after the load. Either way nothing is left in the working folder or the temporary one."""
+    monkeypatch.setattr(store, "_reads_uris", lambda conn: uris)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    summary = load_campaigns(sqlite_engine, DATA / "campaigns.csv")
+    assert summary.loaded == 2
+    summary = load_events(sqlite_engine, write_events_csv(tmp_path / "e.csv", GOOD_ROWS), batch_size=4)
+    assert (summary.loaded, summary.duplicates, summary.rejected) == (6, 0, 0)
+    assert count_events(sqlite_engine) == 6
+    assert list(temporary.iterdir()) == [] and list(work.iterdir()) == []
