@@ -223,7 +223,7 @@ def blocks(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     return list(header), lines
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(blocks())
 def test_a_block_gives_what_the_record_path_gives_line_by_line(block: tuple[list[str], list[str]]) -> None:
     header, lines = block
