@@ -154,7 +154,14 @@ def load_events(
                 if isinstance(rows, dict):
                     batch.add_row(rows, origin)
                 else:
-                    batch.add(rows, origin)
+                    start, lines = origin
+                    while len(batch.rows) + len(rows) > batch_size:  # a block split between batches
+                        take = batch_size - len(batch.rows)
+                        batch.add(rows[:take], (start, lines[:take]))
+                        yield batch
+                        batch = Batch(known)
+                        rows, start, lines = rows[take:], start + take, lines[take:]
+                    batch.add(rows, (start, lines))
                 if len(batch.rows) >= batch_size:
                     yield batch
                     if progress is not None:

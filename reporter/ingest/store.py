@@ -7,6 +7,8 @@ widens its campaigns' stored first and last event times.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import shutil
 import tempfile
@@ -30,6 +32,7 @@ from reporter.models import Campaign, Event, Variant
 # Larger batches rewrite each index page fewer times: 950,382 events stored into SQLite in 21 s by batches
 # of 10,000, 12 s by 25,000 or 50,000 (docs/performance.md); three are in memory at once (read, staged, merged).
 BATCH_SIZE = 25_000
+log = logging.getLogger(__name__)
 # What a database raises for a row it will not store (a constraint, a bad value, a trigger).
 REFUSALS = (DataError, IntegrityError, InternalError, ProgrammingError)
 
@@ -161,7 +164,7 @@ def _store_batch(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
                 pk, ts = row["campaign_pk"], row["ts"]
                 lo, hi = ranges.get(pk, (ts, ts))
                 ranges[pk] = (min(lo, ts), max(hi, ts))
-            for pk, (lo, hi) in ranges.items():
+            for pk, (lo, hi) in sorted(ranges.items()):  # in key order, as the stage's merges: no deadlock
                 widen_event_range(conn, pk, lo, hi)
     return len(fresh), len(rows) - len(fresh)
 
@@ -291,7 +294,11 @@ class _SQLiteStage(_Stage):
 
     def __init__(self, engine: Engine) -> None:
         self._filler = engine.raw_connection()
-        self._merger = engine.raw_connection()
+        try:
+            self._merger = engine.raw_connection()
+        except BaseException:
+            self._filler.close()
+            raise
         self._folder: Path | None = None
         try:
             places = self._places(_reads_uris(self._filler))
@@ -351,24 +358,27 @@ class _SQLiteStage(_Stage):
                     cursor.execute(_WIDEN.replace("%s", "?"), _widen_values(pk, lo, hi))
             self._merger.commit()
         except BaseException:
-            self._merger.rollback()
+            with contextlib.suppress(Exception):  # the error that ended the merge is the one to tell
+                self._merger.rollback()
             raise
         return loaded
 
     def close(self) -> None:
-        try:
-            for conn in (self._filler, self._merger):
-                try:
-                    conn.rollback()
-                    attached = {row[1] for row in conn.cursor().execute("PRAGMA database_list").fetchall()}
-                    for slot in range(self.slots):
-                        if f"stage{slot}" in attached:
-                            conn.cursor().execute(f"DETACH DATABASE stage{slot}")
-                finally:
-                    conn.close()
-        finally:
-            if self._folder is not None:
-                shutil.rmtree(self._folder, ignore_errors=True)
+        for conn in (self._filler, self._merger):
+            try:
+                conn.rollback()
+                attached = {row[1] for row in conn.cursor().execute("PRAGMA database_list").fetchall()}
+                for slot in range(self.slots):
+                    if f"stage{slot}" in attached:
+                        conn.cursor().execute(f"DETACH DATABASE stage{slot}")
+            except Exception:
+                # Not back to the pool with a stage attached (the next load's ATTACH would fail): closed for good.
+                log.warning("detaching the loader's stage failed", exc_info=True)
+                conn.invalidate()
+            finally:
+                conn.close()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def _reads_uris(conn: Any) -> bool:
@@ -388,16 +398,21 @@ class _PostgresStage(_Stage):
         self._fairy = engine.raw_connection()
         conn: Any = self._fairy.driver_connection
         self._conn = conn
-        conn.execute("DROP TABLE IF EXISTS reporter_events, reporter_combinations")
-        conn.execute(
-            f"CREATE TEMPORARY TABLE reporter_events ON COMMIT DELETE ROWS AS "
-            f"SELECT {_ROW_LIST}, 0 AS combination FROM events WITH NO DATA"
-        )
-        conn.execute(
-            f"CREATE TEMPORARY TABLE reporter_combinations AS "
-            f"SELECT 0 AS id, {', '.join(COMBINATION_COLUMNS)} FROM events WITH NO DATA"
-        )
-        conn.commit()
+        try:
+            conn.execute("DROP TABLE IF EXISTS pg_temp.reporter_events, pg_temp.reporter_combinations")
+            conn.execute(
+                f"CREATE TEMPORARY TABLE reporter_events ON COMMIT DELETE ROWS AS "
+                f"SELECT {_ROW_LIST}, 0 AS combination FROM events WITH NO DATA"
+            )
+            conn.execute(
+                f"CREATE TEMPORARY TABLE reporter_combinations AS "
+                f"SELECT 0 AS id, {', '.join(COMBINATION_COLUMNS)} FROM events WITH NO DATA"
+            )
+            conn.commit()
+        except BaseException:
+            self._fairy.invalidate()
+            self._fairy.close()
+            raise
         self._held = 0  # how many of the load's combinations the table holds
 
     def fill(self, slot: int, batch: Batch) -> None:
@@ -422,22 +437,27 @@ class _PostgresStage(_Stage):
                 cursor.execute(
                     f"WITH stored AS (INSERT INTO events ({_STAGE_LIST}) {staged} "
                     "ON CONFLICT (event_id) DO NOTHING RETURNING campaign_pk, ts) "
-                    "SELECT campaign_pk, min(ts), max(ts), count(*) FROM stored GROUP BY campaign_pk"
+                    "SELECT campaign_pk, min(ts), max(ts), count(*) FROM stored "
+                    "GROUP BY campaign_pk ORDER BY campaign_pk"  # campaigns in key order: no deadlock between lanes
                 )
                 found = cursor.fetchall()
                 for pk, lo, hi, _ in found:
                     cursor.execute(_WIDEN, _widen_values(pk, lo, hi))
             self._conn.commit()
         except BaseException:
-            self._conn.rollback()
+            with contextlib.suppress(Exception):  # the error that ended the merge is the one to tell
+                self._conn.rollback()
             raise
         return sum(row[3] for row in found)
 
     def close(self) -> None:
         try:
             self._conn.rollback()
-            self._conn.execute("DROP TABLE IF EXISTS reporter_events, reporter_combinations")
+            self._conn.execute("DROP TABLE IF EXISTS pg_temp.reporter_events, pg_temp.reporter_combinations")
             self._conn.commit()
+        except Exception:
+            log.warning("dropping the loader's stage failed", exc_info=True)
+            self._fairy.invalidate()  # the session and its temporary tables end with the connection
         finally:
             self._fairy.close()
 
@@ -490,7 +510,8 @@ class _Storer:
         self._engine, self._stages, self._refused = engine, stages, refused
         self._free = [[threading.Semaphore(1) for _ in range(stage.slots)] for stage in stages]
         self._queues: list[queue.Queue[tuple[int, Batch] | None]] = [queue.Queue() for _ in stages]
-        self.done: queue.Queue[tuple[int, int]] = queue.Queue()
+        # (loaded, duplicates, the refused rows as (batch, index, reason)) of each batch merged
+        self.done: queue.Queue[tuple[int, int, list[tuple[Batch, int, str]]]] = queue.Queue()
         self.error: BaseException | None = None
         self._cancelled = False
         self._threads = [
@@ -539,7 +560,7 @@ class _Storer:
             finally:
                 self._free[lane][slot].release()
 
-    def _merge(self, stage: _Stage, slot: int, batch: Batch) -> tuple[int, int]:
+    def _merge(self, stage: _Stage, slot: int, batch: Batch) -> tuple[int, int, list[tuple[Batch, int, str]]]:
         for attempt in range(_MERGE_ATTEMPTS):
             try:
                 loaded = stage.merge(slot)
@@ -552,9 +573,16 @@ class _Storer:
                 continue
             except _refusals(self._engine):
                 # A row the database will not store (a constraint, a bad value, a trigger): found row by row.
-                return _store_serially(self._engine, batch, self._refused)
-            return loaded, len(batch.rows) - loaded
+                return self._row_by_row(batch)
+            return loaded, len(batch.rows) - loaded, []
         raise AssertionError("unreachable")
+
+    def _row_by_row(self, batch: Batch) -> tuple[int, int, list[tuple[Batch, int, str]]]:
+        """_store_serially, its refused rows kept for the caller's thread, which alone writes the rejects."""
+        found: list[tuple[Batch, int, str]] = []
+        report = None if self._refused is None else (lambda *refusal: found.append(refusal))
+        loaded, duplicates = _store_serially(self._engine, batch, report)
+        return loaded, duplicates, found
 
 
 _MERGE_ATTEMPTS = 50  # a deadlock lets the other lane go on: it ends, and the merge tried again passes
@@ -574,8 +602,11 @@ def store_batches(
     """
     loaded = duplicates = batches_done = 0
 
-    def count(n: int, d: int) -> None:
+    def count(n: int, d: int, found: list[tuple[Batch, int, str]] = []) -> None:  # noqa: B006 - never changed
         nonlocal loaded, duplicates, batches_done
+        if refused is not None:
+            for refusal in found:
+                refused(*refusal)
         loaded, duplicates, batches_done = loaded + n, duplicates + d, batches_done + 1
         if batches_done & (batches_done - 1) == 0 and engine.dialect.name != "sqlite":
             # After batches 1, 2, 4, 8, ...: a table that grew from empty has no statistics,
@@ -604,7 +635,10 @@ def store_batches(
             count(*storer.done.get())
     finally:
         for stage in stages:
-            stage.close()
+            try:
+                stage.close()
+            except Exception:
+                log.warning("closing the loader's stage failed", exc_info=True)
     return loaded, duplicates
 
 

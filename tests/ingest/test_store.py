@@ -238,3 +238,16 @@ def test_the_sqlite_stage_leaves_no_file_behind(
     assert (summary.loaded, summary.duplicates, summary.rejected) == (6, 0, 0)
     assert count_events(sqlite_engine) == 6
     assert list(temporary.iterdir()) == [] and list(work.iterdir()) == []
+
+
+def test_batches_hold_batch_size_records_even_inside_a_block_of_lines(engine: Engine, tmp_path: Path) -> None:
+    """25 lines (one block read at once) by batches of 10: three transactions, of 10, 10 and 5 events."""
+    _load_campaign_c(engine, tmp_path)
+    rows = [f"b{i},c,,u{i},,sent,2026-11-02T00:00:00Z,,,,," for i in range(25)]
+    batches: list[tuple[int, int]] = []
+    summary = load_events(
+        engine, write_events_csv(tmp_path / "e.csv", rows), batch_size=10, on_batch=lambda n, d: batches.append((n, d))
+    )
+    assert summary.loaded == 25
+    assert len(batches) == 3 and batches[-1] == (25, 0)
+    assert {batches[0][0], batches[1][0] - batches[0][0]} <= {10, 5}  # two lanes on PostgreSQL: any order
