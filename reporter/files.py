@@ -8,8 +8,10 @@ import re
 import tempfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reporter.metrics.model import Period
+if TYPE_CHECKING:  # the metrics package (NumPy, the queries) is not for every command that reads the config
+    from reporter.metrics.model import Period
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
