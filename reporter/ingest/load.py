@@ -128,7 +128,7 @@ def load_events(
                 _reject(summary, rejects, record, str(exc))
                 return None
 
-        def records() -> Iterator[tuple[list[tuple[Any, ...]] | dict[str, Any], Any]]:
+        def records() -> Iterator[Piece]:
             """(rows, origin) in the file's order: a block of CSV lines validated at once, else one record's
             row."""
             if fmt != "csv":
@@ -148,29 +148,9 @@ def load_events(
                     if row is not None:
                         yield row, line_record
 
-        def batches() -> Iterator[Batch]:
-            batch = Batch(known)
-            for rows, origin in records():
-                if isinstance(rows, dict):
-                    batch.add_row(rows, origin)
-                else:
-                    start, lines = origin
-                    while len(batch.rows) + len(rows) > batch_size:  # a block split between batches
-                        take = batch_size - len(batch.rows)
-                        batch.add(rows[:take], (start, lines[:take]))
-                        yield batch
-                        batch = Batch(known)
-                        rows, start, lines = rows[take:], start + take, lines[take:]
-                    batch.add(rows, (start, lines))
-                if len(batch.rows) >= batch_size:
-                    yield batch
-                    if progress is not None:
-                        progress(data.bytes_read, data.size)
-                    batch = Batch(known)
-            if batch.rows:
-                yield batch
-                if progress is not None:
-                    progress(data.bytes_read, data.size)
+        def batch_done() -> None:
+            if progress is not None:
+                progress(data.bytes_read, data.size)
 
         def refused(batch: Batch, index: int, reason: str) -> None:
             origin, at = batch.origin(index)
@@ -180,7 +160,8 @@ def load_events(
             _reject(summary, rejects, origin, reason)
 
         try:
-            summary.loaded, summary.duplicates = store_batches(engine, batches(), on_batch, refused)
+            batches = _batches(records(), known, batch_size, batch_done)
+            summary.loaded, summary.duplicates = store_batches(engine, batches, on_batch, refused)
         finally:
             summary.rejects_path = rejects.close()
     return summary
@@ -195,21 +176,48 @@ def store_event_records(
     known = Combinations()
     fields = list(EVENT_FIELDS)
 
-    def batches() -> Iterator[Batch]:
-        batch = Batch(known)
+    def pieces() -> Iterator[Piece]:
         source = iter(records)
         while block := list(islice(source, 1_000)):
             lines = [",".join([r.get(f) or "" for f in fields]) + "\n" for r in block]
             rows = block_rows(fields, lines, campaigns, known)
             if rows is not None:
-                batch.add(rows, None)
+                yield rows, None
             else:
-                for record in block:
-                    batch.add_row(parse_event(record, campaigns), None)
-            if len(batch.rows) >= batch_size:
-                yield batch
-                batch = Batch(known)
-        if batch.rows:
-            yield batch
+                yield from ((parse_event(record, campaigns), None) for record in block)
 
-    return store_batches(engine, batches())
+    return store_batches(engine, _batches(pieces(), known, batch_size))
+
+
+Piece = tuple[list[tuple[Any, ...]] | dict[str, Any], Any]
+
+
+def _batches(
+    pieces: Iterable[Piece], known: Combinations, batch_size: int, batch_done: Callable[[], None] | None = None
+) -> Iterator[Batch]:
+    """Batches of `batch_size` rows from pieces in order: a row as parse_event returns it with its origin, or a
+    block's rows with its (first line number, lines) or None; a block is split where it straddles two
+    batches. `batch_done()` after each batch is taken."""
+    batch = Batch(known)
+    for rows, origin in pieces:
+        if isinstance(rows, dict):
+            batch.add_row(rows, origin)
+        else:
+            while len(batch.rows) + len(rows) > batch_size:
+                take = batch_size - len(batch.rows)
+                batch.add(rows[:take], None if origin is None else (origin[0], origin[1][:take]))
+                yield batch
+                if batch_done is not None:
+                    batch_done()
+                batch = Batch(known)
+                rows, origin = rows[take:], None if origin is None else (origin[0] + take, origin[1][take:])
+            batch.add(rows, origin)
+        if len(batch.rows) >= batch_size:
+            yield batch
+            if batch_done is not None:
+                batch_done()
+            batch = Batch(known)
+    if batch.rows:
+        yield batch
+        if batch_done is not None:
+            batch_done()
