@@ -127,14 +127,19 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_obj
 def db_upgrade(app: AppContext) -> None:
-    """Create or migrate the schema (Alembic) to this version."""
+    """Create or migrate the schema (Alembic) to this version, and build the indexes a killed load left unbuilt."""
     from reporter.db import upgrade
+    from reporter.ingest.store import build_event_indexes
 
-    before, after = upgrade(app.engine(migrate=False))
+    engine = app.engine(migrate=False)
+    before, after = upgrade(engine)
     if before == after:
         click.echo(f"database already at revision {after}")
     else:
         click.echo(f"database migrated from {before or 'empty'} to revision {after}")
+    built = build_event_indexes(engine)
+    if built:
+        click.echo(f"built the events table's indexes that a load stopped before its end left out: {', '.join(built)}")
 
 
 # -- load ----------------------------------------------------------------------------------

@@ -159,9 +159,13 @@ def load_events(
                 origin = RawRecord(start + at, lines[at], None)
             _reject(summary, rejects, origin, reason)
 
+        def expected(first_rows: int) -> int:
+            """The file's events, by the bytes its first batch took."""
+            return first_rows * data.size // max(data.bytes_read, 1)
+
         try:
             batches = _batches(records(), known, batch_size, batch_done)
-            summary.loaded, summary.duplicates = store_batches(engine, batches, on_batch, refused)
+            summary.loaded, summary.duplicates = store_batches(engine, batches, on_batch, refused, expected)
         finally:
             summary.rejects_path = rejects.close()
     return summary

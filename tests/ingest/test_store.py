@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 
 from reporter.ingest import load_campaigns, load_events, store
 from reporter.models import Campaign
@@ -251,3 +251,124 @@ def test_batches_hold_batch_size_records_even_inside_a_block_of_lines(engine: En
     assert summary.loaded == 25
     assert len(batches) == 3 and batches[-1] == (25, 0)
     assert {batches[0][0], batches[1][0] - batches[0][0]} <= {10, 5}  # two lanes on PostgreSQL: any order
+
+
+COVERING = ["ix_events_campaign_event_user", "ix_events_campaign_event_variant", "ix_events_impressions"]
+
+
+def _covering_present(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(i["name"] for i in inspect(conn).get_indexes("events") if i["name"] in COVERING)
+
+
+def _indexes_during_load(engine: Engine, path: Path) -> tuple[list[list[str]], list[str]]:
+    """The covering indexes present after each batch of a load by batches of 10, and after the load."""
+    seen: list[list[str]] = []
+    summary = load_events(engine, path, batch_size=10, on_batch=lambda n, d: seen.append(_covering_present(engine)))
+    assert summary.rejected == 0
+    return seen, _covering_present(engine)
+
+
+def test_a_first_load_builds_the_covering_indexes_at_its_end(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into an empty table (from DEFER_INDEXES_FROM events) the indexes are dropped and built after the last
+    batch: the loaded rows and the readers' plans are those of a load that kept them up."""
+    monkeypatch.setattr(store, "DEFER_INDEXES_FROM", {"sqlite": 0, "postgresql": 0})
+    _load_campaign_c(engine, tmp_path)
+    rows = [
+        f"f{i},c,,u{i % 7},,{'sent' if i % 3 else 'impression'},2026-11-02T00:00:{i % 60:02d}Z,ios,phone,,,"
+        for i in range(45)
+    ]
+    seen, after = _indexes_during_load(engine, write_events_csv(tmp_path / "e.csv", rows + rows[:5]))
+    assert seen == [[]] * 5  # 50 lines by batches of 10: five batches, none with the indexes
+    assert after == COVERING
+    assert count_events(engine) == 45
+    with engine.connect() as conn:
+        impressions = conn.exec_driver_sql("SELECT count(*) FROM events WHERE event = 4").scalar_one()
+        if engine.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT platform, count(*) FROM events "
+                "WHERE campaign_pk = 1 AND event = 4 GROUP BY platform"
+            ).all()
+            assert "ix_events_impressions" in str(plan)
+    assert impressions == 15  # i = 0, 3, ..., 42
+
+
+def test_a_load_into_a_table_holding_events_keeps_its_indexes_up(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropping them would turn the readers' queries of the stored events into scans for the load's time."""
+    monkeypatch.setattr(store, "DEFER_INDEXES_FROM", {"sqlite": 0, "postgresql": 0})
+    _load_campaign_c(engine, tmp_path)
+    load_events(engine, write_events_csv(tmp_path / "first.csv", ["k0,c,,u0,,sent,2026-11-02T00:00:00Z,,,,,"]))
+    rows = [f"k{i},c,,u{i},,sent,2026-11-02T00:00:00Z,,,,," for i in range(1, 31)]
+    seen, after = _indexes_during_load(engine, write_events_csv(tmp_path / "e.csv", rows))
+    assert seen == [COVERING] * 3 and after == COVERING
+    assert count_events(engine) == 31
+
+
+def test_a_small_first_load_into_sqlite_keeps_its_indexes_up(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """Below DEFER_INDEXES_FROM (500,000 events on SQLite), the build alone at the end costs more than the
+    upkeep beside the validating."""
+    _load_campaign_c(sqlite_engine, tmp_path)
+    rows = [f"s{i},c,,u{i},,sent,2026-11-02T00:00:00Z,,,,," for i in range(30)]
+    seen, after = _indexes_during_load(sqlite_engine, write_events_csv(tmp_path / "e.csv", rows))
+    assert seen == [COVERING] * 3 and after == COVERING
+
+
+def test_indexes_a_stopped_load_left_out_are_built_by_the_next_load(engine: Engine, tmp_path: Path) -> None:
+    _load_campaign_c(engine, tmp_path)
+    load_events(engine, write_events_csv(tmp_path / "first.csv", ["h0,c,,u0,,sent,2026-11-02T00:00:00Z,,,,,"]))
+    with engine.begin() as conn:  # as a load killed between its first batch and its end leaves the table
+        for name in COVERING[:2]:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+    assert _covering_present(engine) == COVERING[2:]
+    seen, after = _indexes_during_load(
+        engine, write_events_csv(tmp_path / "e.csv", ["h1,c,,u1,,sent,2026-11-02T00:00:00Z,,,,,"])
+    )
+    assert seen == [COVERING] and after == COVERING
+
+
+def test_a_first_load_killed_mid_way_leaves_its_batches_and_db_upgrade_builds_the_indexes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """kill -9 between two batches of a load into an empty table (on PostgreSQL its indexes are built at the
+    end): the batches stored stay, the indexes are missing until `reporter db upgrade` (or the next load)
+    builds them, and the same command again stores the rest."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from reporter.db import make_engine, upgrade
+
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    _load_campaign_c(engine, tmp_path)
+    total = 150_000
+    path = write_events_csv(
+        tmp_path / "e.csv", [f"k{i},c,,u{i % 5000},,sent,2026-11-02T00:00:{i % 60:02d}Z,,,,," for i in range(total)]
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
+    command = [sys.executable, "-m", "reporter", "--db", postgres_url]
+    load = [*command, "load", "events", str(path), "--batch-size", "5000"]
+    proc = subprocess.Popen(load, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while count_events(engine) == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    stored = count_events(engine)
+    assert 0 < stored < total and stored % 5000 == 0  # whole batches only
+    assert _covering_present(engine) == []
+
+    upgraded = subprocess.run([*command, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "built the events table's indexes" in upgraded.stdout and _covering_present(engine) == COVERING
+
+    again = subprocess.run(load, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"loaded {total - stored:,} events, skipped {stored:,} duplicates" in again.stdout
+    assert count_events(engine) == total and _covering_present(engine) == COVERING
+    engine.dispose()
