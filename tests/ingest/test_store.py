@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, inspect, select
 
 from reporter.ingest import load_campaigns, load_events, store
-from reporter.models import Campaign
+from reporter.models import Campaign, Event
 from tests.ingest.helpers import DATA, GOOD_ROWS, count_events, write_events_csv
 
 
@@ -371,4 +371,25 @@ def test_a_first_load_killed_mid_way_leaves_its_batches_and_db_upgrade_builds_th
     assert again.returncode == 0, again.stderr
     assert f"loaded {total - stored:,} events, skipped {stored:,} duplicates" in again.stdout
     assert count_events(engine) == total and _covering_present(engine) == COVERING
+    engine.dispose()
+
+
+def test_a_first_load_keeps_the_indexes_up_rather_than_wait_for_a_reader_of_postgres(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DROP INDEX waits for the readers of the table, and every reader after it would wait too: past the
+    wait allowed, the load goes on with the indexes (and the reader is never held back for the load)."""
+    from reporter.db import make_engine, upgrade
+
+    monkeypatch.setattr(store, "DEFER_LOCK_WAIT_S", 0.2)
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    _load_campaign_c(engine, tmp_path)
+    with engine.connect() as reader:
+        reader.execute(select(func.count()).select_from(Event))  # its transaction holds the table open
+        rows = [f"r{i},c,,u{i},,sent,2026-11-02T00:00:00Z,,,,," for i in range(30)]
+        seen, after = _indexes_during_load(engine, write_events_csv(tmp_path / "e.csv", rows))
+        reader.rollback()
+    assert seen == [COVERING] * 3 and after == COVERING
+    assert count_events(engine) == 30
     engine.dispose()
