@@ -161,7 +161,7 @@ def load_events(
 
         def expected(first_rows: int) -> int:
             """The file's events, by the bytes its first batch took."""
-            return first_rows * data.size // max(data.bytes_read, 1)
+            return first_rows * data.size // max(data.bytes_used, 1)
 
         try:
             batches = _batches(records(), known, batch_size, batch_done)

@@ -68,6 +68,9 @@ class _CountingReader(io.RawIOBase):
         self.bytes_read += n or 0
         return n or 0
 
+    def tell(self) -> int:
+        return self.bytes_read
+
 
 class DataFile:
     """An open data file: text lines (gzip undone), with a byte counter for progress bars."""
@@ -86,6 +89,7 @@ class DataFile:
         self._raw = raw
         self._counter = _CountingReader(raw)
         binary: IO[bytes] = io.BufferedReader(self._counter, 1 << 20)
+        self._buffered = binary
         if path.name.lower().endswith(".gz"):
             binary = gzip.GzipFile(fileobj=binary, mode="rb")  # type: ignore[assignment]
         self.text = io.TextIOWrapper(binary, encoding=ENCODING, errors=ERRORS, newline="")
@@ -93,6 +97,12 @@ class DataFile:
     @property
     def bytes_read(self) -> int:
         return self._counter.bytes_read
+
+    @property
+    def bytes_used(self) -> int:
+        """The file's bytes read and used so far (bytes_read less those read ahead, which for a gzip file can
+        hold many times the text used)."""
+        return self._buffered.tell()
 
     def close(self) -> None:
         self.text.close()

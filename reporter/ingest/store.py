@@ -21,6 +21,11 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows: no marker, a build is never left to another load
+    fcntl = None  # type: ignore[assignment]
+
 from sqlalchemy import Connection, Engine, Index, case, delete, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, OperationalError, ProgrammingError
 from sqlalchemy.schema import CreateIndex
@@ -621,17 +626,92 @@ def _lock_events(conn: Connection) -> None:
         conn.exec_driver_sql("DELETE FROM events WHERE 0")  # begins the transaction holding SQLite's write lock
 
 
-def build_event_indexes(engine: Engine) -> list[str]:
+# The advisory lock a PostgreSQL load holds while the covering indexes are its to build ("reporter" in ASCII).
+_DEFERRING_KEY = 0x7265706F72746572
+
+
+class _Deferring:
+    """Held by a load from the drop of the covering indexes until it has built them, so that another load or
+    `reporter db upgrade` leaves them to it instead of building them over half its rows: a session's advisory lock
+    on PostgreSQL, a lock on a file beside the database on SQLite. The operating system lets go of either when the
+    process ends, whichever way."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Any = None
+        self._file: Any = None
+
+    @staticmethod
+    def _path(engine: Engine) -> Path | None:
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or fcntl is None or not database or database == ":memory:":
+            return None
+        return Path(f"{database}-reporter-load")
+
+    def take(self) -> bool:
+        """Take it without waiting; False where another load holds it."""
+        if self._engine.dialect.name == "postgresql":
+            self._conn = self._engine.raw_connection()
+            cursor = self._conn.cursor()
+            cursor.execute(f"SELECT pg_try_advisory_lock({_DEFERRING_KEY})")
+            taken = bool(cursor.fetchone()[0])
+            self._conn.commit()
+            if not taken:
+                self.release()
+            return taken
+        path = self._path(self._engine)
+        if path is None:
+            return True
+        file = open(path, "a")  # noqa: SIM115 - closed in release(), or here
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            file.close()  # the holder's file stays
+            return False
+        self._file = file
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.invalidate()  # the session, and its advisory lock, end with it: not back to the pool
+            self._conn.close()
+            self._conn = None
+        if self._file is not None:
+            path = Path(self._file.name)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            self._file.close()
+            self._file = None
+
+    @classmethod
+    def held_elsewhere(cls, conn: Connection) -> bool:
+        """Whether a load holds it (checked inside the builder's transaction)."""
+        if conn.dialect.name == "postgresql":
+            return not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({_DEFERRING_KEY})").scalar_one()
+        path = cls._path(conn.engine)
+        if path is None or not path.exists():
+            return False
+        with open(path, "a") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+        return False
+
+
+def build_event_indexes(engine: Engine, _deferred_by_caller: bool = False) -> list[str]:
     """Build those of the events table's covering indexes that are missing; returns their names.
 
     A load into an empty table builds them at its end (`defer_event_indexes`); one killed before its end leaves
-    them to the next load or to `reporter db upgrade`, which call this.
+    them to the next load or to `reporter db upgrade`, which call this. Those a running load dropped are left to it.
     """
     with engine.begin() as conn:
         present = {index["name"] for index in inspect(conn).get_indexes("events")}
         if all(index.name in present for index in _covering_indexes()):
             return []
         _lock_events(conn)  # one builder at a time: a second finds them built
+        if not _deferred_by_caller and _Deferring.held_elsewhere(conn):
+            return []
         present = {index["name"] for index in inspect(conn).get_indexes("events")}
         missing = [index for index in _covering_indexes() if index.name not in present]
         if missing:
@@ -641,27 +721,65 @@ def build_event_indexes(engine: Engine) -> list[str]:
     return [str(index.name) for index in missing]
 
 
-def defer_event_indexes(engine: Engine) -> bool:
+# Why a PostgreSQL load keeps the indexes up instead: lock_not_available (a reader held the table past
+# DEFER_LOCK_WAIT_S), deadlock_detected (another load's row-by-row batch), insufficient_privilege (a role that may
+# insert but not alter the table).
+_KEEP_INDEXES = {"55P03", "40P01", "42501"}
+
+
+def defer_event_indexes(engine: Engine) -> _Deferring | None:
     """Drop the covering indexes of an empty events table, for the load about to fill it to build them at its
-    end, each in one sorted pass instead of kept up row by row. False, changing nothing, where the table holds
-    events."""
+    end, each in one sorted pass instead of kept up row by row; the marker the load holds until it has. None,
+    changing nothing, where the table holds events or another load builds them."""
+    deferring = _Deferring(engine)
+    if not deferring.take():
+        return None
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # DROP INDEX waits for every reader of the table, and the readers that come after wait for it:
-                # past DEFER_LOCK_WAIT_S, the load keeps the indexes up instead of holding the readers back.
+                # past DEFER_LOCK_WAIT_S, the load keeps the indexes up instead of holding the readers back. The
+                # lock DROP INDEX needs, taken first: no upgrade from a weaker one to deadlock on.
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(DEFER_LOCK_WAIT_S * 1000)}ms'")
-            _lock_events(conn)
+                conn.exec_driver_sql("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+            else:
+                _lock_events(conn)
             if conn.execute(select(Event.id).limit(1)).first() is not None:
-                return False
+                deferring.release()
+                return None
             for index in _covering_indexes():
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
-    except OperationalError as exc:
-        if engine.dialect.name != "postgresql" or getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+    except (OperationalError, ProgrammingError) as exc:
+        deferring.release()
+        if engine.dialect.name != "postgresql" or getattr(exc.orig, "sqlstate", None) not in _KEEP_INDEXES:
             raise
-        log.info("a reader holds the events table: its indexes are kept up by the load")
-        return False
-    return True
+        log.info("the load keeps the events table's indexes up: %s", _first_line(exc))
+        return None
+    except BaseException:
+        deferring.release()
+        raise
+    return deferring
+
+
+def _build_deferred(engine: Engine, deferring: _Deferring, loaded: bool) -> None:
+    """The indexes a load dropped, built at its end; a failure is told, not raised: the events stay stored."""
+    try:
+        build_event_indexes(engine, _deferred_by_caller=True)
+    except Exception as exc:
+        state = "loaded" if loaded else "stored up to the load's error"
+        log.warning(
+            "the events are %s, but building the events table's indexes failed (%s): `reporter db upgrade` builds them",
+            state,
+            _first_line(exc),
+        )
+        log.debug("building the events table's indexes failed", exc_info=True)
+    finally:
+        deferring.release()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return (str(orig if orig is not None else exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 # From how many events a load into an empty table builds its indexes at the end. Measured (docs/performance.md):
@@ -709,18 +827,15 @@ def store_batches(
         return 0, 0
     size = expected(len(first.rows)) if expected is not None else 0
     threshold = DEFER_INDEXES_FROM.get(engine.dialect.name)
-    deferred = threshold is not None and size >= threshold and defer_event_indexes(engine)
+    deferring = defer_event_indexes(engine) if threshold is not None and size >= threshold else None
     try:
         _store_all(engine, chain([first], pending), count, refused)
     except BaseException:
-        if deferred:
-            try:
-                build_event_indexes(engine)
-            except Exception:  # the load's error is the one to tell
-                log.warning("the events table's indexes are left to the next load or `reporter db upgrade`")
+        if deferring is not None:
+            _build_deferred(engine, deferring, loaded=False)  # the load's error is the one raised
         raise
-    if deferred:
-        build_event_indexes(engine)
+    if deferring is not None:
+        _build_deferred(engine, deferring, loaded=True)
     return loaded, duplicates
 
 

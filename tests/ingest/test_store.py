@@ -283,6 +283,8 @@ def test_a_first_load_builds_the_covering_indexes_at_its_end(
     seen, after = _indexes_during_load(engine, write_events_csv(tmp_path / "e.csv", rows + rows[:5]))
     assert seen == [[]] * 5  # 50 lines by batches of 10: five batches, none with the indexes
     assert after == COVERING
+    if engine.dialect.name == "sqlite":  # the marker file beside the database, held during the load, is gone
+        assert not Path(f"{engine.url.database}-reporter-load").exists()
     assert count_events(engine) == 45
     with engine.connect() as conn:
         impressions = conn.exec_driver_sql("SELECT count(*) FROM events WHERE event = 4").scalar_one()
@@ -392,4 +394,53 @@ def test_a_first_load_keeps_the_indexes_up_rather_than_wait_for_a_reader_of_post
         reader.rollback()
     assert seen == [COVERING] * 3 and after == COVERING
     assert count_events(engine) == 30
+    engine.dispose()
+
+
+def test_indexes_a_running_load_dropped_are_left_to_it(engine: Engine, tmp_path: Path) -> None:
+    """Another load or `reporter db upgrade` while a first load runs must not build them over half its rows
+    (nor hold its batches back meanwhile): the marker the load holds says they are its to build."""
+    _load_campaign_c(engine, tmp_path)
+    running = store._Deferring(engine)  # as a first load in another process holds it
+    assert running.take()
+    try:
+        assert not store._Deferring(engine).take()  # a second first load does not drop or build them too
+        with engine.begin() as conn:
+            for name in COVERING:
+                conn.exec_driver_sql(f"DROP INDEX {name}")
+        assert store.build_event_indexes(engine) == [] and _covering_present(engine) == []
+    finally:
+        running.release()
+    assert store.build_event_indexes(engine) == COVERING and _covering_present(engine) == COVERING
+
+
+def test_a_failed_build_at_the_end_does_not_fail_a_stored_load(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every batch is committed when the build begins: a build that fails (here another connection holds the
+    write lock past the busy timeout) is told, and left to `reporter db upgrade`; the load's counts stand."""
+    import sqlite3
+
+    from reporter.db import make_engine, upgrade
+
+    monkeypatch.setattr(store, "DEFER_INDEXES_FROM", {"sqlite": 0, "postgresql": 0})
+    engine = make_engine(sqlite_url, busy_timeout_s=0.3)
+    upgrade(engine)
+    _load_campaign_c(engine, tmp_path)
+    holder = sqlite3.connect(engine.url.database, isolation_level=None)
+
+    def hold_after_the_last(loaded: int, duplicates: int) -> None:
+        if loaded == 30:
+            holder.execute("BEGIN IMMEDIATE")
+
+    rows = [f"w{i},c,,u{i},,sent,2026-11-02T00:00:00Z,,,,," for i in range(30)]
+    summary = load_events(
+        engine, write_events_csv(tmp_path / "e.csv", rows), batch_size=10, on_batch=hold_after_the_last
+    )
+    assert (summary.loaded, summary.duplicates, summary.rejected) == (30, 0, 0)
+    assert "the events are loaded, but building the events table's indexes failed (database is locked)" in caplog.text
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert _covering_present(engine) == [] and count_events(engine) == 30
+    assert store.build_event_indexes(engine) == COVERING
     engine.dispose()
