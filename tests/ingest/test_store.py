@@ -444,3 +444,15 @@ def test_a_failed_build_at_the_end_does_not_fail_a_stored_load(
     assert _covering_present(engine) == [] and count_events(engine) == 30
     assert store.build_event_indexes(engine) == COVERING
     engine.dispose()
+
+
+def test_the_index_build_sorts_in_threads_and_gives_the_connection_back_as_it_was(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as conn:
+        before = [conn.exec_driver_sql(f"PRAGMA {name}").scalar_one() for name in ("threads", "cache_size")]
+        assert before == [0, -65536]
+        with store._sorting_in_threads(conn):
+            assert [conn.exec_driver_sql(f"PRAGMA {name}").scalar_one() for name in ("threads", "cache_size")] == [
+                2,
+                -8000,
+            ]
+        assert [conn.exec_driver_sql(f"PRAGMA {name}").scalar_one() for name in ("threads", "cache_size")] == before
