@@ -803,8 +803,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 # From how many events a load into an empty table builds its indexes at the end. Measured (docs/performance.md):
-# on SQLite, 237,601 events load 10-15 % slower so (the build, 0.7 s, runs alone at the end, where the upkeep ran
-# beside the validating), 950,382 1.24 times faster, 2,850,897 1.8 times; on PostgreSQL faster from the smallest.
+# on SQLite, 237,601 events load 10-15 % slower so (the build, 0.6 s, runs alone at the end, where the upkeep ran
+# beside the validating), 950,382 1.2 times faster, 2,850,897 2.4 times; on PostgreSQL faster from the smallest.
 DEFER_INDEXES_FROM = {"sqlite": 500_000, "postgresql": 0}
 DEFER_LOCK_WAIT_S = 2.0
 
