@@ -172,11 +172,16 @@ def load_events(
 
 
 def store_event_records(
-    engine: Engine, records: Iterable[dict[str, str]], campaigns: dict[str, CampaignRef], batch_size: int = BATCH_SIZE
+    engine: Engine,
+    records: Iterable[dict[str, str]],
+    campaigns: dict[str, CampaignRef],
+    batch_size: int = BATCH_SIZE,
+    expected: int = 0,
 ) -> tuple[int, int]:
     """Store event records of text fields made by code (the demo generator) by the loader's fast path: a block
     at a time as CSV lines would be, record by record where a block holds anything else. A record that
-    breaks the contract raises Reject; returns (loaded, duplicates)."""
+    breaks the contract raises Reject; returns (loaded, duplicates). `expected`: about how many records come
+    (store_batches' choice of building the indexes at the end)."""
     known = Combinations()
     fields = list(EVENT_FIELDS)
 
@@ -190,7 +195,7 @@ def store_event_records(
             else:
                 yield from ((parse_event(record, campaigns), None) for record in block)
 
-    return store_batches(engine, _batches(pieces(), known, batch_size))
+    return store_batches(engine, _batches(pieces(), known, batch_size), expected=lambda first_rows: expected)
 
 
 Piece = tuple[list[tuple[Any, ...]] | dict[str, Any], Any]

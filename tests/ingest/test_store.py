@@ -384,6 +384,7 @@ def test_a_first_load_keeps_the_indexes_up_rather_than_wait_for_a_reader_of_post
     from reporter.db import make_engine, upgrade
 
     monkeypatch.setattr(store, "DEFER_LOCK_WAIT_S", 0.2)
+    monkeypatch.setattr(store, "DEFER_INDEXES_FROM", {"sqlite": 0, "postgresql": 0})
     engine = make_engine(postgres_url)
     upgrade(engine)
     _load_campaign_c(engine, tmp_path)
