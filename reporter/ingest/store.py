@@ -706,11 +706,12 @@ def build_event_indexes(engine: Engine, _deferred_by_caller: bool = False) -> li
     them to the next load or to `reporter db upgrade`, which call this. Those a running load dropped are left to it.
     """
     with engine.begin() as conn:
-        if all(index.name in _index_names(conn) for index in _covering_indexes()):
+        present = _index_names(conn)
+        if all(index.name in present for index in _covering_indexes()):
             return []
-        _lock_events(conn)  # one builder at a time: a second finds them built
         if not _deferred_by_caller and _Deferring.held_elsewhere(conn):
-            return []
+            return []  # without waiting for the table: its batches go on
+        _lock_events(conn)  # one builder at a time: a second finds them built
         present = _index_names(conn)
         missing = [index for index in _covering_indexes() if index.name not in present]
         if missing:

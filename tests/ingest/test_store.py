@@ -361,6 +361,17 @@ def test_a_first_load_killed_mid_way_leaves_its_batches_and_db_upgrade_builds_th
         time.sleep(0.01)
     proc.kill()
     proc.wait()
+    # The server finishes what the killed client had sent (a batch's commit, it may be) and ends its sessions, and
+    # the marker (an advisory lock) with them, once it notices: counted after that.
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        sessions = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        while conn.exec_driver_sql(sessions).scalar_one() > engine.pool.checkedin():
+            assert time.monotonic() < deadline, "the killed load's sessions outlived it"
+            conn.rollback()
+            time.sleep(0.05)
     stored = count_events(engine)
     assert 0 < stored < total and stored % 5000 == 0  # whole batches only
     assert _covering_present(engine) == []
