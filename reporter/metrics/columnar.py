@@ -32,7 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -264,8 +264,14 @@ def _append(raw: Any, pk: int, cursor: Any) -> None:
                 (pk,),
             )
             raw.execute("COMMIT")
-        finally:
-            raw.unregister("batch")
+        except BaseException:
+            # The batch's error is the one to tell: DuckDB refuses even the unregister in a transaction it aborted.
+            with suppress(Exception):
+                raw.execute("ROLLBACK")
+            with suppress(Exception):
+                raw.unregister("batch")
+            raise
+        raw.unregister("batch")
 
 
 @contextmanager

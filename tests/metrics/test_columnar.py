@@ -336,3 +336,27 @@ def test_the_queries_over_every_user_come_before_the_lighter_ones_of_both_period
         assert not any(marker in s for s in after), marker
     # Distinct users (bitstrings, a few kB), counts, reach, split and error codes come after, the card's too.
     assert sum("bitstring_agg" in s for s in after) == 2 and not any("bitstring_agg" in s for s in before)
+
+
+def test_a_batch_the_copy_refuses_tells_its_own_error_and_leaves_nothing_half_done() -> None:
+    """DuckDB refuses even the unregister of a batch in a transaction it aborted: its error must not hide the
+    batch's own, and the batch's new users are undone with it."""
+
+    class Rows:  # a DB-API cursor's fetchmany over rows as the main database gives them
+        def __init__(self, rows: list[tuple]) -> None:
+            self.rows = rows
+
+        def fetchmany(self, n: int) -> list[tuple]:
+            out, self.rows = self.rows[:n], self.rows[n:]
+            return out
+
+    raw = duckdb.connect()
+    for statement in columnar.SCHEMA:
+        raw.execute(statement)
+    bad = (1, 2, 1000, "u1", None, None, "ios", "phone", None, "not a number")  # a revenue DuckDB cannot read
+    with pytest.raises(duckdb.ConversionException, match="not a number"):
+        columnar._append(raw, 1, Rows([bad]))
+    assert raw.execute("SELECT count(*) FROM users").fetchall() == [(0,)]
+    columnar._append(raw, 1, Rows([(*bad[:9], 19.9)]))  # the connection goes on
+    assert raw.execute("SELECT user_id, revenue FROM events").fetchall() == [(1, 19.9)]
+    raw.close()
