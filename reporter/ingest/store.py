@@ -129,8 +129,7 @@ def _bisect(engine: Engine, rows: list[dict[str, Any]], found: list[tuple[dict[s
         row = rows[0]
         if row["event_id"] is not None and _event_id_stored(engine, row["event_id"]):
             return 0, 1  # another load stored it since this batch looked: a duplicate
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        found.append((row, f"refused by the database: {reason}"))
+        found.append((row, f"refused by the database: {_first_line(exc)}"))
         return 0, 0
 
 
@@ -766,6 +765,7 @@ def defer_event_indexes(engine: Engine) -> _Deferring | None:
     deferring = _Deferring(engine)
     if not deferring.take():
         return None
+    dropped = False
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -776,21 +776,18 @@ def defer_event_indexes(engine: Engine) -> _Deferring | None:
                 conn.exec_driver_sql("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
             else:
                 _lock_events(conn)
-            if conn.execute(select(Event.id).limit(1)).first() is not None:
-                deferring.release()
-                return None
-            for index in _covering_indexes():
-                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+            if conn.execute(select(Event.id).limit(1)).first() is None:
+                for index in _covering_indexes():
+                    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+                dropped = True
     except (OperationalError, ProgrammingError) as exc:
-        deferring.release()
         if engine.dialect.name != "postgresql" or getattr(exc.orig, "sqlstate", None) not in _KEEP_INDEXES:
             raise
         log.info("the load keeps the events table's indexes up: %s", _first_line(exc))
-        return None
-    except BaseException:
-        deferring.release()
-        raise
-    return deferring
+    finally:
+        if not dropped:
+            deferring.release()
+    return deferring if dropped else None
 
 
 def _build_deferred(engine: Engine, deferring: _Deferring, loaded: bool) -> None:
@@ -861,14 +858,13 @@ def store_batches(
     size = expected(len(first.rows)) if expected is not None else 0
     threshold = DEFER_INDEXES_FROM.get(engine.dialect.name)
     deferring = defer_event_indexes(engine) if threshold is not None and size >= threshold else None
+    stored = False
     try:
         _store_all(engine, chain([first], pending), count, refused)
-    except BaseException:
+        stored = True
+    finally:
         if deferring is not None:
-            _build_deferred(engine, deferring, loaded=False)  # the load's error is the one raised
-        raise
-    if deferring is not None:
-        _build_deferred(engine, deferring, loaded=True)
+            _build_deferred(engine, deferring, stored)  # never raises: a load's error stays the one raised
     return loaded, duplicates
 
 
